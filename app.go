@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/events"
+)
+
+// newApp builds the Echo application: middleware and routes.
+func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logger) (*echo.Echo, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = events.ErrorHandler(log)
+
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestID())
+	e.Use(requestLogger(log))
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowHeaders: []string{"Last-Event-ID", echo.HeaderCacheControl, echo.HeaderXRequestedWith,
+				echo.HeaderContentType, echo.HeaderAuthorization},
+			MaxAge: 600,
+		}))
+	}
+
+	publisher, err := auth.TokenConfig{Tokens: publishTokens}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
+	}
+	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
+
+	api := events.NewAPI(hub, events.Config{
+		Heartbeat:    cfg.Heartbeat,
+		Retry:        cfg.Retry,
+		MaxChannels:  cfg.MaxChannels,
+		MaxBatch:     cfg.MaxBatch,
+		WriteTimeout: cfg.WriteTimeout,
+		MaxConnLife:  cfg.MaxConnLife,
+	}, log)
+	e.GET("/events", api.Feed)
+	e.POST("/publish", api.Publish, publisher, bodyLimit)
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if hub.Draining() {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return e, nil
+}
+
+// requestLogger logs each request once it ends: path without the query (so
+// no token or cursor parameter is ever logged), status and duration.
+func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelDebug
+			if v.Status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.Duration("duration", v.Latency), slog.String("request_id", v.RequestID))
+			return nil
+		},
+	})
+}

@@ -1,0 +1,139 @@
+// Package auth holds Plexor's access checks as Echo middleware: static bearer
+// tokens for publishers (and, later, admins). Tokens are compared in constant
+// time and never appear in errors or logs.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// MinTokenLen is the shortest accepted static token.
+const MinTokenLen = 16
+
+// TokenConfig configures the static bearer-token middleware.
+type TokenConfig struct {
+	// Skipper defines a function to skip the middleware.
+	Skipper middleware.Skipper
+	// Tokens are the accepted tokens; at least one, each MinTokenLen or longer.
+	Tokens []string
+	// Realm is named in the WWW-Authenticate header of a 401. Default "plexor".
+	Realm string
+}
+
+// DefaultTokenConfig is the default TokenConfig (it has no tokens: set them).
+var DefaultTokenConfig = TokenConfig{
+	Skipper: middleware.DefaultSkipper,
+	Realm:   "plexor",
+}
+
+// Token returns a middleware that admits requests carrying one of tokens. It
+// panics on an invalid configuration, like Echo's own constructors.
+func Token(tokens ...string) echo.MiddlewareFunc {
+	c := DefaultTokenConfig
+	c.Tokens = tokens
+	return TokenWithConfig(c)
+}
+
+// TokenWithConfig returns the middleware for config, panicking when it is
+// invalid. Use config.ToMiddleware to get the error instead.
+func TokenWithConfig(config TokenConfig) echo.MiddlewareFunc {
+	mw, err := config.ToMiddleware()
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// ToMiddleware validates config and returns the middleware. A request must
+// carry a token as "Authorization: Bearer <token>" or as the password of
+// HTTP Basic authentication (for webhook senders that only take a URL with
+// credentials). Missing or wrong tokens get a 401 that never echoes them.
+func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if config.Skipper == nil {
+		config.Skipper = DefaultTokenConfig.Skipper
+	}
+	if config.Realm == "" {
+		config.Realm = DefaultTokenConfig.Realm
+	}
+	if len(config.Tokens) == 0 {
+		return nil, errors.New("auth: at least one token is required")
+	}
+	digests := make([][sha256.Size]byte, len(config.Tokens))
+	for i, t := range config.Tokens {
+		if err := CheckToken(t); err != nil {
+			return nil, err
+		}
+		digests[i] = sha256.Sum256([]byte(t))
+	}
+	challenge := `Bearer realm="` + config.Realm + `"`
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if config.Skipper(c) {
+				return next(c)
+			}
+			presented, ok := tokenFromRequest(c.Request())
+			if !ok {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+				return echo.NewHTTPError(http.StatusUnauthorized, "missing token: send Authorization: Bearer <token>")
+			}
+			if !matchAny(digests, presented) {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
+				return echo.NewHTTPError(http.StatusUnauthorized, "invalid token")
+			}
+			return next(c)
+		}
+	}, nil
+}
+
+// CheckToken reports why a static token is unacceptable, or nil.
+func CheckToken(t string) error {
+	if len(t) < MinTokenLen {
+		return errors.New("auth: a token must be at least 16 characters long")
+	}
+	if strings.ContainsAny(t, " \t\r\n,") {
+		return errors.New("auth: a token must not contain spaces, commas or line breaks")
+	}
+	return nil
+}
+
+// matchAny compares the presented token with every configured one in constant
+// time: it always looks at all of them and never at the token's length.
+func matchAny(digests [][sha256.Size]byte, presented string) bool {
+	d := sha256.Sum256([]byte(presented))
+	found := 0
+	for i := range digests {
+		found |= subtle.ConstantTimeCompare(digests[i][:], d[:])
+	}
+	return found == 1
+}
+
+// tokenFromRequest extracts a bearer token or a Basic password.
+func tokenFromRequest(r *http.Request) (string, bool) {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		t := strings.TrimSpace(rest)
+		return t, t != ""
+	case strings.EqualFold(scheme, "Basic"):
+		_, pass, ok := r.BasicAuth()
+		return pass, ok && pass != ""
+	}
+	return "", false
+}
+
+// GenerateToken returns a fresh random token (32 hex digits, 128 bits).
+func GenerateToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/plexor/plexor/auth"
+)
+
+// Config is the whole service configuration, read once from PLEXOR_*
+// environment variables. README.md's configuration table mirrors it.
+type Config struct {
+	Addr            string        `env:"ADDR" envDefault:":8080"`
+	PublishTokens   []string      `env:"PUBLISH_TOKENS"`
+	HistorySize     int           `env:"HISTORY_SIZE" envDefault:"1000"`
+	HistoryTTL      time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
+	Heartbeat       time.Duration `env:"HEARTBEAT" envDefault:"15s"`
+	Retry           time.Duration `env:"RETRY" envDefault:"2s"`
+	MaxChannels     int           `env:"MAX_CHANNELS" envDefault:"100"`
+	MaxBatch        int           `env:"MAX_BATCH" envDefault:"1000"`
+	MaxPublishBytes int64         `env:"MAX_PUBLISH_BYTES" envDefault:"1048576"`
+	QueueBytes      int           `env:"QUEUE_BYTES" envDefault:"1048576"`
+	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	MaxConnLife     time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
+	CORSOrigins     []string      `env:"CORS_ORIGINS"`
+	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
+}
+
+// envPrefix is the prefix of every configuration variable.
+const envPrefix = "PLEXOR_"
+
+// loadConfig parses the environment (environ as from os.Environ) into a
+// Config and checks it. Every error names the variable and what it expects.
+func loadConfig(environ map[string]string) (Config, error) {
+	var cfg Config
+	opts := env.Options{Prefix: envPrefix, Environment: environ}
+	if err := env.ParseWithOptions(&cfg, opts); err != nil {
+		return cfg, describeEnvError(err, opts)
+	}
+	return cfg, cfg.validate()
+}
+
+// describeEnvError rewrites env's errors (which name Go fields) so they name
+// the environment variable instead.
+func describeEnvError(err error, opts env.Options) error {
+	keys := map[string]string{} // Go field name -> variable
+	t := reflect.TypeFor[Config]()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		keys[f.Name] = opts.Prefix + f.Tag.Get("env")
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: invalid value: expected %s (%v)", keys[pe.Name], expected(pe.Type.String()), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func expected(goType string) string {
+	switch goType {
+	case "int", "int64":
+		return "a whole number"
+	case "time.Duration":
+		return "a duration such as 500ms, 15s, 24h"
+	case "slog.Level":
+		return "debug, info, warn or error"
+	}
+	return goType
+}
+
+// validate checks ranges and combinations the types cannot express.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if c.Addr == "" {
+		bad("ADDR", "must not be empty (e.g. :8080 or 127.0.0.1:8080)")
+	}
+	for _, t := range c.PublishTokens {
+		if err := auth.CheckToken(t); err != nil {
+			bad("PUBLISH_TOKENS", "%s", strings.TrimPrefix(err.Error(), "auth: "))
+			break
+		}
+	}
+	if c.HistorySize < 0 || c.HistorySize > 1_000_000 {
+		bad("HISTORY_SIZE", "must be between 0 and 1000000 events per channel, got %d", c.HistorySize)
+	}
+	if c.HistoryTTL < 0 {
+		bad("HISTORY_TTL", "must not be negative (0 means no age limit), got %s", c.HistoryTTL)
+	}
+	if c.Heartbeat < 100*time.Millisecond {
+		bad("HEARTBEAT", "must be at least 100ms, got %s", c.Heartbeat)
+	}
+	if c.Retry < 10*time.Millisecond {
+		bad("RETRY", "must be at least 10ms, got %s", c.Retry)
+	}
+	if c.MaxChannels < 1 || c.MaxChannels > 10_000 {
+		bad("MAX_CHANNELS", "must be between 1 and 10000, got %d", c.MaxChannels)
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 100_000 {
+		bad("MAX_BATCH", "must be between 1 and 100000, got %d", c.MaxBatch)
+	}
+	if c.MaxPublishBytes < 1 {
+		bad("MAX_PUBLISH_BYTES", "must be a positive number of bytes, got %d", c.MaxPublishBytes)
+	}
+	if c.QueueBytes < 1024 {
+		bad("QUEUE_BYTES", "must be at least 1024 bytes, got %d", c.QueueBytes)
+	}
+	if c.WriteTimeout < 100*time.Millisecond {
+		bad("WRITE_TIMEOUT", "must be at least 100ms, got %s", c.WriteTimeout)
+	}
+	if c.MaxConnLife != 0 && c.MaxConnLife < time.Second {
+		bad("MAX_CONN_LIFE", "must be 0 (unlimited) or at least 1s, got %s", c.MaxConnLife)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	for _, o := range c.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			bad("CORS_ORIGINS", "%q is not an origin: use * or e.g. https://app.example.com", o)
+			break
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,70 @@
+package events
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config holds the HTTP-facing limits and timings of the feed and publish
+// handlers. Zero values are replaced by the defaults in DefaultConfig.
+type Config struct {
+	// Heartbeat is how often an idle feed gets a comment line.
+	Heartbeat time.Duration
+	// Retry is the reconnect delay suggested to clients ("retry:").
+	Retry time.Duration
+	// MaxChannels bounds the channels of one connection or one message.
+	MaxChannels int
+	// MaxBatch bounds the messages of one publish request.
+	MaxBatch int
+	// WriteTimeout bounds each write to a feed; a client that does not take
+	// the bytes in time is disconnected (it resumes from history).
+	WriteTimeout time.Duration
+	// MaxConnLife ends a feed after this long (minus up to 10% jitter) so
+	// connections rebalance; the client resumes seamlessly. 0 disables it.
+	MaxConnLife time.Duration
+}
+
+// DefaultConfig is the configuration used for zero fields.
+var DefaultConfig = Config{
+	Heartbeat:    15 * time.Second,
+	Retry:        2 * time.Second,
+	MaxChannels:  100,
+	MaxBatch:     1000,
+	WriteTimeout: 10 * time.Second,
+	MaxConnLife:  time.Hour,
+}
+
+// API is the HTTP face of a Hub: the feed and publish handlers. Handlers are
+// thin: parse, call the hub, answer.
+type API struct {
+	hub *Hub
+	cfg Config
+	log *slog.Logger
+}
+
+// NewAPI returns the handlers for hub.
+func NewAPI(hub *Hub, cfg Config, log *slog.Logger) *API {
+	d := DefaultConfig
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = d.Heartbeat
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = d.Retry
+	}
+	if cfg.MaxChannels <= 0 {
+		cfg.MaxChannels = d.MaxChannels
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = d.MaxBatch
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.MaxConnLife < 0 {
+		cfg.MaxConnLife = 0
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{hub: hub, cfg: cfg, log: log}
+}

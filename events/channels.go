@@ -1,0 +1,81 @@
+package events
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// MaxChannelNameLen is the longest accepted channel name, in bytes.
+const MaxChannelNameLen = 128
+
+// channelNameRules is how README.md and error messages describe a valid name.
+const channelNameRules = "1-128 characters from A-Z a-z 0-9 _ - . : @"
+
+// ValidChannel reports whether name is a valid channel name: 1 to 128 bytes of
+// ASCII letters, digits and _ - . : @ (no separators, spaces or control
+// characters, so names are safe in URLs, logs and SSE frames).
+func ValidChannel(name string) bool {
+	if len(name) == 0 || len(name) > MaxChannelNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !channelByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func channelByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return b == '_' || b == '-' || b == '.' || b == ':' || b == '@'
+}
+
+// ParseChannels turns one or more comma-separated lists (e.g. the repeated
+// values of a "channels" parameter) into a list of distinct, valid channel
+// names in first-seen order. It fails when there is none, when a name is
+// invalid, or when there are more than limit names.
+func ParseChannels(lists []string, limit int) ([]string, error) {
+	var out []string
+	seen := make(map[string]struct{})
+	for _, list := range lists {
+		for name := range strings.SplitSeq(list, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if !ValidChannel(name) {
+				return nil, errorf(http.StatusBadRequest, "invalid_channel",
+					"channel name %s is invalid: use %s", quoteForMessage(name), channelNameRules)
+			}
+			if _, dup := seen[name]; dup {
+				continue
+			}
+			seen[name] = struct{}{}
+			out = append(out, name)
+			if len(out) > limit {
+				return nil, errorf(http.StatusBadRequest, "too_many_channels",
+					"at most %d channels are allowed (PLEXOR_MAX_CHANNELS)", limit)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errorf(http.StatusBadRequest, "missing_channels",
+			"no channel given: pass channels=a,b,c")
+	}
+	return out, nil
+}
+
+// quoteForMessage quotes a client-supplied value for an error message,
+// escaping control characters and cutting it short.
+func quoteForMessage(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,68 @@
+package events
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// FormatID renders an event ID the way it appears on the wire: decimal.
+// Clients must treat it as an opaque string.
+func FormatID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// AppendID appends the wire form of an event ID to dst.
+func AppendID(dst []byte, id uint64) []byte { return strconv.AppendUint(dst, id, 10) }
+
+// maxCursorLen bounds a cursor as the ID contract does: at most 64 bytes.
+const maxCursorLen = 64
+
+// ParseCursor parses a client's cursor (a Last-Event-ID): an ID this service
+// handed out. The empty string means "no cursor".
+func ParseCursor(s string) (id uint64, ok bool, err error) {
+	if s == "" {
+		return 0, false, nil
+	}
+	if len(s) > maxCursorLen {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_cursor",
+			"event ID is longer than %d bytes", maxCursorLen)
+	}
+	id, perr := strconv.ParseUint(s, 10, 64)
+	if perr != nil {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_cursor",
+			"event ID %s is not one this service issued (expected a decimal number)", quoteForMessage(s))
+	}
+	return id, true, nil
+}
+
+// cursorFromRequest reads the cursor from the Last-Event-ID header or the
+// polyfill query parameters (lastEventId, last_event_id, evs_last_event_id).
+// Several sources must agree; conflicting values are a 400.
+func cursorFromRequest(r *http.Request) (uint64, bool, error) {
+	var value, from string
+	check := func(name, v string) error {
+		if v == "" {
+			return nil
+		}
+		if value != "" && v != value {
+			return errorf(http.StatusBadRequest, "conflicting_cursor",
+				"%s and %s disagree; send the cursor once", from, name)
+		}
+		value, from = v, name
+		return nil
+	}
+	if vs := r.Header.Values("Last-Event-ID"); len(vs) > 0 {
+		for _, v := range vs {
+			if err := check("Last-Event-ID", v); err != nil {
+				return 0, false, err
+			}
+		}
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"lastEventId", "last_event_id", "evs_last_event_id"} {
+		for _, v := range q[name] {
+			if err := check(name, v); err != nil {
+				return 0, false, err
+			}
+		}
+	}
+	return ParseCursor(value)
+}

@@ -1,0 +1,93 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Error is a client-facing failure: an HTTP status, a stable machine-readable
+// code and a message that names the problem. It is rendered as
+// {"error":{"status":…,"code":"…","message":"…"}}.
+type Error struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int `json:"-"`
+}
+
+// Error implements error.
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// errorf builds an *Error with a formatted message.
+func errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// codes for Echo's own errors (routing, body limit, auth middleware).
+var statusCodes = map[int]string{
+	http.StatusBadRequest:            "bad_request",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusRequestEntityTooLarge: "body_too_large",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type",
+	http.StatusTooManyRequests:       "too_many_requests",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+// ErrorHandler is the Echo HTTPErrorHandler of the service: every error a
+// client can cause becomes the JSON body above; anything else is logged and
+// answered with a 500 that reveals nothing.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return // a stream that already started; nothing can be said any more
+		}
+		apiErr := asError(err)
+		if apiErr.Status >= 500 && apiErr.Code == "internal" {
+			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		}
+		if apiErr.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))
+		}
+		var werr error
+		if c.Request().Method == http.MethodHead {
+			werr = c.NoContent(apiErr.Status)
+		} else {
+			werr = c.JSON(apiErr.Status, map[string]*Error{"error": apiErr})
+		}
+		if werr != nil {
+			log.Debug("writing error response", "err", werr)
+		}
+	}
+}
+
+func asError(err error) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code, ok := statusCodes[he.Code]
+		if !ok {
+			code = "http_" + strconv.Itoa(he.Code)
+		}
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = "request body is larger than the configured limit (PLEXOR_MAX_PUBLISH_BYTES)"
+		}
+		return &Error{Status: he.Code, Code: code, Message: msg}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal server error"}
+}

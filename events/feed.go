@@ -1,0 +1,208 @@
+package events
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/history"
+)
+
+// flushAt is the buffered size at which a replay is written out.
+const flushAt = 32 << 10
+
+// Feed serves GET /events?channels=a,b,c: a text/event-stream of the events
+// of those channels, resumed after the client's cursor when it has one.
+func (a *API) Feed(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	q := req.URL.Query()
+	channels, err := ParseChannels(q["channels"], a.cfg.MaxChannels)
+	if err != nil {
+		return err
+	}
+	cursor, hasCursor, err := cursorFromRequest(req)
+	if err != nil {
+		return err
+	}
+	envelope, err := parseFormat(q["format"])
+	if err != nil {
+		return err
+	}
+
+	sub, upTo, err := a.hub.Subscribe(ctx, channels, envelope)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer a.hub.Unsubscribe(sub)
+	var replay history.Replay
+	if hasCursor {
+		if replay, err = a.hub.store.Since(ctx, channels, cursor, upTo); err != nil {
+			return unavailable(err)
+		}
+	}
+
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
+	h.Set(echo.HeaderCacheControl, "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
+
+	w := feedWriter{c: c, rc: http.NewResponseController(c.Response()), timeout: a.cfg.WriteTimeout}
+	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
+	if hasCursor && !replay.Exact {
+		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
+	}
+	last := uint64(0)
+	for _, ev := range replay.Events {
+		buf = append(buf, encodeFor(ev, sub)...)
+		last = ev.ID
+		if len(buf) >= flushAt {
+			if err := w.write(buf); err != nil {
+				return nil
+			}
+			buf = buf[:0]
+		}
+	}
+	if last < upTo {
+		// Hand the client the current position, so even a client that has
+		// received nothing yet resumes from here after a reconnect.
+		buf = AppendCursor(buf, upTo)
+		last = upTo
+	}
+	if err := w.write(buf); err != nil {
+		return nil
+	}
+	return a.stream(c, &w, sub, last)
+}
+
+// stream is the live part of a feed: this goroutine is the connection's only
+// writer. It drains the queue in batches, one write and flush per batch, sends
+// heartbeats, and ends when the client leaves, the queue is closed, or the
+// connection reached its maximum life.
+func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64) error {
+	ctx := c.Request().Context()
+	beat := time.NewTicker(a.cfg.Heartbeat)
+	defer beat.Stop()
+	var lifeC <-chan time.Time
+	if a.cfg.MaxConnLife > 0 {
+		life := time.NewTimer(jitterDown(a.cfg.MaxConnLife))
+		defer life.Stop()
+		lifeC = life.C
+	}
+	var buf []byte
+	var spare []*frame
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-lifeC:
+			w.goodbye(a.cfg.Retry)
+			return nil
+		case <-beat.C:
+			if err := w.write(heartbeat); err != nil {
+				return nil
+			}
+		case <-sub.q.wake:
+			frames, err := sub.q.take(spare)
+			if err != nil {
+				if !errors.Is(err, errUnsubscribed) {
+					w.goodbye(a.cfg.Retry)
+				}
+				return nil
+			}
+			buf = buf[:0]
+			for _, f := range frames {
+				if f.id <= last {
+					continue // already sent by the replay
+				}
+				buf = append(buf, f.b...)
+				last = f.id
+			}
+			spare = frames
+			if len(buf) == 0 {
+				continue
+			}
+			if err := w.write(buf); err != nil {
+				return nil
+			}
+			if cap(buf) > 4*flushAt {
+				buf = nil // don't pin a burst's buffer for the connection's life
+			}
+			beat.Reset(a.cfg.Heartbeat)
+		}
+	}
+}
+
+// encodeFor encodes a replayed event in the subscription's format.
+func encodeFor(ev *history.Event, sub *Subscription) []byte {
+	if !sub.envelope {
+		return encodeRaw(ev)
+	}
+	return encodeEnvelope(ev, subscribedOf(ev.Channels, sub.channels))
+}
+
+// parseFormat reads ?format=raw|envelope (raw by default).
+func parseFormat(values []string) (envelope bool, err error) {
+	if len(values) > 1 {
+		return false, errorf(http.StatusBadRequest, "invalid_format", "format given more than once")
+	}
+	if len(values) == 0 {
+		return false, nil
+	}
+	switch values[0] {
+	case "", "raw":
+		return false, nil
+	case "envelope":
+		return true, nil
+	}
+	return false, errorf(http.StatusBadRequest, "invalid_format",
+		"format %s is unknown: use raw or envelope", quoteForMessage(values[0]))
+}
+
+// unavailable turns a hub or store failure into a 503 the client may retry.
+func unavailable(err error) error {
+	if errors.Is(err, ErrDraining) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
+			Message: "the service is shutting down; reconnect", RetryAfter: 1}
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "history_unavailable",
+		Message: "the history store is unavailable: " + err.Error(), RetryAfter: 1}
+}
+
+// jitterDown returns d shortened by a random 0-10%.
+func jitterDown(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// feedWriter writes to one feed with a deadline per write.
+type feedWriter struct {
+	c       echo.Context
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// write sends b and flushes it, within the write timeout.
+func (w *feedWriter) write(b []byte) error {
+	return w.writeWithin(b, w.timeout)
+}
+
+func (w *feedWriter) writeWithin(b []byte, timeout time.Duration) error {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(timeout)) // unsupported writers just have no deadline
+	if len(b) > 0 {
+		if _, err := w.c.Response().Write(b); err != nil {
+			return err
+		}
+	}
+	return w.rc.Flush()
+}
+
+// goodbye tells a client that is about to be disconnected when to come back:
+// the retry hint, spread out so a whole server's clients do not return at once.
+func (w *feedWriter) goodbye(retry time.Duration) {
+	spread := retry + time.Duration(rand.Int64N(int64(retry)+1))
+	_ = w.writeWithin(AppendRetry(nil, spread.Milliseconds()), time.Second)
+}

@@ -1,0 +1,93 @@
+package events
+
+import (
+	"errors"
+	"sync"
+)
+
+// frame is one encoded event, shared read-only by every connection that
+// receives it in the same format.
+type frame struct {
+	id uint64
+	b  []byte
+}
+
+// Reasons a queue is closed; the feed tells the client accordingly.
+var (
+	// ErrSlowConsumer closes a connection whose queue overflowed.
+	ErrSlowConsumer = errors.New("events: connection too slow, queue overflowed")
+	// ErrShuttingDown closes every connection when the service stops.
+	ErrShuttingDown = errors.New("events: service is shutting down")
+	// errUnsubscribed closes a queue whose connection went away.
+	errUnsubscribed = errors.New("events: unsubscribed")
+)
+
+// queue is a connection's bounded (by bytes) buffer of frames between the
+// publishers, who never block on it, and the connection's single writer.
+type queue struct {
+	maxBytes int
+
+	mu     sync.Mutex // guards frames, bytes and err
+	frames []*frame
+	bytes  int
+	err    error // why the queue is closed; nil while open
+
+	// wake has room for one signal: "there is something to look at".
+	wake chan struct{}
+}
+
+func newQueue(maxBytes int) *queue {
+	return &queue{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+}
+
+// push adds f unless the queue is closed. When f does not fit, the queue is
+// closed with ErrSlowConsumer and its frames are dropped: the client resumes
+// from history. It never blocks.
+func (q *queue) push(f *frame) {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return
+	}
+	if q.bytes+len(f.b) > q.maxBytes && len(q.frames) > 0 {
+		q.err = ErrSlowConsumer
+		q.frames, q.bytes = nil, 0
+	} else {
+		q.frames = append(q.frames, f)
+		q.bytes += len(f.b)
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// close closes the queue with err (the first reason wins).
+func (q *queue) close(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+		q.frames, q.bytes = nil, 0
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take hands the queued frames to the writer, reusing spare's storage for the
+// next batch. Once the queue is closed it returns the reason instead.
+func (q *queue) take(spare []*frame) ([]*frame, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return nil, q.err
+	}
+	out := q.frames
+	clear(spare)
+	q.frames, q.bytes = spare[:0], 0
+	return out, nil
+}

@@ -1,0 +1,84 @@
+// Package history is Plexor's per-channel replay buffer: the store that assigns
+// event IDs, keeps a bounded window of each channel's events and answers
+// "what did this channel set miss after cursor X".
+//
+// It depends on nothing else in the project. The in-memory ring (NewMemory) is
+// the default; a Redis Streams store implements the same Store interface for
+// cluster mode.
+package history
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Message is what a publisher asks to store: the store assigns its ID.
+type Message struct {
+	// Channels the message goes to; at least one, no duplicates.
+	Channels []string
+	// Type is the publisher's event type; empty means the default "message".
+	Type string
+	// Data is the payload as one compact JSON value (a JSON string for text).
+	Data []byte
+}
+
+// Event is a stored message with its ID. Events are shared between readers and
+// must not be modified after Append returns them.
+type Event struct {
+	// ID orders every event of the deployment: see DESIGN.md, "Event IDs".
+	ID uint64
+	// Channels, Type and Data are copied from the Message.
+	Channels []string
+	Type     string
+	Data     []byte
+	// Time is when the store accepted the event; it drives age-based eviction.
+	Time time.Time
+}
+
+// Replay is the answer to Store.Since.
+type Replay struct {
+	// Events holds the retained events after the cursor, in ID order, each once.
+	Events []*Event
+	// Exact is true when the cursor is at or past the horizon of every asked
+	// channel, so Events is everything that was published after it. When false,
+	// events may be missing and the client must be told to reset its state.
+	Exact bool
+}
+
+// ChannelInfo describes what a store retains for one channel.
+type ChannelInfo struct {
+	// Retained is the number of events kept for the channel.
+	Retained int
+	// Newest is the ID of the newest retained event, 0 when none is retained.
+	Newest uint64
+	// Horizon is the newest ID before which events of the channel may be missing.
+	Horizon uint64
+}
+
+// Store is the per-channel replay buffer and the authority for event IDs.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Append assigns increasing IDs to msgs, in order, and stores them: all or
+	// none. IDs are greater than every ID the store assigned before.
+	Append(ctx context.Context, msgs []Message) ([]*Event, error)
+	// Newest returns the greatest ID assigned so far (or the store's starting
+	// point when nothing was appended yet). Every event with an ID up to it is
+	// already readable through Since.
+	Newest(ctx context.Context) (uint64, error)
+	// Since returns the retained events of the channels with after < ID <= upTo.
+	Since(ctx context.Context, channels []string, after, upTo uint64) (Replay, error)
+	// Info describes what the store retains for a channel.
+	Info(ctx context.Context, channel string) (ChannelInfo, error)
+	// Clear drops what a channel retains and moves its horizon past it, so a
+	// later replay from an older cursor is not exact.
+	Clear(ctx context.Context, channel string) error
+	// Close releases the store's resources and stops its goroutines.
+	Close() error
+}
+
+// ErrClosed is returned by a Store that was closed.
+var ErrClosed = errors.New("history: store closed")
+
+// Clock tells the current time; tests inject a fake one.
+type Clock func() time.Time

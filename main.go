@@ -1,0 +1,130 @@
+// Command plexor is a Server-Sent Events broadcast service: browsers subscribe
+// to a set of channels with one EventSource, backends publish with a
+// token-guarded POST, and reconnecting clients resume exactly where they left.
+//
+// This file is wiring only: configuration, stores, hub, auth, the Echo app,
+// signals and graceful shutdown. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/history"
+)
+
+func main() {
+	cfg, err := loadConfig(env.ToMap(os.Environ()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "plexor: bad configuration:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("plexor stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// newLogger builds the structured logger the configuration asks for.
+func newLogger(cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// run serves until ctx is cancelled, then drains: every feed is closed with a
+// retry hint, in-flight requests finish, and run returns within
+// cfg.ShutdownTimeout. When ready is not nil it receives the bound address
+// once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
+func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
+	store, err := history.NewMemory(history.MemoryConfig{Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close() }()
+	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes})
+
+	tokens := cfg.PublishTokens
+	generated := len(tokens) == 0
+	if generated {
+		tokens = []string{auth.GenerateToken()}
+	}
+	app, err := newApp(cfg, hub, tokens, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("PLEXOR_ADDR=%s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           app,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	// Shutdown calls this after it has closed the listener: feeds end with a
+	// retry hint, so their handlers return and Shutdown can finish.
+	srv.RegisterOnShutdown(hub.Drain)
+
+	announce(log, ln.Addr().String(), tokens[0], generated)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ends when Shutdown or Close is called
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down: closing feeds, finishing requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if err != nil {
+		log.Warn("shutdown timed out; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// announce logs where the service listens and a curl line that publishes.
+func announce(log *slog.Logger, addr, token string, generated bool) {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	shown := "<a token from PLEXOR_PUBLISH_TOKENS>"
+	if generated {
+		shown = token
+		log.Warn("PLEXOR_PUBLISH_TOKENS is not set: generated a publisher token for this run only", "token", token)
+	}
+	log.Info("plexor listening", "addr", addr, "subscribe", "curl -N '"+base+"/events?channels=demo'")
+	log.Info("publish with: curl -H 'Authorization: Bearer " + shown + "' -H 'Content-Type: application/json' -d '{\"channels\":[\"demo\"],\"data\":\"hello\"}' " + base + "/publish")
+}
