@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"reflect"
 	"strings"
 	"time"
@@ -91,8 +92,8 @@ func (c Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
 	}
-	if c.Addr == "" {
-		bad("ADDR", "must not be empty (e.g. :8080 or 127.0.0.1:8080)")
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
 	}
 	for _, t := range c.PublishTokens {
 		if err := auth.CheckToken(t); err != nil {

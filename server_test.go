@@ -49,8 +49,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { s.done <- run(ctx, cfg, log, ready) }()
+	go func() { s.done <- run(ctx, cfg, discardLogger(), ready) }()
 	select {
 	case addr := <-ready:
 		s.base = "http://" + addr
@@ -62,6 +61,8 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	t.Cleanup(func() { _ = s.stop() })
 	return s
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // stop cancels run and returns its result (once; later calls return nil).
 func (s *testServer) stop() error {

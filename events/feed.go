@@ -57,6 +57,9 @@ func (a *API) Feed(c echo.Context) error {
 		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
 	}
 	last := uint64(0)
+	if hasCursor && replay.Exact {
+		last = cursor // the client is already there: no need to restate it
+	}
 	for _, ev := range replay.Events {
 		buf = append(buf, encodeFor(ev, sub)...)
 		last = ev.ID
@@ -107,11 +110,8 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				return nil
 			}
 		case <-sub.q.wake:
-			frames, err := sub.q.take(spare)
-			if err != nil {
-				if !errors.Is(err, errUnsubscribed) {
-					w.goodbye(a.cfg.Retry)
-				}
+			frames, closed := sub.q.take(spare)
+			if errors.Is(closed, errUnsubscribed) {
 				return nil
 			}
 			buf = buf[:0]
@@ -123,6 +123,12 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				last = f.id
 			}
 			spare = frames
+			if closed != nil { // shutdown or overflow: deliver what is left, then say when to come back
+				if len(buf) == 0 || w.write(buf) == nil {
+					w.goodbye(a.cfg.Retry)
+				}
+				return nil
+			}
 			if len(buf) == 0 {
 				continue
 			}

@@ -58,12 +58,19 @@ func (s *Subscription) Channels() []string { return s.channels }
 
 // HubConfig configures a Hub.
 type HubConfig struct {
-	// QueueBytes bounds each connection's queue of undelivered frames.
+	// QueueBytes bounds each connection's queue of undelivered frames
+	// (DefaultQueueBytes when 0).
 	QueueBytes int
 }
 
+// DefaultQueueBytes is the queue bound used when HubConfig.QueueBytes is 0.
+const DefaultQueueBytes = 1 << 20
+
 // NewHub returns a hub that stores events in store.
 func NewHub(store history.Store, cfg HubConfig) *Hub {
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
 	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed()}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]map[*Subscription]struct{})

@@ -60,12 +60,12 @@ func (q *queue) push(f *frame) {
 	q.signal()
 }
 
-// close closes the queue with err (the first reason wins).
+// close closes the queue with err (the first reason wins). Frames already
+// queued stay, so the writer can still deliver them before it leaves.
 func (q *queue) close(err error) {
 	q.mu.Lock()
 	if q.err == nil {
 		q.err = err
-		q.frames, q.bytes = nil, 0
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -79,15 +79,13 @@ func (q *queue) signal() {
 }
 
 // take hands the queued frames to the writer, reusing spare's storage for the
-// next batch. Once the queue is closed it returns the reason instead.
+// next batch. Once the queue is closed it also returns the reason: the frames
+// still pending then are the last ones (none after an overflow).
 func (q *queue) take(spare []*frame) ([]*frame, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.err != nil {
-		return nil, q.err
-	}
 	out := q.frames
 	clear(spare)
 	q.frames, q.bytes = spare[:0], 0
-	return out, nil
+	return out, q.err
 }

@@ -1,0 +1,124 @@
+package auth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+const (
+	tokenA = "publisher-token-aaaaaaaa"
+	tokenB = "publisher-token-bbbbbbbb"
+)
+
+func TestTokenMiddleware(t *testing.T) {
+	mw, err := TokenConfig{Tokens: []string{tokenA, tokenB}}.ToMiddleware()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name          string
+		authorization string
+		basicPassword string
+		wantStatus    int
+		wantError     string
+	}{
+		{"first token", "Bearer " + tokenA, "", http.StatusOK, ""},
+		{"second token", "Bearer " + tokenB, "", http.StatusOK, ""},
+		{"scheme is case-insensitive", "bearer " + tokenA, "", http.StatusOK, ""},
+		{"basic password", "", tokenB, http.StatusOK, ""},
+		{"no header", "", "", http.StatusUnauthorized, "missing token"},
+		{"empty bearer", "Bearer ", "", http.StatusUnauthorized, "missing token"},
+		{"unknown scheme", "Token " + tokenA, "", http.StatusUnauthorized, "missing token"},
+		{"wrong token", "Bearer publisher-token-cccccccc", "", http.StatusUnauthorized, "invalid token"},
+		{"prefix of a token", "Bearer " + tokenA[:len(tokenA)-1], "", http.StatusUnauthorized, "invalid token"},
+		{"token plus suffix", "Bearer " + tokenA + "x", "", http.StatusUnauthorized, "invalid token"},
+		{"wrong basic password", "", "nope-nope-nope-nope", http.StatusUnauthorized, "invalid token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := echo.New()
+			req := httptest.NewRequest(http.MethodPost, "/publish", nil)
+			if tt.authorization != "" {
+				req.Header.Set(echo.HeaderAuthorization, tt.authorization)
+			}
+			if tt.basicPassword != "" {
+				req.SetBasicAuth("hook", tt.basicPassword)
+			}
+			rec := httptest.NewRecorder()
+			c := e.NewContext(req, rec)
+			called := false
+			err := mw(func(echo.Context) error { called = true; return nil })(c)
+
+			if tt.wantStatus == http.StatusOK {
+				if err != nil || !called {
+					t.Fatalf("err = %v, handler called = %v; want the request admitted", err, called)
+				}
+				return
+			}
+			if called {
+				t.Fatal("handler called for a rejected request")
+			}
+			he, ok := err.(*echo.HTTPError)
+			if !ok || he.Code != tt.wantStatus {
+				t.Fatalf("err = %v, want HTTP %d", err, tt.wantStatus)
+			}
+			msg, _ := he.Message.(string)
+			if !strings.Contains(msg, tt.wantError) {
+				t.Fatalf("message = %q, want it to contain %q", msg, tt.wantError)
+			}
+			for _, secret := range []string{tokenA, tokenB, "cccccccc"} {
+				if strings.Contains(msg, secret) {
+					t.Fatalf("message %q reveals a token", msg)
+				}
+			}
+			if got := rec.Header().Get(echo.HeaderWWWAuthenticate); !strings.HasPrefix(got, `Bearer realm="plexor"`) {
+				t.Fatalf("WWW-Authenticate = %q, want a Bearer challenge", got)
+			}
+		})
+	}
+}
+
+func TestTokenConfigRejectsBadTokens(t *testing.T) {
+	tests := []struct {
+		name   string
+		tokens []string
+		want   string
+	}{
+		{"none", nil, "at least one token"},
+		{"too short", []string{"short"}, "at least 16"},
+		{"space", []string{"has a space inside it"}, "must not contain"},
+		{"comma", []string{"comma,inside-the-token"}, "must not contain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := TokenConfig{Tokens: tt.tokens}.ToMiddleware()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenSkipper(t *testing.T) {
+	mw := TokenWithConfig(TokenConfig{Tokens: []string{tokenA}, Skipper: func(echo.Context) bool { return true }})
+	e := echo.New()
+	c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+	called := false
+	if err := mw(func(echo.Context) error { called = true; return nil })(c); err != nil || !called {
+		t.Fatalf("skipped request: err = %v, called = %v", err, called)
+	}
+}
+
+func TestGenerateToken(t *testing.T) {
+	a, b := GenerateToken(), GenerateToken()
+	if a == b {
+		t.Fatal("two generated tokens are equal")
+	}
+	if err := CheckToken(a); err != nil || len(a) != 32 {
+		t.Fatalf("generated token %q (len %d) is not acceptable: %v", a, len(a), err)
+	}
+}

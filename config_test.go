@@ -1,0 +1,92 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(map[string]string{})
+	if err != nil {
+		t.Fatalf("defaults rejected: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"addr", cfg.Addr, ":8080"},
+		{"history size", cfg.HistorySize, 1000},
+		{"history ttl", cfg.HistoryTTL, 24 * time.Hour},
+		{"heartbeat", cfg.Heartbeat, 15 * time.Second},
+		{"max channels", cfg.MaxChannels, 100},
+		{"publish tokens", len(cfg.PublishTokens), 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadConfigParsesLists(t *testing.T) {
+	cfg, err := loadConfig(map[string]string{
+		"PLEXOR_PUBLISH_TOKENS": "first-token-0123456789,second-token-0123456789",
+		"PLEXOR_CORS_ORIGINS":   "https://a.example,https://b.example",
+		"PLEXOR_HISTORY_TTL":    "90s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.PublishTokens) != 2 || cfg.PublishTokens[1] != "second-token-0123456789" {
+		t.Errorf("tokens = %q, want two", cfg.PublishTokens)
+	}
+	if len(cfg.CORSOrigins) != 2 || cfg.HistoryTTL != 90*time.Second {
+		t.Errorf("origins = %q ttl = %s", cfg.CORSOrigins, cfg.HistoryTTL)
+	}
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		name, key, value, wantInError string
+	}{
+		{"not a number", "PLEXOR_HISTORY_SIZE", "lots", "PLEXOR_HISTORY_SIZE: invalid value: expected a whole number"},
+		{"negative size", "PLEXOR_HISTORY_SIZE", "-1", "PLEXOR_HISTORY_SIZE: must be between 0 and 1000000"},
+		{"not a duration", "PLEXOR_HISTORY_TTL", "1 day", "PLEXOR_HISTORY_TTL: invalid value: expected a duration"},
+		{"negative ttl", "PLEXOR_HISTORY_TTL", "-5s", "PLEXOR_HISTORY_TTL: must not be negative"},
+		{"heartbeat too fast", "PLEXOR_HEARTBEAT", "1ms", "PLEXOR_HEARTBEAT: must be at least 100ms"},
+		{"zero channels", "PLEXOR_MAX_CHANNELS", "0", "PLEXOR_MAX_CHANNELS: must be between 1 and 10000"},
+		{"short token", "PLEXOR_PUBLISH_TOKENS", "secret", "PLEXOR_PUBLISH_TOKENS: a token must be at least 16"},
+		{"token with space", "PLEXOR_PUBLISH_TOKENS", "a token with spaces in it", "PLEXOR_PUBLISH_TOKENS: a token must not contain spaces"},
+		{"tiny queue", "PLEXOR_QUEUE_BYTES", "10", "PLEXOR_QUEUE_BYTES: must be at least 1024"},
+		{"zero body", "PLEXOR_MAX_PUBLISH_BYTES", "0", "PLEXOR_MAX_PUBLISH_BYTES: must be a positive"},
+		{"bad origin", "PLEXOR_CORS_ORIGINS", "example.com", "PLEXOR_CORS_ORIGINS: \"example.com\" is not an origin"},
+		{"bad log level", "PLEXOR_LOG_LEVEL", "loud", "PLEXOR_LOG_LEVEL: invalid value: expected debug, info, warn or error"},
+		{"bad log format", "PLEXOR_LOG_FORMAT", "xml", "PLEXOR_LOG_FORMAT: must be text or json"},
+		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
+		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(map[string]string{tt.key: tt.value})
+			if err == nil {
+				t.Fatalf("%s=%q accepted, want an error", tt.key, tt.value)
+			}
+			if !strings.Contains(err.Error(), tt.wantInError) {
+				t.Fatalf("error = %q, want it to contain %q", err, tt.wantInError)
+			}
+		})
+	}
+}
+
+func TestRunReportsAnUnusableAddress(t *testing.T) {
+	s := startServer(t, nil) // occupies a port
+	cfg, err := loadConfig(map[string]string{"PLEXOR_ADDR": strings.TrimPrefix(s.base, "http://"), "PLEXOR_PUBLISH_TOKENS": testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(t.Context(), cfg, discardLogger(), nil)
+	if err == nil || !strings.Contains(err.Error(), "PLEXOR_ADDR") {
+		t.Fatalf("run on a busy port = %v, want an error naming PLEXOR_ADDR", err)
+	}
+}
