@@ -18,6 +18,7 @@ import (
 // environment variables. README.md's configuration table mirrors it.
 type Config struct {
 	Addr            string        `env:"ADDR" envDefault:":8080"`
+	RedisURL        string        `env:"REDIS_URL"`
 	PublishTokens   []string      `env:"PUBLISH_TOKENS"`
 	HistorySize     int           `env:"HISTORY_SIZE" envDefault:"1000"`
 	HistoryTTL      time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
@@ -94,6 +95,9 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
+	}
+	if c.RedisURL != "" {
+		bad("REDIS_URL", "cluster mode over Redis is not available in this version; unset it to run one node with in-memory history")
 	}
 	for _, t := range c.PublishTokens {
 		if err := auth.CheckToken(t); err != nil {

@@ -64,6 +64,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad log level", "PLEXOR_LOG_LEVEL", "loud", "PLEXOR_LOG_LEVEL: invalid value: expected debug, info, warn or error"},
 		{"bad log format", "PLEXOR_LOG_FORMAT", "xml", "PLEXOR_LOG_FORMAT: must be text or json"},
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
+		{"redis not available", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379", "PLEXOR_REDIS_URL: cluster mode over Redis is not available"},
 		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
 	}
 	for _, tt := range tests {

@@ -81,13 +81,13 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	// Shutdown calls this after it has closed the listener: feeds end with a
-	// retry hint, so their handlers return and Shutdown can finish.
-	srv.RegisterOnShutdown(hub.Drain)
 
 	announce(log, ln.Addr().String(), tokens[0], generated)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		select {
+		case ready <- ln.Addr().String():
+		case <-ctx.Done():
+		}
 	}
 
 	served := make(chan error, 1)
@@ -99,6 +99,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	}
 
 	log.Info("shutting down: closing feeds, finishing requests", "timeout", cfg.ShutdownTimeout)
+	// First the feeds: /readyz turns 503 at once, every feed ends with a retry
+	// hint (a feed request arriving now gets only the hint), publishes still
+	// work. Then Shutdown closes the listener and waits for the rest.
+	hub.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
@@ -123,7 +127,7 @@ func announce(log *slog.Logger, addr, token string, generated bool) {
 	shown := "<a token from PLEXOR_PUBLISH_TOKENS>"
 	if generated {
 		shown = token
-		log.Warn("PLEXOR_PUBLISH_TOKENS is not set: generated a publisher token for this run only", "token", token)
+		log.Warn("PLEXOR_PUBLISH_TOKENS is not set: generated a publisher token for this run only (in the publish line below)")
 	}
 	log.Info("plexor listening", "addr", addr, "subscribe", "curl -N '"+base+"/events?channels=demo'")
 	log.Info("publish with: curl -H 'Authorization: Bearer " + shown + "' -H 'Content-Type: application/json' -d '{\"channels\":[\"demo\"],\"data\":\"hello\"}' " + base + "/publish")

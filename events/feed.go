@@ -34,6 +34,14 @@ func (a *API) Feed(c echo.Context) error {
 	}
 
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, envelope)
+	if errors.Is(err, ErrDraining) {
+		// A 503 would make a browser's EventSource give up for good; a stream
+		// that only says "come back later" makes it reconnect (elsewhere).
+		startStream(c)
+		w := newFeedWriter(c, a.cfg.WriteTimeout)
+		w.goodbye(a.cfg.Retry)
+		return nil
+	}
 	if err != nil {
 		return unavailable(err)
 	}
@@ -45,13 +53,8 @@ func (a *API) Feed(c echo.Context) error {
 		}
 	}
 
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
-	h.Set(echo.HeaderCacheControl, "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(http.StatusOK)
-
-	w := feedWriter{c: c, rc: http.NewResponseController(c.Response()), timeout: a.cfg.WriteTimeout}
+	startStream(c)
+	w := newFeedWriter(c, a.cfg.WriteTimeout)
 	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
 	if hasCursor && !replay.Exact {
 		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
@@ -79,7 +82,16 @@ func (a *API) Feed(c echo.Context) error {
 	if err := w.write(buf); err != nil {
 		return nil
 	}
-	return a.stream(c, &w, sub, last)
+	return a.stream(c, w, sub, last)
+}
+
+// startStream sends the response headers of a feed.
+func startStream(c echo.Context) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
+	h.Set(echo.HeaderCacheControl, "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
 }
 
 // stream is the live part of a feed: this goroutine is the connection's only
@@ -123,8 +135,10 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				last = f.id
 			}
 			spare = frames
-			if closed != nil { // shutdown or overflow: deliver what is left, then say when to come back
-				if len(buf) == 0 || w.write(buf) == nil {
+			if closed != nil {
+				// Shutdown or overflow: deliver what is left (briefly: a stuck
+				// client must not hold up the shutdown), then say when to return.
+				if len(buf) == 0 || w.writeWithin(buf, lastWriteTimeout) == nil {
 					w.goodbye(a.cfg.Retry)
 				}
 				return nil
@@ -169,12 +183,8 @@ func parseFormat(values []string) (envelope bool, err error) {
 		"format %s is unknown: use raw or envelope", quoteForMessage(values[0]))
 }
 
-// unavailable turns a hub or store failure into a 503 the client may retry.
+// unavailable turns a store failure into a 503 the client may retry.
 func unavailable(err error) error {
-	if errors.Is(err, ErrDraining) {
-		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
-			Message: "the service is shutting down; reconnect", RetryAfter: 1}
-	}
 	return &Error{Status: http.StatusServiceUnavailable, Code: "history_unavailable",
 		Message: "the history store is unavailable: " + err.Error(), RetryAfter: 1}
 }
@@ -184,11 +194,18 @@ func jitterDown(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
+// lastWriteTimeout bounds the writes to a feed that is being closed.
+const lastWriteTimeout = time.Second
+
 // feedWriter writes to one feed with a deadline per write.
 type feedWriter struct {
 	c       echo.Context
 	rc      *http.ResponseController
 	timeout time.Duration
+}
+
+func newFeedWriter(c echo.Context, timeout time.Duration) *feedWriter {
+	return &feedWriter{c: c, rc: http.NewResponseController(c.Response()), timeout: timeout}
 }
 
 // write sends b and flushes it, within the write timeout.
@@ -210,5 +227,5 @@ func (w *feedWriter) writeWithin(b []byte, timeout time.Duration) error {
 // the retry hint, spread out so a whole server's clients do not return at once.
 func (w *feedWriter) goodbye(retry time.Duration) {
 	spread := retry + time.Duration(rand.Int64N(int64(retry)+1))
-	_ = w.writeWithin(AppendRetry(nil, spread.Milliseconds()), time.Second)
+	_ = w.writeWithin(AppendRetry(nil, spread.Milliseconds()), lastWriteTimeout)
 }

@@ -72,10 +72,14 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 	q := r.URL.Query()
 	_, webhook := q["channels"]
 	form := mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data"
-	if form && webhook && mediaType == "application/x-www-form-urlencoded" && !formHasData(body) {
+	if form && webhook && mediaType == "application/x-www-form-urlencoded" && !looksLikeForm(body) {
 		// curl -d 'text' '/publish?channels=a' labels plain text as a form:
-		// without a data field, the body itself is the data.
+		// a body without any publish field is the data itself.
 		form, mediaType = false, "text/plain"
+	}
+	if _, ok := q["type"]; ok && !webhook {
+		return nil, false, errorf(http.StatusBadRequest, "unexpected_parameter",
+			"?type= applies only with ?channels= (webhook style); put the type in the body")
 	}
 	switch {
 	case form:
@@ -95,6 +99,12 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 						"type given both in the URL and in the form; give it once")
 				}
 				fields["type"] = q["type"]
+			}
+		}
+		for name := range fields {
+			if name != "channels" && name != "data" && name != "type" {
+				return nil, false, errorf(http.StatusBadRequest, "unknown_field",
+					"form field %s is unknown: use channels, data and type", quoteForMessage(name))
 			}
 		}
 		data, ok := fields["data"]
@@ -142,6 +152,10 @@ func contentType(r *http.Request) (string, map[string]string, error) {
 	if err != nil {
 		return "", nil, errorf(http.StatusBadRequest, "invalid_content_type", "Content-Type header is malformed: %v", err)
 	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		return "", nil, errorf(http.StatusUnsupportedMediaType, "unsupported_charset",
+			"charset %s is not accepted: send UTF-8", quoteForMessage(cs))
+	}
 	return mt, params, nil
 }
 
@@ -185,10 +199,10 @@ func singleType(vs []string) (string, error) {
 	return first(vs), nil
 }
 
-// formHasData reports whether a url-encoded body has a data field.
-func formHasData(body []byte) bool {
+// looksLikeForm reports whether a url-encoded body has any publish field.
+func looksLikeForm(body []byte) bool {
 	vals, err := url.ParseQuery(string(body))
-	return err == nil && vals.Has("data")
+	return err == nil && (vals.Has("data") || vals.Has("channels") || vals.Has("type"))
 }
 
 // parseForm reads url-encoded or multipart form fields.
@@ -322,6 +336,9 @@ func compactJSON(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		return nil, jsonError(err)
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		return nil, errorf(http.StatusBadRequest, "invalid_json", "the JSON contains bytes that are not valid UTF-8")
 	}
 	if buf.Len() == 0 {
 		return nil, errorf(http.StatusBadRequest, "invalid_json", "the body is empty")

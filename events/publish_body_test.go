@@ -238,6 +238,37 @@ func TestParsePublish(t *testing.T) {
 			body:       `{"channels":null,"data":1}`,
 			wantStatus: 400, wantCode: "missing_channels",
 		},
+		// Strictness added after review: nothing is silently reinterpreted.
+		{
+			name: "invalid UTF-8 inside JSON", contentType: "application/json",
+			body:       "{\"channels\":[\"a\"],\"data\":{\"k\":\"\xff\"}}",
+			wantStatus: 400, wantCode: "invalid_json", wantInMsg: "UTF-8",
+		},
+		{
+			name: "non-UTF-8 charset", query: "channels=a", contentType: "text/plain; charset=utf-16",
+			body:       "h\x00i\x00",
+			wantStatus: 415, wantCode: "unsupported_charset", wantInMsg: `"utf-16"`,
+		},
+		{
+			name: "us-ascii charset accepted", query: "channels=a", contentType: "text/plain; charset=US-ASCII",
+			body: "hi",
+			want: []history.Message{fpMsg("", `"hi"`, "a")},
+		},
+		{
+			name: "url type without webhook channels", query: "type=alert", contentType: "application/json",
+			body:       `{"channels":["a"],"data":1}`,
+			wantStatus: 400, wantCode: "unexpected_parameter", wantInMsg: "?type=",
+		},
+		{
+			name: "unknown form field", contentType: "application/x-www-form-urlencoded",
+			body:       "channels=a&data=x&tpye=oops",
+			wantStatus: 400, wantCode: "unknown_field", wantInMsg: `"tpye"`,
+		},
+		{
+			name: "curl -d channels=b with url channels", query: "channels=a", contentType: "application/x-www-form-urlencoded",
+			body:       "channels=b",
+			wantStatus: 400, wantCode: "conflicting_channels",
+		},
 		{
 			name: "invalid type chars", contentType: "application/json",
 			body:       `{"channels":["a"],"data":1,"type":"a b"}`,

@@ -111,10 +111,26 @@ func (m *Memory) Newest(context.Context) (uint64, error) {
 
 // Since implements Store.
 func (m *Memory) Since(_ context.Context, channels []string, after, upTo uint64) (Replay, error) {
+	evs, exact, err := m.collect(channels, after, upTo)
+	if err != nil {
+		return Replay{}, err
+	}
+	// Events are immutable: merge them without holding up publishers.
+	if len(channels) > 1 {
+		slices.SortFunc(evs, func(a, b *Event) int { return cmpID(a.ID, b.ID) })
+		evs = slices.CompactFunc(evs, func(a, b *Event) bool { return a.ID == b.ID })
+	}
+	return Replay{Events: evs, Exact: exact}, nil
+}
+
+// collect gathers, under the lock, each channel's events in (after, upTo]
+// (each channel's part in ID order) and whether the cursor is within every
+// channel's horizon.
+func (m *Memory) collect(channels []string, after, upTo uint64) ([]*Event, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return Replay{}, ErrClosed
+		return nil, false, ErrClosed
 	}
 	exact := true
 	if after > m.ids.last {
@@ -138,9 +154,7 @@ func (m *Memory) Since(_ context.Context, channels []string, after, upTo uint64)
 		}
 		evs = r.appendRange(evs, after, upTo)
 	}
-	slices.SortFunc(evs, func(a, b *Event) int { return cmpID(a.ID, b.ID) })
-	evs = slices.CompactFunc(evs, func(a, b *Event) bool { return a.ID == b.ID })
-	return Replay{Events: evs, Exact: exact}, nil
+	return evs, exact, nil
 }
 
 // Info implements Store.
@@ -175,15 +189,22 @@ func (m *Memory) Clear(_ context.Context, channel string) error {
 	return nil
 }
 
-// Sweep evicts expired events of every channel and drops channels that keep
-// nothing. The background sweep calls it; tests with a fake clock call it too.
+// Sweep evicts expired events of every channel and forgets channels that
+// keep nothing and whose horizon is older than the TTL. Forgetting a channel
+// raises the horizon shared by all channels without a ring to that old
+// point, which only touches cursors older than the TTL. The background sweep
+// calls it; tests with a fake clock call it too.
 func (m *Memory) Sweep() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	deadline := m.deadline()
+	if deadline.IsZero() {
+		return // without a TTL, channels keep their horizon forever
+	}
+	old := micros(deadline)
 	for ch, r := range m.rings {
 		r.expire(deadline)
-		if r.n == 0 {
+		if r.n == 0 && r.horizon < old {
 			m.floor = max(m.floor, r.horizon)
 			delete(m.rings, ch)
 		}

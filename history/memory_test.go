@@ -304,15 +304,20 @@ func TestMemorySweep(t *testing.T) {
 		t.Errorf("Info(a) = %+v, want {1 %d %d}", got, e4.ID, e2.ID)
 	}
 
-	// A cleared channel is dropped by the next sweep and keeps its horizon.
+	// A cleared channel keeps its ring (and its own horizon) while that
+	// horizon is younger than the TTL, so no other channel's horizon moves.
 	if err := m.Clear(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
 	m.Sweep()
-	checkCount(1)
+	checkCount(2)
 	check([]string{"c"}, e2.ID, false)
 	check([]string{"c"}, e3.ID, true)
 	check([]string{"a", "c"}, e3.ID, true, e4)
+	check([]string{"never"}, e2.ID, true)
+	if got, _ := m.Info(ctx, "never"); got.Horizon != e2.ID {
+		t.Errorf("Info(never).Horizon after Clear(c)+Sweep = %d, want %d (unchanged)", got.Horizon, e2.ID)
+	}
 }
 
 func TestMemorySweepWithoutTTL(t *testing.T) {
@@ -333,8 +338,8 @@ func TestMemorySweepWithoutTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Sweep()
-	if got := history.ChannelCount(m); got != 1 {
-		t.Errorf("ChannelCount after Clear+Sweep = %d, want 1", got)
+	if got := history.ChannelCount(m); got != 2 {
+		t.Errorf("ChannelCount after Clear+Sweep without TTL = %d, want 2 (a cleared channel keeps its horizon)", got)
 	}
 	r, _ := m.Since(ctx, []string{"a"}, evs[0].ID-1, evs[1].ID)
 	if r.Exact || len(r.Events) != 0 {
@@ -664,6 +669,41 @@ func BenchmarkMemorySince(b *testing.B) {
 				if len(r.Events) != bc.want {
 					b.Fatalf("Since returned %d events, want %d", len(r.Events), bc.want)
 				}
+			}
+		})
+	}
+}
+
+// Clearing or emptying one channel must not move the horizon of another:
+// a client of a quiet channel that missed nothing replays exactly.
+func TestMemorySweepLeavesOtherChannelsExact(t *testing.T) {
+	tests := []struct {
+		name  string
+		size  int
+		clear bool
+	}{
+		{"cleared busy channel", 10, true},
+		{"size 0 (live only)", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := storetest.NewFakeClock(storetest.Epoch)
+			m := newMemory(t, history.MemoryConfig{Size: tt.size, TTL: time.Hour, Clock: clock.Now, SweepEvery: -1})
+			ctx := t.Context()
+			cursor, _ := m.Newest(ctx) // a client of "quiet" connects now
+			clock.Advance(time.Millisecond)
+			if _, err := m.Append(ctx, []history.Message{{Channels: []string{"busy"}, Data: []byte(`1`)}}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.clear {
+				if err := m.Clear(ctx, "busy"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Sweep()
+			r, err := m.Since(ctx, []string{"quiet"}, cursor, ^uint64(0))
+			if err != nil || !r.Exact || len(r.Events) != 0 {
+				t.Fatalf("Since(quiet, %d) = %v exact %v err %v; want no events, exact", cursor, evIDs(r.Events), r.Exact, err)
 			}
 		})
 	}
