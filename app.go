@@ -12,6 +12,9 @@ import (
 	"github.com/plexor/plexor/events"
 )
 
+// demoMaxBytes caps a demo-page publish, whatever PLEXOR_MAX_PUBLISH_BYTES says.
+const demoMaxBytes = 16 << 10
+
 // newApp builds the Echo application: middleware and routes.
 func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logger) (*echo.Echo, error) {
 	e := echo.New()
@@ -44,9 +47,15 @@ func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logge
 		MaxBatch:     cfg.MaxBatch,
 		WriteTimeout: cfg.WriteTimeout,
 		MaxConnLife:  cfg.MaxConnLife,
+		PollTimeout:  cfg.PollTimeout,
+		DemoPrefix:   cfg.DemoPrefix,
 	}, log)
 	e.GET("/events", api.Feed)
+	e.GET("/poll", api.Poll)
 	e.POST("/publish", api.Publish, publisher, bodyLimit)
+	if cfg.DemoPublish {
+		e.POST("/demo/publish", api.DemoPublish, middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
+	}
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/events"
 )
 
 // Config is the whole service configuration, read once from PLEXOR_*
@@ -31,6 +32,9 @@ type Config struct {
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
 	MaxConnLife     time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
+	PollTimeout     time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
+	DemoPublish     bool          `env:"DEMO_PUBLISH" envDefault:"true"`
+	DemoPrefix      string        `env:"DEMO_PREFIX" envDefault:"demo_"`
 	CORSOrigins     []string      `env:"CORS_ORIGINS"`
 	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
@@ -81,6 +85,8 @@ func expected(goType string) string {
 		return "a whole number"
 	case "time.Duration":
 		return "a duration such as 500ms, 15s, 24h"
+	case "bool":
+		return "true or false"
 	case "slog.Level":
 		return "debug, info, warn or error"
 	}
@@ -137,6 +143,12 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if c.PollTimeout < time.Second || c.PollTimeout > 5*time.Minute {
+		bad("POLL_TIMEOUT", "must be between 1s and 5m, got %s", c.PollTimeout)
+	}
+	if !events.ValidChannel(c.DemoPrefix) || len(c.DemoPrefix) > 32 {
+		bad("DEMO_PREFIX", "%q is not a channel-name prefix: use 1-32 characters from A-Z a-z 0-9 _ - . : @ (PLEXOR_DEMO_PUBLISH=false turns the demo publisher off)", c.DemoPrefix)
 	}
 	for _, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {

@@ -64,6 +64,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad log level", "PLEXOR_LOG_LEVEL", "loud", "PLEXOR_LOG_LEVEL: invalid value: expected debug, info, warn or error"},
 		{"bad log format", "PLEXOR_LOG_FORMAT", "xml", "PLEXOR_LOG_FORMAT: must be text or json"},
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
+		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},
+		{"bad demo switch", "PLEXOR_DEMO_PUBLISH", "maybe", "PLEXOR_DEMO_PUBLISH: invalid value: expected true or false"},
+		{"poll timeout too long", "PLEXOR_POLL_TIMEOUT", "1h", "PLEXOR_POLL_TIMEOUT: must be between 1s and 5m"},
 		{"redis not available", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379", "PLEXOR_REDIS_URL: cluster mode over Redis is not available"},
 		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
 	}

@@ -22,6 +22,10 @@ type Config struct {
 	// MaxConnLife ends a feed after this long (minus up to 10% jitter) so
 	// connections rebalance; the client resumes seamlessly. 0 disables it.
 	MaxConnLife time.Duration
+	// PollTimeout is how long a long-poll waits by default, and at most.
+	PollTimeout time.Duration
+	// DemoPrefix is the channel prefix the anonymous demo publisher may use.
+	DemoPrefix string
 }
 
 // DefaultConfig is the configuration used for zero fields.
@@ -32,6 +36,7 @@ var DefaultConfig = Config{
 	MaxBatch:     1000,
 	WriteTimeout: 10 * time.Second,
 	MaxConnLife:  time.Hour,
+	PollTimeout:  25 * time.Second,
 }
 
 // API is the HTTP face of a Hub: the feed and publish handlers. Handlers are
@@ -59,6 +64,9 @@ func NewAPI(hub *Hub, cfg Config, log *slog.Logger) *API {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = d.PollTimeout
 	}
 	if cfg.MaxConnLife < 0 {
 		cfg.MaxConnLife = 0

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,7 @@ func (a *API) Feed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	legacy := legacyModes(req)
 
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, envelope)
 	if errors.Is(err, ErrDraining) {
@@ -55,7 +57,11 @@ func (a *API) Feed(c echo.Context) error {
 
 	startStream(c)
 	w := newFeedWriter(c, a.cfg.WriteTimeout)
-	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
+	buf := make([]byte, 0, 512)
+	if legacy.preamble {
+		buf = append(buf, preamble...)
+	}
+	buf = AppendRetry(buf, a.cfg.Retry.Milliseconds())
 	if hasCursor && !replay.Exact {
 		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
 	}
@@ -82,8 +88,33 @@ func (a *API) Feed(c echo.Context) error {
 	if err := w.write(buf); err != nil {
 		return nil
 	}
-	return a.stream(c, w, sub, last)
+	if legacy.closeAfterBatch && len(replay.Events) > 0 {
+		return nil
+	}
+	return a.stream(c, w, sub, last, legacy.closeAfterBatch)
 }
+
+// legacy are the modes of EventSource polyfills for old browsers.
+type legacy struct {
+	// preamble: old IE's XDomainRequest delivers nothing before 2 KB arrived.
+	preamble bool
+	// closeAfterBatch: XHR polyfills that cannot read a stream as it comes
+	// get one response per batch of events (or per heartbeat interval).
+	closeAfterBatch bool
+}
+
+// legacyModes reads ?padding=true / ?evs_preamble for the preamble and
+// X-Requested-With: XMLHttpRequest / ?poll=1 for close-after-batch.
+func legacyModes(r *http.Request) legacy {
+	q := r.URL.Query()
+	return legacy{
+		preamble:        q.Get("padding") == "true" || q.Get("padding") == "1" || q.Has("evs_preamble"),
+		closeAfterBatch: r.Header.Get(echo.HeaderXRequestedWith) == "XMLHttpRequest" || q.Get("poll") == "1",
+	}
+}
+
+// preamble is the 2 KB comment sent first to polyfill clients that buffer.
+var preamble = []byte(":" + strings.Repeat(" ", 2048) + "\n\n")
 
 // startStream sends the response headers of a feed.
 func startStream(c echo.Context) {
@@ -97,8 +128,9 @@ func startStream(c echo.Context) {
 // stream is the live part of a feed: this goroutine is the connection's only
 // writer. It drains the queue in batches, one write and flush per batch, sends
 // heartbeats, and ends when the client leaves, the queue is closed, or the
-// connection reached its maximum life.
-func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64) error {
+// connection reached its maximum life — or, with closeAfterBatch, after the
+// first batch of events or the first heartbeat.
+func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64, closeAfterBatch bool) error {
 	ctx := c.Request().Context()
 	beat := time.NewTicker(a.cfg.Heartbeat)
 	defer beat.Stop()
@@ -118,7 +150,7 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 			w.goodbye(a.cfg.Retry)
 			return nil
 		case <-beat.C:
-			if err := w.write(heartbeat); err != nil {
+			if err := w.write(heartbeat); err != nil || closeAfterBatch {
 				return nil
 			}
 		case <-sub.q.wake:
@@ -146,7 +178,7 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 			if len(buf) == 0 {
 				continue
 			}
-			if err := w.write(buf); err != nil {
+			if err := w.write(buf); err != nil || closeAfterBatch {
 				return nil
 			}
 			if cap(buf) > 4*flushAt {

@@ -30,7 +30,7 @@ import (
 const hqWait = 20 * time.Second
 
 // hqFeedConfig is the API configuration of the feed tests.
-var hqFeedConfig = Config{Heartbeat: 50 * time.Millisecond, Retry: 100 * time.Millisecond, MaxChannels: 10, WriteTimeout: 2 * time.Second}
+var hqFeedConfig = Config{Heartbeat: 50 * time.Millisecond, Retry: 100 * time.Millisecond, MaxChannels: 10, WriteTimeout: 2 * time.Second, PollTimeout: 2 * time.Second}
 
 // hqTestServer is a minimal Plexor app over httptest.
 type hqTestServer struct {
@@ -60,6 +60,7 @@ func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg HubConfig) *hqTestS
 	e.HTTPErrorHandler = ErrorHandler(slog.Default())
 	api := NewAPI(hub, hqFeedConfig, nil)
 	e.GET("/events", api.Feed)
+	e.GET("/poll", api.Poll)
 	e.POST("/publish", api.Publish)
 	srv := httptest.NewServer(e)
 	// Cleanups run last-in first-out: feeds end (Drain) before the server

@@ -211,7 +211,7 @@ type frameCache struct {
 func (c *frameCache) frameFor(sub *Subscription) *frame {
 	if !sub.envelope {
 		if c.raw == nil {
-			c.raw = &frame{id: c.ev.ID, b: encodeRaw(c.ev)}
+			c.raw = &frame{id: c.ev.ID, b: encodeRaw(c.ev), ev: c.ev}
 		}
 		return c.raw
 	}
@@ -221,7 +221,7 @@ func (c *frameCache) frameFor(sub *Subscription) *frame {
 	}
 	if len(chans) == len(c.ev.Channels) {
 		if c.envAll == nil {
-			c.envAll = &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, c.ev.Channels)}
+			c.envAll = &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, c.ev.Channels), ev: c.ev}
 		}
 		return c.envAll
 	}
@@ -232,7 +232,7 @@ func (c *frameCache) frameFor(sub *Subscription) *frame {
 	if c.subsets == nil {
 		c.subsets = make(map[string]*frame)
 	}
-	f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, chans)}
+	f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, chans), ev: c.ev}
 	c.subsets[key] = f
 	return f
 }

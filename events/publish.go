@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/history"
 )
 
 // publishResult is the answer for one published message.
@@ -18,6 +21,29 @@ type publishResult struct {
 // parses the body (see ParsePublish), publishes through the hub and answers
 // with each message's ID and subscriber count per channel.
 func (a *API) Publish(c echo.Context) error {
+	return a.publish(c, nil)
+}
+
+// DemoPublish serves POST /demo/publish for the demo page: no token, but only
+// channels whose names start with the configured demo prefix (403 otherwise),
+// so the page cannot be used to publish anywhere else.
+func (a *API) DemoPublish(c echo.Context) error {
+	return a.publish(c, func(msgs []history.Message) error {
+		for _, m := range msgs {
+			for _, ch := range m.Channels {
+				if !strings.HasPrefix(ch, a.cfg.DemoPrefix) {
+					return errorf(http.StatusForbidden, "forbidden_channel",
+						"the demo publisher may only publish to channels starting with %s", quoteForMessage(a.cfg.DemoPrefix))
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// publish reads and parses a publish request, lets allow refuse it (nil
+// allows everything), publishes and answers.
+func (a *API) publish(c echo.Context, allow func([]history.Message) error) error {
 	req := c.Request()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -30,6 +56,11 @@ func (a *API) Publish(c echo.Context) error {
 	msgs, batch, err := ParsePublish(req, body, a.cfg.MaxChannels, a.cfg.MaxBatch)
 	if err != nil {
 		return err
+	}
+	if allow != nil {
+		if err := allow(msgs); err != nil {
+			return err
+		}
 	}
 	published, err := a.hub.Publish(req.Context(), msgs)
 	if err != nil {

@@ -3,6 +3,8 @@ package events
 import (
 	"errors"
 	"sync"
+
+	"github.com/plexor/plexor/history"
 )
 
 // frame is one encoded event, shared read-only by every connection that
@@ -10,6 +12,7 @@ import (
 type frame struct {
 	id uint64
 	b  []byte
+	ev *history.Event // what was encoded, for consumers that render it otherwise (long-poll)
 }
 
 // Reasons a queue is closed; the feed tells the client accordingly.

@@ -1,0 +1,152 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/history"
+)
+
+// maxPollEvents bounds the events of one long-poll answer; a client with more
+// to catch up on gets them over several polls, chained by the cursor.
+const maxPollEvents = 1000
+
+// pollAnswer is the JSON body of a long-poll answer.
+type pollAnswer struct {
+	// Events are envelopes, like the data of the SSE envelope format.
+	Events []envelope `json:"events"`
+	// Cursor is what the client sends as ?cursor= next time.
+	Cursor string `json:"cursor"`
+	// Reset is true when the cursor was older than the retained history:
+	// events may be missing and the client should refetch its state.
+	Reset bool `json:"reset"`
+}
+
+// Poll serves GET /poll?channels=a,b&cursor=ID&timeout=S[&callback=fn]: it
+// answers with the events after the cursor as soon as there is at least one,
+// or with none when the timeout passes. No cursor means "from now";
+// timeout=0 answers at once. Consecutive polls that pass on the returned
+// cursor see every event once, in order.
+func (a *API) Poll(c echo.Context) error {
+	q := c.Request().URL.Query()
+	callback, err := parseCallback(q["callback"])
+	if err != nil {
+		return err
+	}
+	channels, err := ParseChannels(q["channels"], a.cfg.MaxChannels)
+	if err != nil {
+		return err
+	}
+	cursor, hasCursor, err := pollCursor(q["cursor"])
+	if err != nil {
+		return err
+	}
+	timeout, err := a.pollTimeout(q["timeout"])
+	if err != nil {
+		return err
+	}
+
+	ctx := c.Request().Context()
+	// Register first, so nothing published from here on can be missed.
+	sub, upTo, err := a.hub.Subscribe(ctx, channels, false)
+	if errors.Is(err, ErrDraining) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
+			Message: "the service is shutting down; poll again", RetryAfter: 1}
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	defer a.hub.Unsubscribe(sub)
+
+	var evs []*history.Event
+	exact, next := true, upTo
+	if hasCursor {
+		replay, err := a.hub.store.Since(ctx, channels, cursor, upTo)
+		if err != nil {
+			return unavailable(err)
+		}
+		evs, exact = replay.Events, replay.Exact
+	}
+	if len(evs) > maxPollEvents {
+		evs = evs[:maxPollEvents]
+	}
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].ID
+	} else if exact && timeout > 0 {
+		evs, next = waitForEvents(c, sub, next, timeout)
+	}
+	answer := pollAnswer{Events: make([]envelope, len(evs)), Cursor: FormatID(next), Reset: !exact}
+	for i, ev := range evs {
+		answer.Events[i] = envelope{ID: FormatID(ev.ID), Channels: subscribedOf(ev.Channels, channels),
+			Type: eventType(ev), Data: json.RawMessage(ev.Data)}
+	}
+	return answerJSON(c, callback, answer)
+}
+
+// waitForEvents holds a long-poll until events after `after` arrive on the
+// subscription, the timeout passes, the client leaves or the queue is closed.
+// It returns the events and the cursor to continue from.
+func waitForEvents(c echo.Context, sub *Subscription, after uint64, timeout time.Duration) ([]*history.Event, uint64) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var evs []*history.Event
+	for {
+		select {
+		case <-c.Request().Context().Done():
+			return nil, after
+		case <-timer.C:
+			return evs, after
+		case <-sub.q.wake:
+			frames, closed := sub.q.take(nil)
+			for _, f := range frames {
+				if f.id > after && len(evs) < maxPollEvents {
+					evs = append(evs, f.ev)
+					after = f.id
+				}
+			}
+			if len(evs) > 0 || closed != nil {
+				// Anything the queue dropped (overflow) is still in history:
+				// the next poll, from this cursor, replays it.
+				return evs, after
+			}
+		}
+	}
+}
+
+// pollCursor reads ?cursor= (repeats must agree).
+func pollCursor(values []string) (uint64, bool, error) {
+	value := ""
+	for _, v := range values {
+		if value != "" && v != value {
+			return 0, false, errorf(http.StatusBadRequest, "conflicting_cursor", "cursor given twice with different values")
+		}
+		value = v
+	}
+	return ParseCursor(value)
+}
+
+// pollTimeout reads ?timeout= in seconds (fractions allowed), defaulting to
+// and capped at the configured maximum.
+func (a *API) pollTimeout(values []string) (time.Duration, error) {
+	if len(values) == 0 || values[0] == "" {
+		return a.cfg.PollTimeout, nil
+	}
+	if len(values) > 1 {
+		return 0, errorf(http.StatusBadRequest, "invalid_timeout", "timeout given more than once")
+	}
+	secs, err := strconv.ParseFloat(values[0], 64)
+	if err != nil || secs < 0 || secs != secs {
+		return 0, errorf(http.StatusBadRequest, "invalid_timeout",
+			"timeout %s is not a number of seconds >= 0", quoteForMessage(values[0]))
+	}
+	d := time.Duration(secs * float64(time.Second))
+	if secs > a.cfg.PollTimeout.Seconds() {
+		d = a.cfg.PollTimeout
+	}
+	return d, nil
+}
