@@ -2,7 +2,10 @@ package events
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 // Config holds the HTTP-facing limits and timings of the feed and publish
@@ -26,6 +29,17 @@ type Config struct {
 	PollTimeout time.Duration
 	// DemoPrefix is the channel prefix the anonymous demo publisher may use.
 	DemoPrefix string
+
+	// AuthorizeSubscribe, when set, decides whether a request may receive the
+	// events of channels (feeds and polls, before any byte is sent). It
+	// returns until when the permission holds (zero: no end; a feed is closed
+	// with a retry hint then) or an error that is answered as is (*Error or
+	// *echo.HTTPError, e.g. 401/403). Nil lets everybody subscribe to all.
+	AuthorizeSubscribe func(r *http.Request, channels []string) (until time.Time, err error)
+	// AuthorizePublish, when set, decides whether the publisher authenticated
+	// on c may publish to channels (answered as is when it refuses). Nil
+	// lets every authenticated publisher publish everywhere.
+	AuthorizePublish func(c echo.Context, channels []string) error
 }
 
 // DefaultConfig is the configuration used for zero fields.

@@ -34,6 +34,10 @@ func (a *API) Feed(c echo.Context) error {
 		return err
 	}
 	legacy := legacyModes(req)
+	until, err := a.authorizeSubscribe(req, channels)
+	if err != nil {
+		return err
+	}
 
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, envelope)
 	if errors.Is(err, ErrDraining) {
@@ -91,7 +95,15 @@ func (a *API) Feed(c echo.Context) error {
 	if legacy.closeAfterBatch && len(replay.Events) > 0 {
 		return nil
 	}
-	return a.stream(c, w, sub, last, legacy.closeAfterBatch)
+	return a.stream(c, w, sub, last, legacy.closeAfterBatch, until)
+}
+
+// authorizeSubscribe applies Config.AuthorizeSubscribe, if any.
+func (a *API) authorizeSubscribe(r *http.Request, channels []string) (time.Time, error) {
+	if a.cfg.AuthorizeSubscribe == nil {
+		return time.Time{}, nil
+	}
+	return a.cfg.AuthorizeSubscribe(r, channels)
 }
 
 // legacy are the modes of EventSource polyfills for old browsers.
@@ -128,17 +140,25 @@ func startStream(c echo.Context) {
 // stream is the live part of a feed: this goroutine is the connection's only
 // writer. It drains the queue in batches, one write and flush per batch, sends
 // heartbeats, and ends when the client leaves, the queue is closed, or the
-// connection reached its maximum life — or, with closeAfterBatch, after the
-// first batch of events or the first heartbeat.
-func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64, closeAfterBatch bool) error {
+// connection reached its maximum life or its permission expires (until, when
+// not zero) — or, with closeAfterBatch, after the first batch of events or
+// the first heartbeat.
+func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64, closeAfterBatch bool, until time.Time) error {
 	ctx := c.Request().Context()
 	beat := time.NewTicker(a.cfg.Heartbeat)
 	defer beat.Stop()
 	var lifeC <-chan time.Time
+	life := time.Duration(0)
 	if a.cfg.MaxConnLife > 0 {
-		life := time.NewTimer(jitterDown(a.cfg.MaxConnLife))
-		defer life.Stop()
-		lifeC = life.C
+		life = jitterDown(a.cfg.MaxConnLife)
+	}
+	if !until.IsZero() && (life == 0 || time.Until(until) < life) {
+		life = max(time.Until(until), time.Millisecond) // the client comes back with a fresh token
+	}
+	if life > 0 {
+		timer := time.NewTimer(life)
+		defer timer.Stop()
+		lifeC = timer.C
 	}
 	var buf []byte
 	var spare []*frame

@@ -50,6 +50,13 @@ func (a *API) Poll(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	until, err := a.authorizeSubscribe(c.Request(), channels)
+	if err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		timeout = min(timeout, max(time.Until(until), 0))
+	}
 
 	ctx := c.Request().Context()
 	// Register first, so nothing published from here on can be missed.

@@ -21,7 +21,17 @@ type publishResult struct {
 // parses the body (see ParsePublish), publishes through the hub and answers
 // with each message's ID and subscriber count per channel.
 func (a *API) Publish(c echo.Context) error {
-	return a.publish(c, nil)
+	if a.cfg.AuthorizePublish == nil {
+		return a.publish(c, nil)
+	}
+	return a.publish(c, func(msgs []history.Message) error {
+		for _, m := range msgs {
+			if err := a.cfg.AuthorizePublish(c, m.Channels); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DemoPublish serves POST /demo/publish for the demo page: no token, but only
