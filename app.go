@@ -16,7 +16,7 @@ import (
 const demoMaxBytes = 16 << 10
 
 // newApp builds the Echo application: middleware and routes.
-func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logger) (*echo.Echo, error) {
+func newApp(cfg Config, hub *events.Hub, publishTokens, adminTokens []string, log *slog.Logger) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = events.ErrorHandler(log)
@@ -38,6 +38,10 @@ func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
 	}
+	admin, err := auth.TokenConfig{Tokens: adminTokens, QueryParam: "token"}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_ADMIN_TOKENS: %w", err)
+	}
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
 
 	api := events.NewAPI(hub, events.Config{
@@ -48,11 +52,17 @@ func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logge
 		WriteTimeout: cfg.WriteTimeout,
 		MaxConnLife:  cfg.MaxConnLife,
 		PollTimeout:  cfg.PollTimeout,
+		PollGrace:    cfg.PollGrace,
 		DemoPrefix:   cfg.DemoPrefix,
 	}, log)
 	e.GET("/events", api.Feed)
 	e.GET("/poll", api.Poll)
 	e.POST("/publish", api.Publish, publisher, bodyLimit)
+	adm := e.Group("/channels", admin)
+	adm.GET("", api.Channels)
+	adm.GET("/watch", api.Watch)
+	adm.GET("/:name", api.Channel)
+	adm.DELETE("/:name/history", api.ClearHistory)
 	if cfg.DemoPublish {
 		e.POST("/demo/publish", api.DemoPublish, middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type Config struct {
 	Addr            string        `env:"ADDR" envDefault:":8080"`
 	RedisURL        string        `env:"REDIS_URL"`
 	PublishTokens   []string      `env:"PUBLISH_TOKENS"`
+	AdminTokens     []string      `env:"ADMIN_TOKENS"`
 	HistorySize     int           `env:"HISTORY_SIZE" envDefault:"1000"`
 	HistoryTTL      time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
 	Heartbeat       time.Duration `env:"HEARTBEAT" envDefault:"15s"`
@@ -33,6 +35,7 @@ type Config struct {
 	MaxConnLife     time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
 	PollTimeout     time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
+	PollGrace       time.Duration `env:"POLL_GRACE" envDefault:"10s"`
 	DemoPublish     bool          `env:"DEMO_PUBLISH" envDefault:"true"`
 	DemoPrefix      string        `env:"DEMO_PREFIX" envDefault:"demo_"`
 	CORSOrigins     []string      `env:"CORS_ORIGINS"`
@@ -111,6 +114,16 @@ func (c Config) validate() error {
 			break
 		}
 	}
+	for _, t := range c.AdminTokens {
+		if err := auth.CheckToken(t); err != nil {
+			bad("ADMIN_TOKENS", "%s", strings.TrimPrefix(err.Error(), "auth: "))
+			break
+		}
+		if slices.Contains(c.PublishTokens, t) {
+			bad("ADMIN_TOKENS", "a token is also in PLEXOR_PUBLISH_TOKENS: admin and publisher tokens must differ")
+			break
+		}
+	}
 	if c.HistorySize < 0 || c.HistorySize > 1_000_000 {
 		bad("HISTORY_SIZE", "must be between 0 and 1000000 events per channel, got %d", c.HistorySize)
 	}
@@ -143,6 +156,9 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if c.PollGrace < 0 || c.PollGrace > 5*time.Minute {
+		bad("POLL_GRACE", "must be between 0 and 5m, got %s", c.PollGrace)
 	}
 	if c.PollTimeout < time.Second || c.PollTimeout > 5*time.Minute {
 		bad("POLL_TIMEOUT", "must be between 1s and 5m, got %s", c.PollTimeout)

@@ -66,7 +66,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	if generated {
 		tokens = []string{auth.GenerateToken()}
 	}
-	app, err := newApp(cfg, hub, tokens, log)
+	adminTokens := cfg.AdminTokens
+	if len(adminTokens) == 0 {
+		adminTokens = []string{auth.GenerateToken()}
+		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
+	}
+	app, err := newApp(cfg, hub, tokens, adminTokens, log)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ import (
 // testToken is the publisher token of every test server.
 const testToken = "test-token-0123456789abcdef"
 
+// testAdminToken is the admin token of every test server.
+const testAdminToken = "test-admin-token-0123456789"
+
 // testServer is a real Plexor (run) on a free loopback port.
 type testServer struct {
 	t      *testing.T
@@ -35,6 +38,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	vars := map[string]string{
 		"PLEXOR_ADDR":           "127.0.0.1:0",
 		"PLEXOR_PUBLISH_TOKENS": testToken,
+		"PLEXOR_ADMIN_TOKENS":   testAdminToken,
 		"PLEXOR_HEARTBEAT":      "200ms",
 		"PLEXOR_RETRY":          "50ms",
 		"PLEXOR_WRITE_TIMEOUT":  "1s",

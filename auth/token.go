@@ -27,6 +27,9 @@ type TokenConfig struct {
 	Tokens []string
 	// Realm is named in the WWW-Authenticate header of a 401. Default "plexor".
 	Realm string
+	// QueryParam, when set, also accepts the token from this query parameter
+	// of GET requests, for clients that cannot set headers (EventSource).
+	QueryParam string
 }
 
 // DefaultTokenConfig is the default TokenConfig (it has no tokens: set them).
@@ -81,6 +84,10 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return next(c)
 			}
 			presented, ok := tokenFromRequest(c.Request())
+			if !ok && config.QueryParam != "" && c.Request().Method == http.MethodGet {
+				presented = c.QueryParam(config.QueryParam)
+				ok = presented != ""
+			}
 			if !ok {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 				return echo.NewHTTPError(http.StatusUnauthorized, "missing token: send Authorization: Bearer <token>")

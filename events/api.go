@@ -27,6 +27,9 @@ type Config struct {
 	MaxConnLife time.Duration
 	// PollTimeout is how long a long-poll waits by default, and at most.
 	PollTimeout time.Duration
+	// PollGrace is how long a poller still counts as a listener of its
+	// channels after its poll ended (0: not at all).
+	PollGrace time.Duration
 	// DemoPrefix is the channel prefix the anonymous demo publisher may use.
 	DemoPrefix string
 

@@ -246,6 +246,9 @@ func jitterDown(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
+// zeroTime is "no end" for a feed's permission.
+var zeroTime time.Time
+
 // lastWriteTimeout bounds the writes to a feed that is being closed.
 const lastWriteTimeout = time.Second
 

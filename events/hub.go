@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/plexor/plexor/history"
 )
@@ -33,6 +34,22 @@ type Hub struct {
 	pubMu sync.Mutex
 
 	shards [shardCount]shard
+
+	// watch logs presence transitions for the admin watch feed.
+	watch *watchLog
+
+	// lingerMu guards lingering: poll subscriptions kept registered for a
+	// grace period after their poll ended, by client key, so a poller does
+	// not flicker offline between polls. Their timers (time.AfterFunc) own
+	// no goroutine until they fire; each fire unsubscribes its entry.
+	lingerMu  sync.Mutex
+	lingering map[string]*lingerer
+}
+
+// lingerer is a poll subscription waiting out its grace period.
+type lingerer struct {
+	sub   *Subscription
+	timer *time.Timer
 }
 
 // shard is one stripe of the registry.
@@ -61,6 +78,11 @@ type HubConfig struct {
 	// QueueBytes bounds each connection's queue of undelivered frames
 	// (DefaultQueueBytes when 0).
 	QueueBytes int
+	// WatchLogSize is how many presence transitions are kept for watchers
+	// that resume (watchLogSize when 0).
+	WatchLogSize int
+	// Clock stamps presence transitions; nil means time.Now.
+	Clock history.Clock
 }
 
 // DefaultQueueBytes is the queue bound used when HubConfig.QueueBytes is 0.
@@ -71,7 +93,14 @@ func NewHub(store history.Store, cfg HubConfig) *Hub {
 	if cfg.QueueBytes <= 0 {
 		cfg.QueueBytes = DefaultQueueBytes
 	}
-	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed()}
+	if cfg.WatchLogSize <= 0 {
+		cfg.WatchLogSize = watchLogSize
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(),
+		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize), lingering: make(map[string]*lingerer)}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]map[*Subscription]struct{})
 	}
@@ -101,6 +130,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		if subs == nil {
 			subs = make(map[*Subscription]struct{})
 			sh.channels[ch] = subs
+			h.watch.record(ch, true)
 		}
 		subs[sub] = struct{}{}
 		sh.mu.Unlock()
@@ -123,9 +153,12 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
 		if subs := sh.channels[ch]; subs != nil {
-			delete(subs, sub)
-			if len(subs) == 0 {
-				delete(sh.channels, ch)
+			if _, ok := subs[sub]; ok {
+				delete(subs, sub)
+				if len(subs) == 0 {
+					delete(sh.channels, ch)
+					h.watch.record(ch, false)
+				}
 			}
 		}
 		sh.mu.Unlock()
@@ -180,10 +213,105 @@ func (h *Hub) fanOut(ev *history.Event) map[string]int {
 	return counts
 }
 
+// Linger keeps a finished poll's subscription registered (counted as a
+// listener, but receiving nothing) for grace, so a client that polls again
+// soon does not go offline in between. key identifies the client: its next
+// poll calls Resume(key), which ends the lingering at once. An empty key
+// lingers anonymously for the whole grace period.
+func (h *Hub) Linger(sub *Subscription, key string, grace time.Duration) {
+	sub.q.close(errUnsubscribed)
+	if grace <= 0 || h.draining.Load() {
+		h.Unsubscribe(sub)
+		return
+	}
+	l := &lingerer{sub: sub}
+	var replaced *lingerer
+	h.lingerMu.Lock()
+	if key != "" {
+		if old := h.lingering[key]; old != nil && old.timer.Stop() {
+			replaced = old
+		}
+		h.lingering[key] = l
+	}
+	l.timer = time.AfterFunc(grace, func() {
+		h.lingerMu.Lock()
+		if key != "" && h.lingering[key] == l {
+			delete(h.lingering, key)
+		}
+		h.lingerMu.Unlock()
+		h.Unsubscribe(sub)
+	})
+	h.lingerMu.Unlock()
+	if replaced != nil {
+		h.Unsubscribe(replaced.sub)
+	}
+}
+
+// watchSubscribe registers a watcher of presence transitions of the
+// channels starting with prefixes (all when none).
+func (h *Hub) watchSubscribe(prefixes []string, cursor uint64, hasCursor bool) (watchStart, error) {
+	return h.watch.subscribe(prefixes, cursor, hasCursor, h.queueBytes)
+}
+
+// watchUnsubscribe removes a watcher.
+func (h *Hub) watchUnsubscribe(sub *Subscription) { h.watch.unsubscribe(sub) }
+
+// Resume ends the lingering of the client key's previous poll, if any: its
+// new poll is registered by now, so the count does not dip in between.
+func (h *Hub) Resume(key string) {
+	if key == "" {
+		return
+	}
+	h.lingerMu.Lock()
+	l := h.lingering[key]
+	if l != nil && l.timer.Stop() {
+		delete(h.lingering, key)
+	} else {
+		l = nil // not lingering, or its timer is already unsubscribing it
+	}
+	h.lingerMu.Unlock()
+	if l != nil {
+		h.Unsubscribe(l.sub)
+	}
+}
+
+// ChannelCount is a channel with its number of listeners.
+type ChannelCount struct {
+	Channel   string `json:"channel"`
+	Listeners int    `json:"listeners"`
+}
+
+// Online lists the channels with at least one listener whose names start
+// with one of prefixes (all when there is none), sorted by name.
+func (h *Hub) Online(prefixes []string) []ChannelCount {
+	var out []ChannelCount
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for ch, subs := range sh.channels {
+			if matchesPrefix(ch, prefixes) {
+				out = append(out, ChannelCount{Channel: ch, Listeners: len(subs)})
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b ChannelCount) int { return strings.Compare(a.Channel, b.Channel) })
+	return out
+}
+
+// Listeners returns the number of listeners of one channel.
+func (h *Hub) Listeners(channel string) int {
+	sh := h.shardOf(channel)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return len(sh.channels[channel])
+}
+
 // Drain closes every subscription with ErrShuttingDown and refuses new ones.
 // Publishing still works, so in-flight publishes complete.
 func (h *Hub) Drain() {
 	h.draining.Store(true)
+	h.watch.drain()
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -50,6 +51,10 @@ func (a *API) Poll(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	client, err := pollClient(q["client"])
+	if err != nil {
+		return err
+	}
 	until, err := a.authorizeSubscribe(c.Request(), channels)
 	if err != nil {
 		return err
@@ -68,7 +73,8 @@ func (a *API) Poll(c echo.Context) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	defer a.hub.Unsubscribe(sub)
+	a.hub.Resume(client)                             // its previous poll stops lingering: this one counts now
+	defer a.hub.Linger(sub, client, a.cfg.PollGrace) // a listener until its next poll, within the grace
 
 	var evs []*history.Event
 	exact, next := true, upTo
@@ -124,6 +130,25 @@ func waitForEvents(c echo.Context, sub *Subscription, after uint64, timeout time
 		}
 	}
 }
+
+// maxClientLen bounds a poller's ?client= key.
+const maxClientLen = 64
+
+// pollClient reads the optional ?client= key with which a poller says that
+// consecutive polls are the same listener (presence counts it once).
+func pollClient(values []string) (string, error) {
+	if len(values) == 0 {
+		return "", nil
+	}
+	c := values[0]
+	if len(values) > 1 || c == "" || len(c) > maxClientLen || !clientKeyPattern.MatchString(c) {
+		return "", errorf(http.StatusBadRequest, "invalid_client",
+			"client must be given once, 1-%d characters from A-Z a-z 0-9 _ -", maxClientLen)
+	}
+	return c, nil
+}
+
+var clientKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // pollCursor reads ?cursor= (repeats must agree).
 func pollCursor(values []string) (uint64, bool, error) {

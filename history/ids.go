@@ -2,22 +2,23 @@ package history
 
 import "time"
 
-// idClock hands out event IDs: microseconds since the Unix epoch, bumped to
-// last+1 when the clock has not moved on (or went backwards), so IDs strictly
-// increase. It is not safe for concurrent use; its owner serialises calls.
-type idClock struct {
+// IDClock hands out IDs the way DESIGN.md prescribes for events:
+// microseconds since the Unix epoch, bumped to last+1 when the clock has not
+// moved on (or went backwards), so IDs strictly increase. It is not safe for
+// concurrent use; its owner serialises calls.
+type IDClock struct {
 	now  Clock
 	last uint64
 }
 
-// newIDClock starts an ID clock at the current time; that value is the
-// store's starting horizon.
-func newIDClock(now Clock) *idClock {
-	return &idClock{now: now, last: micros(now())}
+// NewIDClock starts an ID clock at the current time of now; Last returns
+// that starting point until the first Next.
+func NewIDClock(now Clock) *IDClock {
+	return &IDClock{now: now, last: micros(now())}
 }
 
-// next returns the next ID and the time it was taken at.
-func (c *idClock) next() (uint64, time.Time) {
+// Next returns the next ID and the time it was taken at.
+func (c *IDClock) Next() (uint64, time.Time) {
 	t := c.now()
 	id := micros(t)
 	if id <= c.last {
@@ -26,6 +27,12 @@ func (c *idClock) next() (uint64, time.Time) {
 	c.last = id
 	return id, t
 }
+
+// Last returns the last ID handed out (or the starting point).
+func (c *IDClock) Last() uint64 { return c.last }
+
+// Now returns the clock's current time.
+func (c *IDClock) Now() time.Time { return c.now() }
 
 func micros(t time.Time) uint64 {
 	us := t.UnixMicro()

@@ -30,7 +30,7 @@ type Memory struct {
 	ttl  time.Duration
 
 	mu     sync.Mutex // guards ids, rings, floor and closed
-	ids    *idClock
+	ids    *IDClock
 	rings  map[string]*ring
 	floor  uint64 // horizon of channels without a ring: the start, raised when a ring is dropped
 	closed bool
@@ -56,12 +56,12 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	m := &Memory{
 		size:  cfg.Size,
 		ttl:   cfg.TTL,
-		ids:   newIDClock(now),
+		ids:   NewIDClock(now),
 		rings: make(map[string]*ring),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	m.floor = m.ids.last
+	m.floor = m.ids.Last()
 	every := cfg.SweepEvery
 	if every == 0 {
 		every = max(cfg.TTL/4, time.Second)
@@ -88,7 +88,7 @@ func (m *Memory) Append(_ context.Context, msgs []Message) ([]*Event, error) {
 	}
 	out := make([]*Event, len(msgs))
 	for i, msg := range msgs {
-		id, t := m.ids.next()
+		id, t := m.ids.Next()
 		ev := &Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, Time: t}
 		out[i] = ev
 		for _, ch := range msg.Channels {
@@ -106,7 +106,7 @@ func (m *Memory) Newest(context.Context) (uint64, error) {
 	if m.closed {
 		return 0, ErrClosed
 	}
-	return m.ids.last, nil
+	return m.ids.Last(), nil
 }
 
 // Since implements Store.
@@ -133,7 +133,7 @@ func (m *Memory) collect(channels []string, after, upTo uint64) ([]*Event, bool,
 		return nil, false, ErrClosed
 	}
 	exact := true
-	if after > m.ids.last {
+	if after > m.ids.Last() {
 		// A cursor this store never handed out (another incarnation, or a
 		// clock that went back across a restart): nothing can be promised.
 		exact, after = false, 0
@@ -270,7 +270,7 @@ func (m *Memory) deadline() time.Time {
 	if m.ttl <= 0 {
 		return time.Time{}
 	}
-	return m.ids.now().Add(-m.ttl)
+	return m.ids.Now().Add(-m.ttl)
 }
 
 func cmpID(a, b uint64) int {
