@@ -107,16 +107,8 @@ func TestOnlineChannelsCountEveryTransport(t *testing.T) {
 	}
 	ab.close()
 	a.close()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var now onlineList
-		s.admin(t, "GET", "/channels?prefix=room-a&prefix=room-b", &now)
-		if len(now.Channels) == 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("room-a/room-b still online after their feeds closed")
+	s.waitOffline(t, "room-a")
+	s.waitOffline(t, "room-b")
 }
 
 func TestWatchFeedResumesWithoutMissingTransitions(t *testing.T) {
@@ -128,6 +120,7 @@ func TestWatchFeedResumesWithoutMissingTransitions(t *testing.T) {
 	f1 := open("w-1")
 	f2 := open("w-2")
 	f1.close()
+	s.waitOffline(t, "w-1")
 	open("other") // filtered out by the prefix
 	got := watch.take(t, 3)
 	want := []string{"online w-1", "online w-2", "offline w-1"}
@@ -139,14 +132,32 @@ func TestWatchFeedResumesWithoutMissingTransitions(t *testing.T) {
 
 	// Transitions while the watcher is away.
 	f2.close()
+	s.waitOffline(t, "w-2")
 	f3 := open("w-3")
 	f3.close()
+	s.waitOffline(t, "w-3")
 	again := subscribe(t, watchURL, cursor)
 	want = []string{"offline w-2", "online w-3", "offline w-3"}
 	if d := describeTransitions(t, again.take(t, 3)); !slices.Equal(d, want) {
 		t.Fatalf("resumed watch got %v, want %v", d, want)
 	}
 	again.quiet(t, 200*time.Millisecond)
+}
+
+// waitOffline waits until the server has seen the last listener of channel
+// leave (a client's close reaches the server asynchronously).
+func (s *testServer) waitOffline(t *testing.T, channel string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var info struct{ Listeners int }
+		s.admin(t, "GET", "/channels/"+channel, &info)
+		if info.Listeners == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s still has listeners after 10s", channel)
 }
 
 func describeTransitions(t *testing.T, evs []*sse.Event) []string {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
@@ -16,7 +18,7 @@ import (
 const demoMaxBytes = 16 << 10
 
 // newApp builds the Echo application: middleware and routes.
-func newApp(cfg Config, hub *events.Hub, publishTokens, adminTokens []string, log *slog.Logger) (*echo.Echo, error) {
+func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTokens, adminTokens []string, log *slog.Logger) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = events.ErrorHandler(log)
@@ -63,6 +65,8 @@ func newApp(cfg Config, hub *events.Hub, publishTokens, adminTokens []string, lo
 	adm.GET("/watch", api.Watch)
 	adm.GET("/:name", api.Channel)
 	adm.DELETE("/:name/history", api.ClearHistory)
+	e.GET("/stats", api.Stats, admin)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
 		e.POST("/demo/publish", api.DemoPublish, middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
@@ -59,7 +61,13 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes})
+	metrics := events.NewMetrics()
+	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes, Metrics: metrics})
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.Register(registry, hub); err != nil {
+		return err
+	}
 
 	tokens := cfg.PublishTokens
 	generated := len(tokens) == 0
@@ -71,7 +79,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		adminTokens = []string{auth.GenerateToken()}
 		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
 	}
-	app, err := newApp(cfg, hub, tokens, adminTokens, log)
+	app, err := newApp(cfg, hub, registry, tokens, adminTokens, log)
 	if err != nil {
 		return err
 	}

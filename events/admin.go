@@ -88,10 +88,12 @@ func (a *API) Watch(c echo.Context) error {
 		return nil
 	}
 	defer a.hub.watchUnsubscribe(start.sub)
+	a.hub.metrics.connections.Add(1)
+	defer a.hub.metrics.connections.Add(-1)
 
 	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
 	if hasCursor && !start.exact {
-		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
+		buf = appendReset(buf, cursor)
 	}
 	last := uint64(0)
 	if hasCursor && start.exact {
@@ -109,6 +111,12 @@ func (a *API) Watch(c echo.Context) error {
 		return nil
 	}
 	return a.stream(c, w, start.sub, last, false, zeroTime)
+}
+
+// Stats serves GET /stats (admin): the service's counters as JSON, for the
+// admin page (Prometheus scrapes /metrics).
+func (a *API) Stats(c echo.Context) error {
+	return c.JSON(http.StatusOK, a.hub.Stats())
 }
 
 // parsePrefixes validates repeated ?prefix= values (each a non-empty start of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ func (a *API) Feed(c echo.Context) error {
 		return unavailable(err)
 	}
 	defer a.hub.Unsubscribe(sub)
+	m := a.hub.metrics
+	m.connections.Add(1)
+	defer m.connections.Add(-1)
 	var replay history.Replay
 	if hasCursor {
 		if replay, err = a.hub.store.Since(ctx, channels, cursor, upTo); err != nil {
@@ -67,8 +71,11 @@ func (a *API) Feed(c echo.Context) error {
 	}
 	buf = AppendRetry(buf, a.cfg.Retry.Milliseconds())
 	if hasCursor && !replay.Exact {
-		buf = AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
+		buf = appendReset(buf, cursor)
+		m.resets.Add(1)
 	}
+	m.replayed.Add(int64(len(replay.Events)))
+	m.delivered.Add(int64(len(replay.Events)))
 	last := uint64(0)
 	if hasCursor && replay.Exact {
 		last = cursor // the client is already there: no need to restate it
@@ -128,6 +135,11 @@ func legacyModes(r *http.Request) legacy {
 // preamble is the 2 KB comment sent first to polyfill clients that buffer.
 var preamble = []byte(":" + strings.Repeat(" ", 2048) + "\n\n")
 
+// appendReset appends the reset control event for a cursor older than history.
+func appendReset(buf []byte, cursor uint64) []byte {
+	return AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
+}
+
 // startStream sends the response headers of a feed.
 func startStream(c echo.Context) {
 	h := c.Response().Header()
@@ -160,6 +172,7 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 		defer timer.Stop()
 		lifeC = timer.C
 	}
+	m := a.hub.metrics
 	var buf []byte
 	var spare []*frame
 	for {
@@ -179,14 +192,19 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				return nil
 			}
 			buf = buf[:0]
+			sent := 0
 			for _, f := range frames {
 				if f.id <= last {
 					continue // already sent by the replay
 				}
 				buf = append(buf, f.b...)
 				last = f.id
+				sent++
 			}
 			spare = frames
+			if errors.Is(closed, ErrSlowConsumer) {
+				m.slowDisconnects.Add(1)
+			}
 			if closed != nil {
 				// Shutdown or overflow: deliver what is left (briefly: a stuck
 				// client must not hold up the shutdown), then say when to return.
@@ -199,8 +217,12 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				continue
 			}
 			if err := w.write(buf); err != nil || closeAfterBatch {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					m.slowDisconnects.Add(1)
+				}
 				return nil
 			}
+			m.delivered.Add(int64(sent))
 			if cap(buf) > 4*flushAt {
 				buf = nil // don't pin a burst's buffer for the connection's life
 			}

@@ -44,6 +44,8 @@ type Hub struct {
 	// no goroutine until they fire; each fire unsubscribes its entry.
 	lingerMu  sync.Mutex
 	lingering map[string]*lingerer
+
+	metrics *Metrics
 }
 
 // lingerer is a poll subscription waiting out its grace period.
@@ -83,6 +85,8 @@ type HubConfig struct {
 	WatchLogSize int
 	// Clock stamps presence transitions; nil means time.Now.
 	Clock history.Clock
+	// Metrics receives the hub's counts; nil means fresh, unregistered ones.
+	Metrics *Metrics
 }
 
 // DefaultQueueBytes is the queue bound used when HubConfig.QueueBytes is 0.
@@ -99,8 +103,11 @@ func NewHub(store history.Store, cfg HubConfig) *Hub {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
 	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(),
-		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize), lingering: make(map[string]*lingerer)}
+		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize), lingering: make(map[string]*lingerer), metrics: cfg.Metrics}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]map[*Subscription]struct{})
 	}
@@ -135,6 +142,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		subs[sub] = struct{}{}
 		sh.mu.Unlock()
 	}
+	h.metrics.subscriptions.Add(int64(len(channels)))
 	if h.draining.Load() { // Drain may have walked the registry before we joined it
 		h.Unsubscribe(sub)
 		return nil, 0, ErrDraining
@@ -154,6 +162,7 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 		sh.mu.Lock()
 		if subs := sh.channels[ch]; subs != nil {
 			if _, ok := subs[sub]; ok {
+				h.metrics.subscriptions.Add(-1)
 				delete(subs, sub)
 				if len(subs) == 0 {
 					delete(sh.channels, ch)
@@ -177,6 +186,7 @@ type Published struct {
 // Publish stores msgs (all or none) and queues each resulting event once on
 // every subscription of any of its channels. It never waits for a connection.
 func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published, error) {
+	start := time.Now()
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	evs, err := h.store.Append(ctx, msgs)
@@ -187,8 +197,25 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 	for i, ev := range evs {
 		out[i] = Published{ID: ev.ID, Subscribers: h.fanOut(ev)}
 	}
+	h.metrics.published.Add(int64(len(evs)))
+	h.metrics.publishDuration.Observe(time.Since(start).Seconds())
 	return out, nil
 }
+
+// onlineCount is the number of channels with at least one listener.
+func (h *Hub) onlineCount() int {
+	n := 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		n += len(sh.channels)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Stats returns a snapshot of the hub's counters.
+func (h *Hub) Stats() Stats { return h.metrics.snapshot(h) }
 
 // fanOut queues ev on every subscription of its channels, encoding it once
 // per format (and once per distinct channel subset for envelopes). Callers

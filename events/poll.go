@@ -34,6 +34,8 @@ type pollAnswer struct {
 // timeout=0 answers at once. Consecutive polls that pass on the returned
 // cursor see every event once, in order.
 func (a *API) Poll(c echo.Context) error {
+	m := a.hub.metrics
+	m.pollRequests.Add(1)
 	q := c.Request().URL.Query()
 	callback, err := parseCallback(q["callback"])
 	if err != nil {
@@ -88,11 +90,16 @@ func (a *API) Poll(c echo.Context) error {
 	if len(evs) > maxPollEvents {
 		evs = evs[:maxPollEvents]
 	}
+	m.replayed.Add(int64(len(evs)))
+	if !exact {
+		m.resets.Add(1)
+	}
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].ID
 	} else if exact && timeout > 0 {
 		evs, next = waitForEvents(c, sub, next, timeout)
 	}
+	m.delivered.Add(int64(len(evs)))
 	answer := pollAnswer{Events: make([]envelope, len(evs)), Cursor: FormatID(next), Reset: !exact}
 	for i, ev := range evs {
 		answer.Events[i] = envelope{ID: FormatID(ev.ID), Channels: subscribedOf(ev.Channels, channels),
