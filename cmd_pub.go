@@ -23,7 +23,7 @@ func cmdPub(ctx context.Context, args []string, sio stdio) int {
 		"Publish one message (the data argument or the contents of --file) or, with -,\n"+
 			"each non-empty line of stdin as its own message, as it is read. Data is sent\n"+
 			"as text (POST /publish?channels=…). Prints each message's ID.", sio)
-	base := fs.String("url", defaultURL(sio.env), "the service's base URL (default: PLEXOR_URL or http://localhost:8080)")
+	base := fs.String("url", defaultURL(sio.env), "the service's base URL (PLEXOR_URL when set)")
 	token := fs.String("token", "", "publisher token (default: PLEXOR_TOKEN)")
 	channels := fs.String("channels", "", "comma-separated channels to publish to (required)")
 	typ := fs.String("type", "", "event type (default: message)")

@@ -27,7 +27,7 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 			"backoff and resume after the last event received (Last-Event-ID), so nothing\n"+
 			"is missed or repeated while the service's history covers the gap; if it\n"+
 			"does not, a notice goes to stderr. Connection notices go to stderr.", sio)
-	base := fs.String("url", defaultURL(sio.env), "the service's base URL (default: PLEXOR_URL or http://localhost:8080)")
+	base := fs.String("url", defaultURL(sio.env), "the service's base URL (PLEXOR_URL when set)")
 	lastID := fs.String("last-event-id", "", "resume after this event ID instead of starting with new events")
 	format := fs.String("format", "raw", "raw: print each event's data (its text as published) and a newline;\n"+
 		"envelope: print each event as one JSON line {id, channels, type, data}")
