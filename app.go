@@ -31,7 +31,7 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowHeaders: []string{"Last-Event-ID", echo.HeaderCacheControl, echo.HeaderXRequestedWith,
-				echo.HeaderContentType, echo.HeaderAuthorization},
+				echo.HeaderContentType, echo.HeaderAuthorization, events.HeaderIdempotencyKey},
 			MaxAge: 600,
 		}))
 	}
@@ -57,9 +57,26 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		PollGrace:    cfg.PollGrace,
 		DemoPrefix:   cfg.DemoPrefix,
 	}, log)
+	idempotency := events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
+		TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax,
+	})
+	publishOnce, err := events.IdempotencyConfig{
+		Store: idempotency,
+		Scope: func(c echo.Context) string { return "publisher:" + auth.PublisherID(c) },
+	}.ToMiddleware()
+	if err != nil {
+		return nil, err
+	}
+
 	e.GET("/events", api.Feed)
 	e.GET("/poll", api.Poll)
-	e.POST("/publish", api.Publish, publisher, bodyLimit)
+	e.POST("/publish", api.Publish, publisher, bodyLimit, publishOnce)
+	for _, h := range cfg.Hooks {
+		if err := addHook(e, api, h, bodyLimit, idempotency); err != nil {
+			return nil, err
+		}
+	}
+	e.POST("/hooks/:name", events.UnknownHook)
 	adm := e.Group("/channels", admin)
 	adm.GET("", api.Channels)
 	adm.GET("/watch", api.Watch)
@@ -80,6 +97,27 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	return e, nil
+}
+
+// addHook routes POST /hooks/{name} of h: body limit, signature check,
+// idempotency (Idempotency-Key or X-GitHub-Delivery, scoped to the hook),
+// then the publish.
+func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore) error {
+	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
+	}
+	once, err := events.IdempotencyConfig{
+		Store:   store,
+		Scope:   func(echo.Context) string { return "hook:" + h.Name },
+		Headers: []string{events.HeaderIdempotencyKey, events.HeaderGitHubDelivery},
+	}.ToMiddleware()
+	if err != nil {
+		return err
+	}
+	hook := events.Hook{Name: h.Name, Channels: h.Channels, Type: h.Type, Field: h.Field}
+	e.POST("/hooks/"+h.Name, api.Hook(hook), bodyLimit, signed, once)
+	return nil
 }
 
 // requestLogger logs each request once it ends: path without the query (so

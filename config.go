@@ -41,6 +41,12 @@ type Config struct {
 	CORSOrigins     []string      `env:"CORS_ORIGINS"`
 	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
+	IdempotencyTTL  time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
+	IdempotencyMax  int           `env:"IDEMPOTENCY_MAX" envDefault:"100000"`
+	HookNames       []string      `env:"HOOKS"`
+	// Hooks are the webhooks named by PLEXOR_HOOKS, each described by its
+	// PLEXOR_HOOK_<NAME>_* variables (see hook_config.go).
+	Hooks []HookConfig `env:"-"`
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -54,7 +60,9 @@ func loadConfig(environ map[string]string) (Config, error) {
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
 		return cfg, describeEnvError(err, opts)
 	}
-	return cfg, cfg.validate()
+	hooks, herr := parseHooks(environ, cfg.HookNames, cfg.MaxChannels)
+	cfg.Hooks = hooks
+	return cfg, errors.Join(cfg.validate(), herr)
 }
 
 // describeEnvError rewrites env's errors (which name Go fields) so they name
@@ -171,6 +179,12 @@ func (c Config) validate() error {
 			bad("CORS_ORIGINS", "%q is not an origin: use * or e.g. https://app.example.com", o)
 			break
 		}
+	}
+	if c.IdempotencyTTL < time.Second {
+		bad("IDEMPOTENCY_TTL", "must be at least 1s, got %s", c.IdempotencyTTL)
+	}
+	if c.IdempotencyMax < 1 || c.IdempotencyMax > 10_000_000 {
+		bad("IDEMPOTENCY_MAX", "must be between 1 and 10000000 remembered answers, got %d", c.IdempotencyMax)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)

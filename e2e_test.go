@@ -498,3 +498,43 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestBatchPublishIsAllOrNothing(t *testing.T) {
+	s := startServer(t, nil)
+	feed := subscribe(t, feedURL(s.base, "a", "b"), "")
+
+	invalid := `[{"channels":["a"],"data":1},{"channels":["b"],"data":2},{"channels":["a b"],"data":3}]`
+	r := s.send(t, "/publish", invalid, "Authorization", "Bearer "+testToken, "Content-Type", "application/json")
+	if r.status != 400 || r.errorCode() != "invalid_channel" || !strings.Contains(r.body, "message 2:") {
+		t.Fatalf("batch with an invalid third message: %d %s, want 400 invalid_channel naming message 2", r.status, r.body)
+	}
+	feed.quiet(t, 300*time.Millisecond)
+
+	var batch []map[string]any
+	for i := range 5 {
+		batch = append(batch, map[string]any{"channels": []string{[]string{"a", "b"}[i%2]}, "data": i})
+	}
+	body, _ := json.Marshal(batch)
+	var results []publishResult
+	s.post(t, "/publish", "application/json", body, http.StatusOK, &results)
+	if len(results) != len(batch) {
+		t.Fatalf("%d results for %d messages", len(results), len(batch))
+	}
+	var want []string
+	for i, res := range results {
+		if i > 0 && mustUint(t, res.ID) <= mustUint(t, results[i-1].ID) {
+			t.Fatalf("ids %s then %s: not increasing in batch order", results[i-1].ID, res.ID)
+		}
+		want = append(want, res.ID)
+	}
+	got := feed.take(t, len(batch))
+	if !slices.Equal(ids(got), want) {
+		t.Fatalf("feed ids %v, want %v", ids(got), want)
+	}
+	for i, e := range got {
+		if string(e.Data) != strconv.Itoa(i) {
+			t.Errorf("event %d data = %s, want %d", i, e.Data, i)
+		}
+	}
+	feed.quiet(t, 300*time.Millisecond)
+}

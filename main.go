@@ -1,9 +1,12 @@
 // Command plexor is a Server-Sent Events broadcast service: browsers subscribe
 // to a set of channels with one EventSource, backends publish with a
 // token-guarded POST, and reconnecting clients resume exactly where they left.
+// The same binary has command-line tools: "plexor sub" prints events, "plexor
+// pub" publishes; "plexor help" lists the commands (cli.go, cmd_*.go).
 //
-// This file is wiring only: configuration, stores, hub, auth, the Echo app,
-// signals and graceful shutdown. See README.md.
+// This file is wiring only: signals, the command dispatch, and run, which
+// builds stores, hub, auth and the Echo app and shuts them down gracefully.
+// See README.md.
 package main
 
 import (
@@ -28,27 +31,10 @@ import (
 )
 
 func main() {
-	cfg, err := loadConfig(env.ToMap(os.Environ()))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "plexor: bad configuration:", err)
-		os.Exit(2)
-	}
-	log := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("plexor stopped", "err", err)
-		os.Exit(1)
-	}
-}
-
-// newLogger builds the structured logger the configuration asks for.
-func newLogger(cfg Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	code := dispatch(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, env: env.ToMap(os.Environ())})
+	stop()
+	os.Exit(code)
 }
 
 // run serves until ctx is cancelled, then drains: every feed is closed with a

@@ -1,6 +1,7 @@
 // Package auth holds Plexor's access checks as Echo middleware: static bearer
-// tokens for publishers (and, later, admins). Tokens are compared in constant
-// time and never appear in errors or logs.
+// tokens for publishers (and, later, admins) and HMAC signatures of webhook
+// deliveries. Tokens, secrets and signatures are compared in constant time
+// and never appear in errors or logs.
 package auth
 
 import (
@@ -92,10 +93,12 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 				return echo.NewHTTPError(http.StatusUnauthorized, "missing token: send Authorization: Bearer <token>")
 			}
-			if !matchAny(digests, presented) {
+			d := sha256.Sum256([]byte(presented))
+			if !matchAny(digests, d) {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
 				return echo.NewHTTPError(http.StatusUnauthorized, "invalid token")
 			}
+			c.Set(publisherKey, hex.EncodeToString(d[:]))
 			return next(c)
 		}
 	}, nil
@@ -112,10 +115,23 @@ func CheckToken(t string) error {
 	return nil
 }
 
-// matchAny compares the presented token with every configured one in constant
-// time: it always looks at all of them and never at the token's length.
-func matchAny(digests [][sha256.Size]byte, presented string) bool {
-	d := sha256.Sum256([]byte(presented))
+// publisherKey is the echo.Context key under which the middleware leaves the
+// admitted token's identity.
+const publisherKey = "plexor.auth.publisher"
+
+// PublisherID returns a stable identifier of the token that admitted the
+// request: the hex SHA-256 digest of the token, never the token itself. It is
+// empty when no token middleware admitted the request. Use it to keep
+// publishers' data apart (e.g. their idempotency keys).
+func PublisherID(c echo.Context) string {
+	id, _ := c.Get(publisherKey).(string)
+	return id
+}
+
+// matchAny compares the digest of the presented token with every configured
+// one in constant time: it always looks at all of them and never at the
+// token's length.
+func matchAny(digests [][sha256.Size]byte, d [sha256.Size]byte) bool {
 	found := 0
 	for i := range digests {
 		found |= subtle.ConstantTimeCompare(digests[i][:], d[:])

@@ -122,3 +122,34 @@ func TestGenerateToken(t *testing.T) {
 		t.Fatalf("generated token %q (len %d) is not acceptable: %v", a, len(a), err)
 	}
 }
+
+func TestPublisherIDNamesTheTokenWithoutRevealingIt(t *testing.T) {
+	mw := Token(tokenA, tokenB)
+	idOf := func(authorization string) (string, error) {
+		req := httptest.NewRequest(http.MethodPost, "/publish", nil)
+		req.Header.Set(echo.HeaderAuthorization, authorization)
+		c := echo.New().NewContext(req, httptest.NewRecorder())
+		var id string
+		err := mw(func(c echo.Context) error { id = PublisherID(c); return nil })(c)
+		return id, err
+	}
+	idA, err := idOf("Bearer " + tokenA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idA2, _ := idOf("Bearer " + tokenA)
+	idB, _ := idOf("Bearer " + tokenB)
+	if idA == "" || idA != idA2 {
+		t.Fatalf("ids of one token: %q and %q, want equal and not empty", idA, idA2)
+	}
+	if idA == idB {
+		t.Fatalf("two tokens share the id %q", idA)
+	}
+	if strings.Contains(idA, tokenA) || strings.Contains(idB, tokenB) {
+		t.Fatalf("ids %q, %q reveal their tokens", idA, idB)
+	}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), httptest.NewRecorder())
+	if got := PublisherID(c); got != "" {
+		t.Fatalf("PublisherID without the middleware = %q, want empty", got)
+	}
+}

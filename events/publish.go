@@ -55,13 +55,9 @@ func (a *API) DemoPublish(c echo.Context) error {
 // allows everything), publishes and answers.
 func (a *API) publish(c echo.Context, allow func([]history.Message) error) error {
 	req := c.Request()
-	body, err := io.ReadAll(req.Body)
+	body, err := readBody(req)
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) { // the body-limit middleware's 413
-			return he
-		}
-		return errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read")
+		return err
 	}
 	msgs, batch, err := ParsePublish(req, body, a.cfg.MaxChannels, a.cfg.MaxBatch)
 	if err != nil {
@@ -76,12 +72,32 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 	if err != nil {
 		return unavailable(err)
 	}
-	results := make([]publishResult, len(published))
-	for i, p := range published {
-		results[i] = publishResult{ID: FormatID(p.ID), Subscribers: p.Subscribers}
-	}
+	results := publishResults(published)
 	if batch {
 		return c.JSON(http.StatusOK, results)
 	}
 	return c.JSON(http.StatusOK, results[0])
+}
+
+// publishResults turns the hub's outcome into the answer's form.
+func publishResults(published []Published) []publishResult {
+	results := make([]publishResult, len(published))
+	for i, p := range published {
+		results[i] = publishResult{ID: FormatID(p.ID), Subscribers: p.Subscribers}
+	}
+	return results
+}
+
+// readBody reads a whole request body. The body-limit middleware's 413 is
+// passed on; any other read failure is a 400.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, he
+		}
+		return nil, errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read")
+	}
+	return body, nil
 }

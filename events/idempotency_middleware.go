@@ -1,0 +1,196 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Header names of the idempotency middleware.
+const (
+	// HeaderIdempotencyKey carries a client's idempotency key.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderGitHubDelivery is GitHub's delivery ID; a redelivery repeats it.
+	HeaderGitHubDelivery = "X-GitHub-Delivery"
+	// HeaderIdempotentReplayed marks an answer repeated from the store.
+	HeaderIdempotentReplayed = "Idempotent-Replayed"
+)
+
+// MaxIdempotencyKeyLen is the longest accepted idempotency key, in bytes.
+const MaxIdempotencyKeyLen = 255
+
+// IdempotencyConfig configures the idempotency middleware.
+type IdempotencyConfig struct {
+	// Store remembers the answers. Required.
+	Store IdempotencyStore
+	// Scope names whom a key belongs to (a publisher, a hook): equal keys of
+	// different scopes never meet. Default: every request shares one scope.
+	Scope func(c echo.Context) string
+	// Headers are the request headers that may carry the key, in order of
+	// preference. Default: Idempotency-Key.
+	Headers []string
+}
+
+// ToMiddleware validates config and returns the middleware. A request
+// without a key passes through. A request with a key is carried out at most
+// once within the store's window:
+//
+//   - a key that is not 1-255 visible ASCII characters is a 400;
+//   - the first request reserves the key; if it succeeds (2xx), its status
+//     and body are remembered, otherwise the reservation is dropped so that
+//     a corrected retry can succeed;
+//   - a retry of a remembered request gets the remembered answer with
+//     Idempotent-Replayed: true, and nothing is done again;
+//   - a request while the first one is still in progress gets a 409 with
+//     Retry-After: 1 (it is not carried out; retrying it later gets the
+//     answer) — publishing takes milliseconds, so this is rare;
+//   - the same key with a different request (method, path, query,
+//     Content-Type or body differ) is a 422.
+//
+// It reads the body to fingerprint it: put a body limit in front of it.
+func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if config.Store == nil {
+		return nil, errors.New("events: the idempotency middleware needs a store")
+	}
+	if config.Scope == nil {
+		config.Scope = func(echo.Context) string { return "" }
+	}
+	if len(config.Headers) == 0 {
+		config.Headers = []string{HeaderIdempotencyKey}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			key, ok, err := idempotencyKey(req, config.Headers)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return next(c)
+			}
+			body, err := readBody(req)
+			if err != nil {
+				return err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			storeKey := scopedKey(config.Scope(c), key)
+			fingerprint := requestFingerprint(req, body)
+
+			// Save and Release must happen even if the client has gone.
+			ctx := context.WithoutCancel(req.Context())
+			stored, err := config.Store.Reserve(req.Context(), storeKey)
+			switch {
+			case errors.Is(err, ErrKeyInFlight):
+				return &Error{Status: http.StatusConflict, Code: "idempotency_key_in_use", RetryAfter: 1,
+					Message: "a request with this idempotency key is still in progress; retry it shortly to get its answer"}
+			case err != nil:
+				return unavailable(err)
+			case stored != nil && stored.Fingerprint != fingerprint:
+				return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+					"this idempotency key was used for a different request; use a new key for a new request")
+			case stored != nil:
+				c.Response().Header().Set(HeaderIdempotentReplayed, "true")
+				return c.Blob(stored.Status, stored.ContentType, stored.Body)
+			}
+
+			saved := false
+			defer func() { // also when next panics: never leave the key reserved
+				if !saved {
+					_ = config.Store.Release(ctx, storeKey)
+				}
+			}()
+			res := c.Response()
+			capture := &captureWriter{ResponseWriter: res.Writer}
+			res.Writer = capture
+			err = next(c)
+			res.Writer = capture.ResponseWriter
+			if err == nil && res.Status >= 200 && res.Status < 300 {
+				// A failed Save cannot be helped: the answer is already sent;
+				// a retry would then be carried out again.
+				_ = config.Store.Save(ctx, storeKey, StoredResponse{
+					Fingerprint: fingerprint, Status: res.Status,
+					ContentType: res.Header().Get(echo.HeaderContentType), Body: capture.body.Bytes(),
+				})
+				saved = true
+			}
+			return err
+		}
+	}, nil
+}
+
+// idempotencyKey returns the key of the first of headers the request has.
+func idempotencyKey(r *http.Request, headers []string) (string, bool, error) {
+	for _, h := range headers {
+		vs := r.Header.Values(h)
+		if len(vs) == 0 {
+			continue
+		}
+		if len(vs) > 1 {
+			return "", false, errorf(http.StatusBadRequest, "invalid_idempotency_key", "%s given more than once", h)
+		}
+		if !validIdempotencyKey(vs[0]) {
+			return "", false, errorf(http.StatusBadRequest, "invalid_idempotency_key",
+				"%s must be 1-%d visible ASCII characters (no spaces), e.g. a UUID", h, MaxIdempotencyKeyLen)
+		}
+		return vs[0], true, nil
+	}
+	return "", false, nil
+}
+
+// validIdempotencyKey reports whether k is 1-255 bytes from '!' to '~'.
+func validIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxIdempotencyKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < '!' || k[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// scopedKey is the store key of a client's key in a scope: a digest, so keys
+// have a fixed size and the scope (which may be derived from a credential)
+// is not kept in readable form.
+func scopedKey(scope, key string) string {
+	h := sha256.New()
+	h.Write([]byte(scope))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// requestFingerprint identifies what a request asks for: method, path,
+// query, Content-Type and body. Headers that change between retries (dates,
+// signatures, tracing) are left out.
+func requestFingerprint(r *http.Request, body []byte) string {
+	h := sha256.New()
+	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get(echo.HeaderContentType)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// captureWriter passes a response through and keeps a copy of its body.
+type captureWriter struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+// Write implements http.ResponseWriter.
+func (w *captureWriter) Write(b []byte) (int, error) {
+	w.body.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,346 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time      { return c.now }
+func (c *fakeClock) Add(d time.Duration) { c.now = c.now.Add(d) }
+func newFakeClock() *fakeClock           { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+func answer(body string) StoredResponse {
+	return StoredResponse{Fingerprint: "f", Status: 200, Body: []byte(body)}
+}
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func reserve(s IdempotencyStore, key string) (*StoredResponse, error) {
+	return s.Reserve(context.Background(), key)
+}
+
+func TestMemoryIdempotencyWindow(t *testing.T) {
+	clock := newFakeClock()
+	const ttl = time.Hour
+	s := NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: ttl, Clock: clock.Now})
+	if got, err := reserve(s, "k"); got != nil || err != nil {
+		t.Fatalf("first Reserve = %v, %v; want a reservation", got, err)
+	}
+	_ = s.Save(context.Background(), "k", answer("first"))
+
+	tests := []struct {
+		name    string
+		advance time.Duration
+		want    string // remembered body, "" = forgotten
+	}{
+		{"just saved", 0, "first"},
+		{"half the window", ttl / 2, "first"},
+		{"one tick before the end", ttl/2 - time.Nanosecond, "first"},
+		{"at the end", time.Nanosecond, ""},
+	}
+	for _, tt := range tests { // steps of one timeline: they run in order
+		t.Run(tt.name, func(t *testing.T) {
+			clock.Add(tt.advance)
+			got, err := reserve(s, "k")
+			if err != nil {
+				t.Fatalf("Reserve: %v", err)
+			}
+			switch {
+			case tt.want == "" && got != nil:
+				t.Fatalf("Reserve after %s = %q, want the answer forgotten", clock.now.Sub(time.Unix(1_800_000_000, 0)), got.Body)
+			case tt.want != "" && (got == nil || string(got.Body) != tt.want):
+				t.Fatalf("Reserve = %v, want the remembered %q", got, tt.want)
+			}
+		})
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("Len = %d after expiry, want 0", n)
+	}
+}
+
+func TestMemoryIdempotencyEvictsOldest(t *testing.T) {
+	clock := newFakeClock()
+	s := NewMemoryIdempotency(MemoryIdempotencyConfig{MaxEntries: 3, Clock: clock.Now})
+	for i := range 5 {
+		key := fmt.Sprint("k", i)
+		if _, err := reserve(s, key); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Second)
+		_ = s.Save(context.Background(), key, answer(key))
+	}
+	if n := s.Len(); n != 3 {
+		t.Fatalf("Len = %d, want the cap 3", n)
+	}
+	for i := range 5 {
+		key := fmt.Sprint("k", i)
+		t.Run(key, func(t *testing.T) {
+			got, _ := reserve(s, key)
+			if remembered, want := got != nil, i >= 2; remembered != want {
+				t.Fatalf("%s remembered = %v, want %v (the two oldest are evicted)", key, remembered, want)
+			}
+		})
+	}
+}
+
+func TestMemoryIdempotencyReservations(t *testing.T) {
+	s := NewMemoryIdempotency(MemoryIdempotencyConfig{})
+	ctx := context.Background()
+	steps := []struct {
+		name    string
+		do      func() (*StoredResponse, error)
+		wantErr error
+		wantHit bool
+	}{
+		{"first reserves", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
+		{"second is refused while held", func() (*StoredResponse, error) { return reserve(s, "k") }, ErrKeyInFlight, false},
+		{"another key is independent", func() (*StoredResponse, error) { return reserve(s, "other") }, nil, false},
+		{"release", func() (*StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, false},
+		{"reserves again after release", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
+		{"save", func() (*StoredResponse, error) { return nil, s.Save(ctx, "k", answer("x")) }, nil, false},
+		{"remembered after save", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, true},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			got, err := st.do()
+			if !errors.Is(err, st.wantErr) {
+				t.Fatalf("err = %v, want %v", err, st.wantErr)
+			}
+			if (got != nil) != st.wantHit {
+				t.Fatalf("remembered answer = %v, want present: %v", got, st.wantHit)
+			}
+		})
+	}
+}
+
+// idemApp is an Echo app with the idempotency middleware in front of a
+// handler that counts its calls and answers with the call number.
+type idemApp struct {
+	e     *echo.Echo
+	calls atomic.Int32
+	// status is what the handler answers (200 when zero).
+	status atomic.Int32
+}
+
+func newIdemApp(t *testing.T, store IdempotencyStore, headers ...string) *idemApp {
+	t.Helper()
+	a := &idemApp{e: echo.New()}
+	a.e.HTTPErrorHandler = ErrorHandler(discardLog())
+	mw, err := IdempotencyConfig{
+		Store:   store,
+		Scope:   func(c echo.Context) string { return c.Request().Header.Get("X-Test-Scope") },
+		Headers: headers,
+	}.ToMiddleware()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.e.POST("/publish", func(c echo.Context) error {
+		n := a.calls.Add(1)
+		status := int(a.status.Load())
+		if status == 0 {
+			status = http.StatusOK
+		}
+		if status >= 400 {
+			return errorf(status, "test_failure", "failure %d", n)
+		}
+		return c.JSON(status, map[string]int32{"call": n})
+	}, middleware.Recover(), mw)
+	return a
+}
+
+// do sends one request; headers are name, value pairs.
+func (a *idemApp) do(body string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/publish?channels=a", strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.e.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestIdempotencyMiddleware(t *testing.T) {
+	type step struct {
+		body         string
+		headers      []string
+		failWith     int // the handler's status for this step (0: 200)
+		wantStatus   int
+		wantCall     string // the answer's body must contain it ("" = not checked)
+		wantReplayed bool
+	}
+	key := func(k string) []string { return []string{HeaderIdempotencyKey, k} }
+	tests := []struct {
+		name      string
+		headers   []string // the middleware's key headers (default when empty)
+		steps     []step
+		wantCalls int32
+	}{
+		{"no key: every request runs", nil, []step{
+			{body: "x", wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", wantStatus: 200, wantCall: `"call":2`},
+		}, 2},
+		{"a retry gets the original answer", nil, []step{
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+		}, 1},
+		{"different keys run separately", nil, []step{
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: key("k2"), wantStatus: 200, wantCall: `"call":2`},
+		}, 2},
+		{"scopes keep equal keys apart", nil, []step{
+			{body: "x", headers: append(key("k1"), "X-Test-Scope", "alice"), wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: append(key("k1"), "X-Test-Scope", "bob"), wantStatus: 200, wantCall: `"call":2`},
+			{body: "x", headers: append(key("k1"), "X-Test-Scope", "alice"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+		}, 2},
+		{"same key, different body", nil, []step{
+			{body: "x", headers: key("k1"), wantStatus: 200},
+			{body: "y", headers: key("k1"), wantStatus: 422, wantCall: "idempotency_key_reused"},
+		}, 1},
+		{"failures are not remembered", nil, []step{
+			{body: "x", headers: key("k1"), failWith: 400, wantStatus: 400, wantCall: "failure 1"},
+			{body: "x", headers: key("k1"), failWith: 503, wantStatus: 503, wantCall: "failure 2"},
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":3`},
+			{body: "x", headers: key("k1"), wantStatus: 200, wantCall: `"call":3`, wantReplayed: true},
+		}, 3},
+		{"empty key", nil, []step{{body: "x", headers: key(""), wantStatus: 400, wantCall: "invalid_idempotency_key"}}, 0},
+		{"key with a space", nil, []step{{body: "x", headers: key("a b"), wantStatus: 400, wantCall: "invalid_idempotency_key"}}, 0},
+		{"key with non-ASCII", nil, []step{{body: "x", headers: key("clé"), wantStatus: 400, wantCall: "invalid_idempotency_key"}}, 0},
+		{"key too long", nil, []step{{body: "x", headers: key(strings.Repeat("k", 256)), wantStatus: 400, wantCall: "invalid_idempotency_key"}}, 0},
+		{"longest key", nil, []step{{body: "x", headers: key(strings.Repeat("k", 255)), wantStatus: 200}}, 1},
+		{"key sent twice", nil, []step{{body: "x", headers: append(key("a"), key("b")...), wantStatus: 400, wantCall: "more than once"}}, 0},
+		{"a delivery ID header", []string{HeaderIdempotencyKey, HeaderGitHubDelivery}, []step{
+			{body: "x", headers: []string{HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: []string{HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+		}, 1},
+		{"Idempotency-Key is preferred to a delivery ID", []string{HeaderIdempotencyKey, HeaderGitHubDelivery}, []step{
+			{body: "x", headers: append(key("k1"), HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: append(key("k1"), HeaderGitHubDelivery, "d2"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+			{body: "x", headers: append(key("k2"), HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":2`},
+		}, 2},
+		{"headers not configured are ignored", nil, []step{
+			{body: "x", headers: []string{HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: []string{HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":2`},
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := newIdemApp(t, NewMemoryIdempotency(MemoryIdempotencyConfig{}), tt.headers...)
+			for i, st := range tt.steps {
+				app.status.Store(int32(st.failWith))
+				rec := app.do(st.body, st.headers...)
+				if rec.Code != st.wantStatus {
+					t.Fatalf("step %d: status %d, want %d (body %s)", i, rec.Code, st.wantStatus, rec.Body)
+				}
+				if !strings.Contains(rec.Body.String(), st.wantCall) {
+					t.Fatalf("step %d: body %s, want it to contain %s", i, rec.Body, st.wantCall)
+				}
+				if got := rec.Header().Get(HeaderIdempotentReplayed) == "true"; got != st.wantReplayed {
+					t.Fatalf("step %d: replayed = %v, want %v", i, got, st.wantReplayed)
+				}
+				if st.wantReplayed && rec.Header().Get("Content-Type") != echo.MIMEApplicationJSON {
+					t.Fatalf("step %d: replayed Content-Type %q, want the original's", i, rec.Header().Get("Content-Type"))
+				}
+			}
+			if got := app.calls.Load(); got != tt.wantCalls {
+				t.Fatalf("handler ran %d times, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestIdempotencyMiddlewareWindowExpires(t *testing.T) {
+	clock := newFakeClock()
+	app := newIdemApp(t, NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: time.Minute, Clock: clock.Now}))
+	steps := []struct {
+		advance  time.Duration
+		wantCall string
+	}{
+		{0, `"call":1`},
+		{59 * time.Second, `"call":1`}, // within the window: replayed
+		{time.Second, `"call":2`},      // the window ended: runs again
+		{30 * time.Second, `"call":2`}, // a new window from the second answer
+	}
+	for i, st := range steps {
+		clock.Add(st.advance)
+		rec := app.do("x", HeaderIdempotencyKey, "k")
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), st.wantCall) {
+			t.Fatalf("step %d: %d %s, want 200 with %s", i, rec.Code, rec.Body, st.wantCall)
+		}
+	}
+}
+
+func TestIdempotencyMiddlewareConcurrentRetry(t *testing.T) {
+	store := NewMemoryIdempotency(MemoryIdempotencyConfig{})
+	e := echo.New()
+	e.HTTPErrorHandler = ErrorHandler(discardLog())
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	mw, _ := IdempotencyConfig{Store: store}.ToMiddleware()
+	e.POST("/publish", func(c echo.Context) error {
+		calls.Add(1)
+		close(entered)
+		<-release
+		return c.JSON(http.StatusOK, map[string]string{"id": "1"})
+	}, mw)
+	send := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
+		req.Header.Set(HeaderIdempotencyKey, "k")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec
+	}
+
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- send() }()
+	<-entered // the first request is inside the handler, holding the key
+	if rec := send(); rec.Code != http.StatusConflict || rec.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(rec.Body.String(), "idempotency_key_in_use") {
+		t.Fatalf("concurrent retry: %d %v %s, want 409 idempotency_key_in_use with Retry-After: 1", rec.Code, rec.Header(), rec.Body)
+	}
+	close(release)
+	if rec := <-first; rec.Code != http.StatusOK {
+		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(); rec.Code != http.StatusOK || rec.Header().Get(HeaderIdempotentReplayed) != "true" {
+		t.Fatalf("retry after the first finished: %d replayed=%q, want the replayed answer", rec.Code, rec.Header().Get(HeaderIdempotentReplayed))
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1", n)
+	}
+}
+
+func TestIdempotencyMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
+	e := echo.New()
+	e.HTTPErrorHandler = ErrorHandler(discardLog())
+	mw, _ := IdempotencyConfig{Store: NewMemoryIdempotency(MemoryIdempotencyConfig{})}.ToMiddleware()
+	var calls atomic.Int32
+	e.POST("/publish", func(echo.Context) error {
+		if calls.Add(1) == 1 {
+			panic("boom")
+		}
+		return nil
+	}, middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), mw)
+	for i, want := range []int{http.StatusInternalServerError, http.StatusOK} {
+		req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
+		req.Header.Set(HeaderIdempotencyKey, "k")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Fatalf("request %d: status %d, want %d (a panic must not leave the key reserved)", i, rec.Code, want)
+		}
+	}
+}

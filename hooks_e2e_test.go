@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/events"
+)
+
+// hookEnv configures two hooks: "github" (GitHub scheme, publishes the
+// head_commit field, type push, with a previous secret) and "ci" (timestamped
+// scheme, publishes the whole body).
+func hookEnv() map[string]string {
+	return map[string]string{
+		"PLEXOR_HOOKS":                       "github,ci",
+		"PLEXOR_HOOK_GITHUB_CHANNELS":        "repo",
+		"PLEXOR_HOOK_GITHUB_SCHEME":          "github",
+		"PLEXOR_HOOK_GITHUB_SECRET":          hookSecret,
+		"PLEXOR_HOOK_GITHUB_PREVIOUS_SECRET": hookSecretPrev,
+		"PLEXOR_HOOK_GITHUB_FIELD":           "head_commit",
+		"PLEXOR_HOOK_GITHUB_TYPE":            "push",
+		"PLEXOR_HOOK_CI_CHANNELS":            "builds,repo",
+		"PLEXOR_HOOK_CI_SCHEME":              "plexor",
+		"PLEXOR_HOOK_CI_SECRET":              hookSecret,
+		"PLEXOR_MAX_PUBLISH_BYTES":           "4096",
+	}
+}
+
+// response is what a raw request got back.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// errorCode returns the code of a JSON error body ("" when there is none).
+func (r response) errorCode() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(r.body), &e)
+	return e.Error.Code
+}
+
+// id returns the "id" of a JSON publish answer.
+func (r response) id() string {
+	var res publishResult
+	_ = json.Unmarshal([]byte(r.body), &res)
+	return res.ID
+}
+
+// send makes one POST with the given headers (name, value pairs).
+func (s *testServer) send(t *testing.T, path, body string, headers ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func githubDelivery(secret, body string, extra ...string) []string {
+	return append([]string{"Content-Type", "application/json",
+		auth.GitHubSignatureHeader, auth.SignGitHub([]byte(secret), []byte(body))}, extra...)
+}
+
+func plexorDelivery(at time.Time, body string, secrets ...string) []string {
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		keys[i] = []byte(s)
+	}
+	return []string{"Content-Type", "application/json", auth.PlexorSignatureHeader, auth.SignPlexor(at, []byte(body), keys...)}
+}
+
+func TestHookDeliveries(t *testing.T) {
+	s := startServer(t, hookEnv())
+	feed := subscribe(t, feedURL(s.base, "repo")+"&format=envelope", "")
+	push := `{"ref":"refs/heads/main","head_commit":{"id":"abc123","message":"fix"}}`
+	status := `{"build":42,"state":"passed"}`
+	now := time.Now()
+
+	tests := []struct {
+		name       string
+		path, body string
+		headers    []string
+		wantStatus int
+		wantCode   string
+		wantData   string // published data (envelope JSON), for 200s
+	}{
+		{"github: valid", "/hooks/github", push, githubDelivery(hookSecret, push), 200, "", `{"id":"abc123","message":"fix"}`},
+		{"github: previous secret", "/hooks/github", push, githubDelivery(hookSecretPrev, push), 200, "", `{"id":"abc123","message":"fix"}`},
+		{"github: wrong secret", "/hooks/github", push, githubDelivery("not-the-hook-secret-at-all", push), 401, "unauthorized", ""},
+		{"github: tampered body", "/hooks/github", strings.Replace(push, "fix", "evil", 1), githubDelivery(hookSecret, push), 401, "unauthorized", ""},
+		{"github: missing signature", "/hooks/github", push, []string{"Content-Type", "application/json"}, 401, "unauthorized", ""},
+		{"github: malformed signature", "/hooks/github", push, []string{auth.GitHubSignatureHeader, "sha1=00"}, 401, "unauthorized", ""},
+		{"github: signed but without the field", "/hooks/github", `{"zen":"hi"}`, githubDelivery(hookSecret, `{"zen":"hi"}`), 400, "missing_field", ""},
+		{"ci: valid", "/hooks/ci", status, plexorDelivery(now, status, hookSecret), 200, "", status},
+		{"ci: rotated sender secret", "/hooks/ci", status, plexorDelivery(now, status, "the-senders-new-secret-0000", hookSecret), 200, "", status},
+		{"ci: expired", "/hooks/ci", status, plexorDelivery(now.Add(-10*time.Minute), status, hookSecret), 401, "unauthorized", ""},
+		{"ci: from the future", "/hooks/ci", status, plexorDelivery(now.Add(10*time.Minute), status, hookSecret), 401, "unauthorized", ""},
+		{"ci: GitHub signature", "/hooks/ci", status, githubDelivery(hookSecret, status), 401, "unauthorized", ""},
+		{"unknown hook", "/hooks/stripe", status, githubDelivery(hookSecret, status), 404, "unknown_hook", ""},
+		{"too large", "/hooks/github", strings.Repeat("x", 5000), githubDelivery(hookSecret, strings.Repeat("x", 5000)), 413, "body_too_large", ""},
+		{"publisher token is not a signature", "/hooks/github", push, []string{"Authorization", "Bearer " + testToken}, 401, "unauthorized", ""},
+	}
+	var wantIDs []string
+	var wantData []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.send(t, tt.path, tt.body, tt.headers...)
+			if r.status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", r.status, tt.wantStatus, r.body)
+			}
+			if tt.wantStatus != 200 {
+				if code := r.errorCode(); code != tt.wantCode {
+					t.Fatalf("error code = %q, want %q (body %s)", code, tt.wantCode, r.body)
+				}
+				return
+			}
+			wantIDs = append(wantIDs, r.id())
+			wantData = append(wantData, tt.wantData)
+		})
+	}
+	got := feed.take(t, len(wantIDs))
+	for i, e := range got {
+		var env struct {
+			ID   string          `json:"id"`
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(e.Data, &env); err != nil {
+			t.Fatalf("event %d: %s is not an envelope: %v", i, e.Data, err)
+		}
+		if env.ID != wantIDs[i] || string(env.Data) != wantData[i] {
+			t.Errorf("event %d = %s %s, want %s %s", i, env.ID, env.Data, wantIDs[i], wantData[i])
+		}
+	}
+	feed.quiet(t, 300*time.Millisecond) // nothing refused was published
+}
+
+func TestRetriedDeliveryPublishesOnce(t *testing.T) {
+	s := startServer(t, hookEnv())
+	feed := subscribe(t, feedURL(s.base, "repo"), "")
+	push := `{"head_commit":{"id":"once"}}`
+	const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+	t.Run("sequential", func(t *testing.T) {
+		var first string
+		for i := range 3 {
+			r := s.send(t, "/hooks/github", push, githubDelivery(hookSecret, push, events.HeaderGitHubDelivery, delivery)...)
+			if r.status != 200 {
+				t.Fatalf("delivery %d: %d %s", i, r.status, r.body)
+			}
+			if i == 0 {
+				first = r.id()
+				continue
+			}
+			if r.id() != first || r.header.Get(events.HeaderIdempotentReplayed) != "true" {
+				t.Fatalf("redelivery %d answered id %s (replayed %q), want the original %s, replayed", i, r.id(), r.header.Get(events.HeaderIdempotentReplayed), first)
+			}
+		}
+		if e := feed.next(t); string(e.ID) != first {
+			t.Fatalf("feed got %s, want %s", e.ID, first)
+		}
+		feed.quiet(t, 300*time.Millisecond)
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		const n = 20
+		body := `{"head_commit":{"id":"concurrent"}}`
+		results := make([]response, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				results[i] = s.send(t, "/hooks/github", body, githubDelivery(hookSecret, body, events.HeaderGitHubDelivery, "concurrent-delivery")...)
+			})
+		}
+		wg.Wait()
+		ids := map[string]bool{}
+		for i, r := range results {
+			switch {
+			case r.status == 200:
+				ids[r.id()] = true
+			case r.status == 409 && r.errorCode() == "idempotency_key_in_use":
+			default:
+				t.Fatalf("request %d: %d %s, want 200 or 409", i, r.status, r.body)
+			}
+		}
+		if len(ids) != 1 {
+			t.Fatalf("answers carry ids %v, want exactly one", ids)
+		}
+		e := feed.next(t)
+		if !ids[string(e.ID)] {
+			t.Fatalf("feed got %s, want one of %v", e.ID, ids)
+		}
+		feed.quiet(t, 300*time.Millisecond)
+	})
+}
+
+func TestPublishIdempotencyKey(t *testing.T) {
+	const otherToken = "other-publisher-token-0123"
+	s := startServer(t, map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + "," + otherToken})
+	feed := subscribe(t, feedURL(s.base, "orders"), "")
+	body := `{"channels":["orders"],"data":{"order":1}}`
+	as := func(token, key, body string) response {
+		return s.send(t, "/publish", body, "Authorization", "Bearer "+token, "Content-Type", "application/json", events.HeaderIdempotencyKey, key)
+	}
+
+	first := as(testToken, "order-1", body)
+	retry := as(testToken, "order-1", body)
+	other := as(otherToken, "order-1", body) // another publisher's key space
+	reused := as(testToken, "order-1", `{"channels":["orders"],"data":{"order":2}}`)
+	invalid := as(testToken, "order 1", body)
+
+	checks := []struct {
+		name       string
+		r          response
+		wantStatus int
+		wantCode   string
+	}{
+		{"first", first, 200, ""},
+		{"retry", retry, 200, ""},
+		{"same key, other token", other, 200, ""},
+		{"same key, other body", reused, 422, "idempotency_key_reused"},
+		{"invalid key", invalid, 400, "invalid_idempotency_key"},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if c.r.status != c.wantStatus || c.r.errorCode() != c.wantCode {
+				t.Fatalf("%d %s, want %d %q", c.r.status, c.r.body, c.wantStatus, c.wantCode)
+			}
+		})
+	}
+	if retry.body != first.body || retry.header.Get(events.HeaderIdempotentReplayed) != "true" {
+		t.Fatalf("retry answered %s (replayed %q), want the original %s", retry.body, retry.header.Get(events.HeaderIdempotentReplayed), first.body)
+	}
+	if other.id() == first.id() {
+		t.Fatal("another publisher's request with the same key was answered from the first publisher's")
+	}
+	if got, want := ids(feed.take(t, 2)), []string{first.id(), other.id()}; !slices.Equal(got, want) {
+		t.Fatalf("feed got %v, want %v", got, want)
+	}
+	feed.quiet(t, 300*time.Millisecond)
+}
