@@ -34,9 +34,25 @@ func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logge
 		}))
 	}
 
-	publisher, err := auth.TokenConfig{Tokens: publishTokens}.ToMiddleware()
+	verifier, err := cfg.jwtVerifier()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_JWT_SECRET / PLEXOR_JWT_PUBLIC_KEY_FILE: %w", err)
+	}
+	scoped, err := auth.ParseTokenList(publishTokens)
 	if err != nil {
 		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
+	}
+	publisher, err := auth.TokenConfig{Scoped: scoped, Signed: verifier}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
+	}
+	authorizeSubscribe, err := auth.SubscribeConfig{
+		Private:  cfg.PrivateChannels,
+		Verifier: verifier,
+		Cookie:   cfg.TokenCookie,
+	}.ToAuthorizer()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_PRIVATE_CHANNELS / PLEXOR_TOKEN_COOKIE: %w", err)
 	}
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
 
@@ -49,6 +65,9 @@ func newApp(cfg Config, hub *events.Hub, publishTokens []string, log *slog.Logge
 		MaxConnLife:  cfg.MaxConnLife,
 		PollTimeout:  cfg.PollTimeout,
 		DemoPrefix:   cfg.DemoPrefix,
+
+		AuthorizeSubscribe: authorizeSubscribe,
+		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
 	e.GET("/events", api.Feed)
 	e.GET("/poll", api.Poll)
