@@ -331,7 +331,7 @@ func readUntil(t *testing.T, f *rawFeed, marker string) string {
 
 func TestFeedClosesWhenTokenExpires(t *testing.T) {
 	s := startServer(t, map[string]string{"PLEXOR_JWT_SECRET": jwtSecret, "PLEXOR_HEARTBEAT": "10s"})
-	token := hs256(t, with(claims("private-x"), "exp", time.Now().Add(2*time.Second).Unix()))
+	token := hs256(t, with(claims("private-x"), "exp", time.Now().Add(3*time.Second).Unix()))
 
 	start := time.Now()
 	f := dialFeed(t, s.base, "/events?channels=private-x&token="+token)
@@ -358,7 +358,7 @@ func TestFeedClosesWhenTokenExpires(t *testing.T) {
 
 func TestPollWaitIsCappedByTokenExpiry(t *testing.T) {
 	s := startServer(t, map[string]string{"PLEXOR_JWT_SECRET": jwtSecret, "PLEXOR_POLL_TIMEOUT": "60s"})
-	token := hs256(t, with(claims("private-x"), "exp", time.Now().Add(2*time.Second).Unix()))
+	token := hs256(t, with(claims("private-x"), "exp", time.Now().Add(3*time.Second).Unix()))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/poll?channels=private-x&timeout=60&token="+token, nil)
