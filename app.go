@@ -36,9 +36,25 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		}))
 	}
 
-	publisher, err := auth.TokenConfig{Tokens: publishTokens}.ToMiddleware()
+	verifier, err := cfg.jwtVerifier()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_JWT_SECRET / PLEXOR_JWT_PUBLIC_KEY_FILE: %w", err)
+	}
+	scoped, err := auth.ParseTokenList(publishTokens)
 	if err != nil {
 		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
+	}
+	publisher, err := auth.TokenConfig{Scoped: scoped, Signed: verifier}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_PUBLISH_TOKENS: %w", err)
+	}
+	authorizeSubscribe, err := auth.SubscribeConfig{
+		Private:  cfg.PrivateChannels,
+		Verifier: verifier,
+		Cookie:   cfg.TokenCookie,
+	}.ToAuthorizer()
+	if err != nil {
+		return nil, fmt.Errorf("PLEXOR_PRIVATE_CHANNELS / PLEXOR_TOKEN_COOKIE: %w", err)
 	}
 	admin, err := auth.TokenConfig{Tokens: adminTokens, QueryParam: "token"}.ToMiddleware()
 	if err != nil {
@@ -56,6 +72,9 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		PollTimeout:  cfg.PollTimeout,
 		PollGrace:    cfg.PollGrace,
 		DemoPrefix:   cfg.DemoPrefix,
+
+		AuthorizeSubscribe: authorizeSubscribe,
+		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
 	idempotency := events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
 		TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax,

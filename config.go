@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -47,6 +49,17 @@ type Config struct {
 	// Hooks are the webhooks named by PLEXOR_HOOKS, each described by its
 	// PLEXOR_HOOK_<NAME>_* variables (see hook_config.go).
 	Hooks []HookConfig `env:"-"`
+
+	PrivateChannels  []string      `env:"PRIVATE_CHANNELS" envDefault:"private-*"`
+	TokenCookie      string        `env:"TOKEN_COOKIE" envDefault:"plexor_token"`
+	JWTSecret        string        `env:"JWT_SECRET"`
+	JWTPublicKeyFile string        `env:"JWT_PUBLIC_KEY_FILE"`
+	JWTLeeway        time.Duration `env:"JWT_LEEWAY" envDefault:"0s"`
+	JWTIssuer        string        `env:"JWT_ISSUER"`
+	JWTAudience      string        `env:"JWT_AUDIENCE"`
+
+	// jwtPublicKey is the key read from JWTPublicKeyFile by loadConfig.
+	jwtPublicKey crypto.PublicKey
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -62,7 +75,43 @@ func loadConfig(environ map[string]string) (Config, error) {
 	}
 	hooks, herr := parseHooks(environ, cfg.HookNames, cfg.MaxChannels)
 	cfg.Hooks = hooks
-	return cfg, errors.Join(cfg.validate(), herr)
+	if err := errors.Join(cfg.validate(), herr); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.loadJWTKey()
+}
+
+// loadJWTKey reads the public key of PLEXOR_JWT_PUBLIC_KEY_FILE, if set.
+func (c *Config) loadJWTKey() error {
+	if c.JWTPublicKeyFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(c.JWTPublicKeyFile)
+	if err != nil {
+		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %w", envPrefix, err)
+	}
+	key, err := auth.ParsePublicKeyPEM(data)
+	if err == nil {
+		_, err = auth.JWTConfig{PublicKey: key}.ToVerifier() // key size and curve
+	}
+	if err != nil {
+		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %s: %s", envPrefix, c.JWTPublicKeyFile, strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	c.jwtPublicKey = key
+	return nil
+}
+
+// jwtVerifier returns the verifier of signed tokens, or nil when neither
+// PLEXOR_JWT_SECRET nor PLEXOR_JWT_PUBLIC_KEY_FILE is set.
+func (c Config) jwtVerifier() (*auth.Verifier, error) {
+	if c.JWTSecret == "" && c.jwtPublicKey == nil {
+		return nil, nil
+	}
+	jc := auth.JWTConfig{PublicKey: c.jwtPublicKey, Leeway: c.JWTLeeway, Issuer: c.JWTIssuer, Audience: c.JWTAudience}
+	if c.JWTSecret != "" {
+		jc.Secret = []byte(c.JWTSecret)
+	}
+	return jc.ToVerifier()
 }
 
 // describeEnvError rewrites env's errors (which name Go fields) so they name
@@ -116,18 +165,36 @@ func (c Config) validate() error {
 	if c.RedisURL != "" {
 		bad("REDIS_URL", "cluster mode over Redis is not available in this version; unset it to run one node with in-memory history")
 	}
-	for _, t := range c.PublishTokens {
-		if err := auth.CheckToken(t); err != nil {
-			bad("PUBLISH_TOKENS", "%s", strings.TrimPrefix(err.Error(), "auth: "))
-			break
+	if _, err := auth.ParseTokenList(c.PublishTokens); err != nil {
+		bad("PUBLISH_TOKENS", "%s; entries are TOKEN or TOKEN:PATTERN|PATTERN…, separated by commas", err)
+	}
+	if _, err := auth.ParsePatterns(c.PrivateChannels); err != nil {
+		bad("PRIVATE_CHANNELS", "%s (a comma-separated list of channel patterns, e.g. private-*)", err)
+	}
+	if err := auth.CheckCookieName(c.TokenCookie); err != nil {
+		bad("TOKEN_COOKIE", "%s", strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretLen {
+		bad("JWT_SECRET", "must be at least %d bytes long, got %d (e.g. openssl rand -hex 32)", auth.MinSecretLen, len(c.JWTSecret))
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		bad("JWT_LEEWAY", "must be between 0 and 5m, got %s", c.JWTLeeway)
+	}
+	if c.JWTSecret == "" && c.JWTPublicKeyFile == "" {
+		if c.JWTIssuer != "" {
+			bad("JWT_ISSUER", "has no effect without PLEXOR_JWT_SECRET or PLEXOR_JWT_PUBLIC_KEY_FILE")
+		}
+		if c.JWTAudience != "" {
+			bad("JWT_AUDIENCE", "has no effect without PLEXOR_JWT_SECRET or PLEXOR_JWT_PUBLIC_KEY_FILE")
 		}
 	}
+	publishers, _ := auth.ParseTokenList(c.PublishTokens) // its errors are reported above
 	for _, t := range c.AdminTokens {
 		if err := auth.CheckToken(t); err != nil {
 			bad("ADMIN_TOKENS", "%s", strings.TrimPrefix(err.Error(), "auth: "))
 			break
 		}
-		if slices.Contains(c.PublishTokens, t) {
+		if slices.ContainsFunc(publishers, func(p auth.ScopedToken) bool { return p.Token == t }) {
 			bad("ADMIN_TOKENS", "a token is also in PLEXOR_PUBLISH_TOKENS: admin and publisher tokens must differ")
 			break
 		}

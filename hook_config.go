@@ -144,7 +144,7 @@ func parseHook(environ map[string]string, name string, maxChannels int) (HookCon
 		s := get(f)
 		switch {
 		case s == "" && f == "SECRET":
-			bad(f, "required: the secret shared with the sender, at least %d characters", auth.MinSecretLen)
+			bad(f, "required: the secret shared with the sender, at least %d characters", auth.MinWebhookSecretLen)
 		case s == "":
 		case auth.CheckSecret(s) != nil:
 			bad(f, "%s", message(auth.CheckSecret(s)))

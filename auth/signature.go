@@ -36,8 +36,8 @@ const (
 	PlexorSignatureHeader = "X-Plexor-Signature"
 )
 
-// MinSecretLen is the shortest accepted webhook secret, in bytes.
-const MinSecretLen = 16
+// MinWebhookSecretLen is the shortest accepted webhook secret, in bytes.
+const MinWebhookSecretLen = 16
 
 // DefaultTolerance is how far a SchemePlexor timestamp may be from the clock.
 const DefaultTolerance = 5 * time.Minute
@@ -63,8 +63,8 @@ func CheckScheme(s SignatureScheme) error {
 // CheckSecret reports why a webhook secret is unacceptable, or nil. Any
 // bytes are allowed; only the length is checked.
 func CheckSecret(secret string) error {
-	if len(secret) < MinSecretLen {
-		return fmt.Errorf("auth: a webhook secret must be at least %d characters long", MinSecretLen)
+	if len(secret) < MinWebhookSecretLen {
+		return fmt.Errorf("auth: a webhook secret must be at least %d characters long", MinWebhookSecretLen)
 	}
 	return nil
 }

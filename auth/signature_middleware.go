@@ -18,7 +18,7 @@ type SignatureConfig struct {
 	Skipper middleware.Skipper
 	// Scheme is how deliveries are signed: SchemeGitHub or SchemePlexor.
 	Scheme SignatureScheme
-	// Secrets are the accepted secrets; at least one, each MinSecretLen or
+	// Secrets are the accepted secrets; at least one, each MinWebhookSecretLen or
 	// longer. A signature under any of them is accepted, so a secret can be
 	// rotated without refusing deliveries signed with the previous one.
 	Secrets []string

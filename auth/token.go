@@ -1,7 +1,10 @@
-// Package auth holds Plexor's access checks as Echo middleware: static bearer
-// tokens for publishers (and, later, admins) and HMAC signatures of webhook
-// deliveries. Tokens, secrets and signatures are compared in constant time
-// and never appear in errors or logs.
+// Package auth holds Plexor's access checks: static bearer tokens for
+// publishers (optionally limited to channel patterns) and admins as Echo
+// middleware, signed tokens (JWT) for subscribers of private channels and
+// for scoped publishers, the channel patterns both use, and HMAC signatures
+// of webhook deliveries. Tokens, secrets and signatures are compared in
+// constant time and never appear in errors or logs. The package stands
+// alone: it knows channels only as names.
 package auth
 
 import (
@@ -10,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -24,8 +28,15 @@ const MinTokenLen = 16
 type TokenConfig struct {
 	// Skipper defines a function to skip the middleware.
 	Skipper middleware.Skipper
-	// Tokens are the accepted tokens; at least one, each MinTokenLen or longer.
+	// Tokens are the accepted tokens, each MinTokenLen or longer; each may
+	// publish to every channel (scope Everything).
 	Tokens []string
+	// Scoped are further accepted tokens, each limited to its scope.
+	Scoped []ScopedToken
+	// Signed, when set, also admits signed tokens (JWT) that it verifies;
+	// their "publish" claim is their scope. A valid signed token without a
+	// publish claim, or with an empty one, is refused with 403.
+	Signed *Verifier
 	// Realm is named in the WWW-Authenticate header of a 401. Default "plexor".
 	Realm string
 	// QueryParam, when set, also accepts the token from this query parameter
@@ -61,6 +72,8 @@ func TokenWithConfig(config TokenConfig) echo.MiddlewareFunc {
 // carry a token as "Authorization: Bearer <token>" or as the password of
 // HTTP Basic authentication (for webhook senders that only take a URL with
 // credentials). Missing or wrong tokens get a 401 that never echoes them.
+// The scope of the credential that matched is stored in the context (see
+// ScopeOf and AuthorizePublish).
 func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Skipper == nil {
 		config.Skipper = DefaultTokenConfig.Skipper
@@ -68,15 +81,25 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Realm == "" {
 		config.Realm = DefaultTokenConfig.Realm
 	}
-	if len(config.Tokens) == 0 {
+	if len(config.Tokens) == 0 && len(config.Scoped) == 0 && config.Signed == nil {
 		return nil, errors.New("auth: at least one token is required")
 	}
-	digests := make([][sha256.Size]byte, len(config.Tokens))
-	for i, t := range config.Tokens {
-		if err := CheckToken(t); err != nil {
+	all := make([]ScopedToken, 0, len(config.Tokens)+len(config.Scoped))
+	for _, t := range config.Tokens {
+		all = append(all, ScopedToken{Token: t, Scope: Everything})
+	}
+	all = append(all, config.Scoped...)
+	digests := make([][sha256.Size]byte, len(all))
+	scopes := make([]Patterns, len(all))
+	for i, t := range all {
+		if err := CheckToken(t.Token); err != nil {
 			return nil, err
 		}
-		digests[i] = sha256.Sum256([]byte(t))
+		if _, err := ParsePatterns(t.Scope); err != nil {
+			return nil, fmt.Errorf("auth: scope of token %d: %w", i+1, err)
+		}
+		digests[i] = sha256.Sum256([]byte(t.Token))
+		scopes[i] = t.Scope
 	}
 	challenge := `Bearer realm="` + config.Realm + `"`
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -94,12 +117,26 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return echo.NewHTTPError(http.StatusUnauthorized, "missing token: send Authorization: Bearer <token>")
 			}
 			d := sha256.Sum256([]byte(presented))
-			if !matchAny(digests, d) {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
-				return echo.NewHTTPError(http.StatusUnauthorized, "invalid token")
+			if i := matchIndex(digests, d); i >= 0 {
+				c.Set(ScopeContextKey, scopes[i])
+				c.Set(publisherKey, hex.EncodeToString(d[:]))
+				return next(c)
 			}
-			c.Set(publisherKey, hex.EncodeToString(d[:]))
-			return next(c)
+			if config.Signed != nil && strings.Count(presented, ".") == 2 {
+				claims, err := config.Signed.Verify(presented)
+				if err != nil {
+					c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
+					return echo.NewHTTPError(http.StatusUnauthorized, "invalid signed token: "+err.Error())
+				}
+				if len(claims.Publish) == 0 {
+					return echo.NewHTTPError(http.StatusForbidden, "the signed token has no publish claim (or an empty one): it cannot publish")
+				}
+				c.Set(ScopeContextKey, Patterns(claims.Publish))
+				c.Set(publisherKey, hex.EncodeToString(d[:]))
+				return next(c)
+			}
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "invalid token")
 		}
 	}, nil
 }
@@ -128,15 +165,16 @@ func PublisherID(c echo.Context) string {
 	return id
 }
 
-// matchAny compares the digest of the presented token with every configured
-// one in constant time: it always looks at all of them and never at the
-// token's length.
-func matchAny(digests [][sha256.Size]byte, d [sha256.Size]byte) bool {
-	found := 0
+// matchIndex compares the digest of the presented token with every
+// configured one in constant time — it always looks at all of them and never
+// at the token's length — and says which matched (-1: none), selecting the
+// index without branching.
+func matchIndex(digests [][sha256.Size]byte, d [sha256.Size]byte) int {
+	found := -1
 	for i := range digests {
-		found |= subtle.ConstantTimeCompare(digests[i][:], d[:])
+		found = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare(digests[i][:], d[:]), i, found)
 	}
-	return found == 1
+	return found
 }
 
 // tokenFromRequest extracts a bearer token or a Basic password.

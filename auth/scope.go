@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ScopeContextKey is the echo.Context key under which the token middleware
+// stores the Patterns the authenticated publisher may publish to.
+const ScopeContextKey = "plexor.publish_scope"
+
+// ScopedToken is a static token limited to the channels its Scope matches.
+type ScopedToken struct {
+	Token string
+	Scope Patterns
+}
+
+// ParseTokenList reads the entries of a publisher-token list (such as
+// PLEXOR_PUBLISH_TOKENS, split at commas). An entry is
+//
+//	TOKEN               publishes everywhere
+//	TOKEN:PATTERN|…     publishes to the channels matching a PATTERN
+//
+// The token ends at the first ':' (so a token cannot contain one; a pattern
+// can, as channel names do) and the patterns are separated by '|', which no
+// pattern contains. An empty scope ("TOKEN:" or an empty pattern) is an
+// error rather than a guess, and so is a token listed twice. Errors name the entry by its position and never contain the
+// token.
+func ParseTokenList(entries []string) ([]ScopedToken, error) {
+	out := make([]ScopedToken, 0, len(entries))
+	for i, e := range entries {
+		token, scope, scoped := strings.Cut(e, ":")
+		if err := CheckToken(token); err != nil {
+			return nil, fmt.Errorf("%s (entry %d)", strings.TrimPrefix(err.Error(), "auth: "), i+1)
+		}
+		t := ScopedToken{Token: token, Scope: Everything}
+		if scoped {
+			if scope == "" {
+				return nil, fmt.Errorf("empty scope after ':' (entry %d): list channel patterns separated by |, e.g. TOKEN:news-*|alerts, or drop the ':' to allow every channel", i+1)
+			}
+			ps, err := ParsePatterns(strings.Split(scope, "|"))
+			if err != nil {
+				return nil, fmt.Errorf("scope of entry %d: %w", i+1, err)
+			}
+			t.Scope = ps
+		}
+		for j, prev := range out {
+			if subtle.ConstantTimeCompare(digest(prev.Token), digest(token)) == 1 {
+				return nil, fmt.Errorf("entry %d repeats the token of entry %d: list each token once", i+1, j+1)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func digest(s string) []byte {
+	d := sha256.Sum256([]byte(s))
+	return d[:]
+}
+
+// ScopeOf returns the scope the token middleware stored in c, if any.
+func ScopeOf(c echo.Context) (Patterns, bool) {
+	ps, ok := c.Get(ScopeContextKey).(Patterns)
+	return ps, ok
+}
+
+// AuthorizePublish allows publishing to channels when the scope of the
+// request's publisher (stored by the token middleware) covers every one of
+// them; otherwise it answers 403 naming the first channel outside it. A
+// request without a stored scope is refused too (fail closed). Its signature
+// is that of the events package's Config.AuthorizePublish hook.
+func AuthorizePublish(c echo.Context, channels []string) error {
+	scope, ok := ScopeOf(c)
+	if !ok {
+		return echo.NewHTTPError(http.StatusForbidden, "no publisher credential was checked for this request")
+	}
+	for _, ch := range channels {
+		if !scope.Match(ch) {
+			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("the publisher token may not publish to channel %q", ch))
+		}
+	}
+	return nil
+}
