@@ -148,16 +148,22 @@ func TestWatchFeedResumesWithoutMissingTransitions(t *testing.T) {
 // leave (a client's close reaches the server asynchronously).
 func (s *testServer) waitOffline(t *testing.T, channel string) {
 	t.Helper()
+	s.waitListeners(t, channel, 0)
+}
+
+// waitListeners waits until channel has exactly n listeners.
+func (s *testServer) waitListeners(t *testing.T, channel string, n int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var info struct{ Listeners int }
 		s.admin(t, "GET", "/channels/"+channel, &info)
-		if info.Listeners == 0 {
+		if info.Listeners == n {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%s still has listeners after 10s", channel)
+	t.Fatalf("%s does not have %d listeners after 10s", channel, n)
 }
 
 func describeTransitions(t *testing.T, evs []*sse.Event) []string {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/static"
 )
 
 // demoMaxBytes caps a demo-page publish, whatever PLEXOR_MAX_PUBLISH_BYTES says.
@@ -21,6 +24,7 @@ const demoMaxBytes = 16 << 10
 func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTokens, adminTokens []string, log *slog.Logger) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(cfg)
 	e.HTTPErrorHandler = events.ErrorHandler(log)
 
 	e.Use(middleware.Recover())
@@ -77,7 +81,7 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
 	idempotency := events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
-		TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax,
+		TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,
 	})
 	publishOnce, err := events.IdempotencyConfig{
 		Store: idempotency,
@@ -87,9 +91,17 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		return nil, err
 	}
 
-	e.GET("/events", api.Feed)
-	e.GET("/poll", api.Poll)
-	e.POST("/publish", api.Publish, publisher, bodyLimit, publishOnce)
+	connLimit, err := events.ConnLimitConfig{Max: cfg.MaxConnections, PerIP: cfg.MaxConnsPerIP}.ToMiddleware()
+	if err != nil {
+		return nil, err
+	}
+	e.GET("/events", api.Feed, connLimit)
+	e.GET("/poll", api.Poll, connLimit)
+	publishMW := []echo.MiddlewareFunc{publisher}
+	if cfg.PublishRate > 0 {
+		publishMW = append(publishMW, rateLimit(cfg.PublishRate, cfg.PublishBurst, auth.PublisherID, "for one publisher token"))
+	}
+	e.POST("/publish", api.Publish, append(publishMW, bodyLimit, publishOnce)...)
 	for _, h := range cfg.Hooks {
 		if err := addHook(e, api, h, bodyLimit, idempotency); err != nil {
 			return nil, err
@@ -98,13 +110,15 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 	e.POST("/hooks/:name", events.UnknownHook)
 	adm := e.Group("/channels", admin)
 	adm.GET("", api.Channels)
-	adm.GET("/watch", api.Watch)
+	adm.GET("/watch", api.Watch, connLimit)
 	adm.GET("/:name", api.Channel)
 	adm.DELETE("/:name/history", api.ClearHistory)
 	e.GET("/stats", api.Stats, admin)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
-		e.POST("/demo/publish", api.DemoPublish, middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
+		e.POST("/demo/publish", api.DemoPublish,
+			rateLimit(cfg.DemoRate, max(1, int(2*cfg.DemoRate)), func(c echo.Context) string { return c.RealIP() }, "from one address to the demo publisher"),
+			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
 	}
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -115,6 +129,7 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
+	static.Register(e) // GET / (demo page), /plexor.js, /plexor.mjs, /static/*
 	return e, nil
 }
 
@@ -134,9 +149,40 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 	if err != nil {
 		return err
 	}
+	// A delivery can also be replayed by whoever captured it, with its keys
+	// changed or removed: so the verified signature is a key of its own, and
+	// a replay within the idempotency window only gets the first answer.
+	onceBySignature, err := events.IdempotencyConfig{
+		Store: store,
+		Scope: func(echo.Context) string { return "hook-signature:" + h.Name },
+		Key: func(c echo.Context) (string, bool) {
+			sig := c.Request().Header.Get(auth.SignatureHeader(h.Scheme))
+			sum := sha256.Sum256([]byte(sig))
+			return hex.EncodeToString(sum[:]), sig != ""
+		},
+	}.ToMiddleware()
+	if err != nil {
+		return err
+	}
 	hook := events.Hook{Name: h.Name, Channels: h.Channels, Type: h.Type, Field: h.Field}
-	e.POST("/hooks/"+h.Name, api.Hook(hook), bodyLimit, signed, once)
+	e.POST("/hooks/"+h.Name, api.Hook(hook), bodyLimit, signed, onceBySignature, once)
 	return nil
+}
+
+// ipExtractor says how to find a client's address: the connection's peer,
+// or, behind proxies listed in PLEXOR_TRUSTED_PROXIES, the nearest
+// X-Forwarded-For entry that is not one of them. A client cannot fake its
+// address with a header unless it is one of those proxies.
+func ipExtractor(cfg Config) echo.IPExtractor {
+	ranges, _ := trustedProxyRanges(cfg.TrustedProxies) // validated by loadConfig
+	if len(ranges) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, r := range ranges {
+		opts = append(opts, echo.TrustIPRange(r))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // requestLogger logs each request once it ends: path without the query (so

@@ -75,8 +75,9 @@ func TestLoadConfigAuthErrorsNameTheVariable(t *testing.T) {
 		wantInError string
 	}{
 		{"empty scope", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + ":"}, "PLEXOR_PUBLISH_TOKENS: empty scope after ':' (entry 1)"},
-		{"bad scope pattern", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + ",other-token-0123456789:news/*"}, `PLEXOR_PUBLISH_TOKENS: scope of entry 2: channel pattern "news/*" is invalid`},
-		{"empty pattern in scope", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + ":a||b"}, "PLEXOR_PUBLISH_TOKENS: scope of entry 1: a channel pattern must not be empty"},
+		{"bad scope pattern", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + ",other-token-0123456789:news/*"}, "PLEXOR_PUBLISH_TOKENS: pattern 1 of the scope of entry 2 is not a channel pattern"},
+		{"empty pattern in scope", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + ":a||b"}, "PLEXOR_PUBLISH_TOKENS: pattern 2 of the scope of entry 1 is not a channel pattern"},
+		{"admin token with a colon", map[string]string{"PLEXOR_ADMIN_TOKENS": "admin-token-0123456789:x"}, "PLEXOR_ADMIN_TOKENS: a token must not contain ':'"},
 		{"duplicate token", map[string]string{"PLEXOR_PUBLISH_TOKENS": testToken + "," + testToken + ":a"}, "PLEXOR_PUBLISH_TOKENS: entry 2 repeats the token of entry 1"},
 		{"short scoped token", map[string]string{"PLEXOR_PUBLISH_TOKENS": "short:news-*"}, "PLEXOR_PUBLISH_TOKENS: a token must be at least 16"},
 		{"bad private pattern", map[string]string{"PLEXOR_PRIVATE_CHANNELS": "private-*,vip room"}, `PLEXOR_PRIVATE_CHANNELS: channel pattern "vip room" is invalid`},

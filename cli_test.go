@@ -258,3 +258,29 @@ func TestCLIRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestCLISubPrivateChannelWithToken(t *testing.T) {
+	s := startServer(t, map[string]string{"PLEXOR_JWT_SECRET": jwtSecret})
+	token := hs256(t, claims("private-cli"))
+	sub := startSub(t, "--url", s.base, "--token", token, "private-cli")
+	waitFor(t, "the private subscription", func() bool { return s.listeners(t, "private-cli") == 1 }, sub)
+	s.publish(t, []string{"private-cli"}, "for your eyes")
+	sub.waitOutput(t, "for your eyes\n")
+	if strings.Contains(sub.err.String(), token) {
+		t.Fatalf("sub printed its token to stderr: %q", sub.err.String())
+	}
+
+	// Without the token the service refuses: exit status 1 and its message.
+	code, _, errOut := cli(t, map[string]string{"PLEXOR_URL": s.base}, "", "sub", "private-cli")
+	if code != 1 || !strings.Contains(errOut, "private") {
+		t.Fatalf("sub without a token: exit %d, stderr %q; want 1 and the refusal", code, errOut)
+	}
+}
+
+// listeners returns a channel's number of listeners (admin API).
+func (s *testServer) listeners(t *testing.T, channel string) int {
+	t.Helper()
+	var info struct{ Listeners int }
+	s.admin(t, "GET", "/channels/"+channel, &info)
+	return info.Listeners
+}

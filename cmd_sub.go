@@ -29,6 +29,7 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 			"does not, a notice goes to stderr. Connection notices go to stderr.", sio)
 	base := fs.String("url", defaultURL(sio.env), "the service's base URL (PLEXOR_URL when set)")
 	lastID := fs.String("last-event-id", "", "resume after this event ID instead of starting with new events")
+	token := fs.String("token", "", "subscriber token for private channels, sent as Authorization: Bearer\n(default: PLEXOR_SUBSCRIBE_TOKEN)")
 	format := fs.String("format", "raw", "raw: print each event's data (its text as published) and a newline;\n"+
 		"envelope: print each event as one JSON line {id, channels, type, data}")
 	if code, done := parseFlags(fs, args); done {
@@ -36,6 +37,9 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 	}
 	if fs.NArg() == 0 {
 		return usageError(fs, "name at least one channel")
+	}
+	if *token == "" {
+		*token = sio.env["PLEXOR_SUBSCRIBE_TOKEN"]
 	}
 	if *format != "raw" && *format != "envelope" {
 		return usageError(fs, "--format must be raw or envelope, got %q", *format)
@@ -48,7 +52,7 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
-	f := &follower{url: feed, lastID: *lastID, out: sio.out, log: sio.err}
+	f := &follower{url: feed, token: *token, lastID: *lastID, out: sio.out, log: sio.err}
 	if err := f.run(ctx); err != nil {
 		fmt.Fprintln(sio.err, "plexor sub:", err)
 		return exitFailure
@@ -60,6 +64,7 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 // after the last event it printed, until its context ends.
 type follower struct {
 	url      string
+	token    string // subscriber token, sent in a header (never in the URL, which is logged)
 	lastID   string // the ID of the last event printed (sent as Last-Event-ID)
 	out, log io.Writer
 
@@ -121,6 +126,9 @@ func (f *follower) once(ctx context.Context) (connected bool, err error) {
 	defer cancel()
 	client := sse.NewClient(f.url, sse.ClientMaxBufferSize(maxEventBytes))
 	client.ReconnectStrategy = &backoff.StopBackOff{}
+	if f.token != "" {
+		client.Headers["Authorization"] = "Bearer " + f.token
+	}
 	client.Connection = &http.Client{Transport: completeBlocksTransport{}}
 	client.ResponseValidator = func(_ *sse.Client, resp *http.Response) error {
 		if resp.StatusCode == http.StatusOK {

@@ -21,31 +21,38 @@ import (
 // Config is the whole service configuration, read once from PLEXOR_*
 // environment variables. README.md's configuration table mirrors it.
 type Config struct {
-	Addr            string        `env:"ADDR" envDefault:":8080"`
-	RedisURL        string        `env:"REDIS_URL"`
-	PublishTokens   []string      `env:"PUBLISH_TOKENS"`
-	AdminTokens     []string      `env:"ADMIN_TOKENS"`
-	HistorySize     int           `env:"HISTORY_SIZE" envDefault:"1000"`
-	HistoryTTL      time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
-	Heartbeat       time.Duration `env:"HEARTBEAT" envDefault:"15s"`
-	Retry           time.Duration `env:"RETRY" envDefault:"2s"`
-	MaxChannels     int           `env:"MAX_CHANNELS" envDefault:"100"`
-	MaxBatch        int           `env:"MAX_BATCH" envDefault:"1000"`
-	MaxPublishBytes int64         `env:"MAX_PUBLISH_BYTES" envDefault:"1048576"`
-	QueueBytes      int           `env:"QUEUE_BYTES" envDefault:"1048576"`
-	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
-	MaxConnLife     time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
-	PollTimeout     time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
-	PollGrace       time.Duration `env:"POLL_GRACE" envDefault:"10s"`
-	DemoPublish     bool          `env:"DEMO_PUBLISH" envDefault:"true"`
-	DemoPrefix      string        `env:"DEMO_PREFIX" envDefault:"demo_"`
-	CORSOrigins     []string      `env:"CORS_ORIGINS"`
-	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
-	IdempotencyTTL  time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
-	IdempotencyMax  int           `env:"IDEMPOTENCY_MAX" envDefault:"100000"`
-	HookNames       []string      `env:"HOOKS"`
+	Addr                string        `env:"ADDR" envDefault:":8080"`
+	RedisURL            string        `env:"REDIS_URL"`
+	PublishTokens       []string      `env:"PUBLISH_TOKENS"`
+	AdminTokens         []string      `env:"ADMIN_TOKENS"`
+	HistorySize         int           `env:"HISTORY_SIZE" envDefault:"1000"`
+	HistoryTTL          time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
+	Heartbeat           time.Duration `env:"HEARTBEAT" envDefault:"15s"`
+	Retry               time.Duration `env:"RETRY" envDefault:"2s"`
+	MaxChannels         int           `env:"MAX_CHANNELS" envDefault:"100"`
+	MaxBatch            int           `env:"MAX_BATCH" envDefault:"1000"`
+	MaxPublishBytes     int64         `env:"MAX_PUBLISH_BYTES" envDefault:"1048576"`
+	QueueBytes          int           `env:"QUEUE_BYTES" envDefault:"1048576"`
+	WriteTimeout        time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	MaxConnLife         time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
+	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
+	PollTimeout         time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
+	PollGrace           time.Duration `env:"POLL_GRACE" envDefault:"10s"`
+	MaxConnections      int           `env:"MAX_CONNECTIONS" envDefault:"50000"`
+	MaxConnsPerIP       int           `env:"MAX_CONNECTIONS_PER_IP" envDefault:"1000"`
+	TrustedProxies      []string      `env:"TRUSTED_PROXIES"`
+	PublishRate         float64       `env:"PUBLISH_RATE" envDefault:"0"`
+	PublishBurst        int           `env:"PUBLISH_BURST" envDefault:"100"`
+	DemoRate            float64       `env:"DEMO_RATE" envDefault:"5"`
+	DemoPublish         bool          `env:"DEMO_PUBLISH" envDefault:"true"`
+	DemoPrefix          string        `env:"DEMO_PREFIX" envDefault:"demo_"`
+	CORSOrigins         []string      `env:"CORS_ORIGINS"`
+	LogLevel            slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat           string        `env:"LOG_FORMAT" envDefault:"text"`
+	IdempotencyTTL      time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
+	IdempotencyMax      int           `env:"IDEMPOTENCY_MAX" envDefault:"100000"`
+	IdempotencyMaxBytes int           `env:"IDEMPOTENCY_MAX_BYTES" envDefault:"67108864"`
+	HookNames           []string      `env:"HOOKS"`
 	// Hooks are the webhooks named by PLEXOR_HOOKS, each described by its
 	// PLEXOR_HOOK_<NAME>_* variables (see hook_config.go).
 	Hooks []HookConfig `env:"-"`
@@ -139,8 +146,44 @@ func describeEnvError(err error, opts env.Options) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
+// patternMeetsPrefix reports whether some channel starting with prefix
+// matches pattern (where * stands for any run of characters): the part of
+// the pattern before its first * must start with prefix, or — when there is
+// a * — be a start of prefix.
+func patternMeetsPrefix(pattern, prefix string) bool {
+	literal, _, wild := strings.Cut(pattern, "*")
+	return strings.HasPrefix(literal, prefix) || (wild && strings.HasPrefix(prefix, literal))
+}
+
+// trustedProxyRanges parses PLEXOR_TRUSTED_PROXIES: CIDR ranges or single
+// addresses of the proxies whose X-Forwarded-For is believed.
+func trustedProxyRanges(list []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range list {
+		if !strings.Contains(s, "/") {
+			ip := net.ParseIP(s)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range (e.g. 10.0.0.0/8)", s)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				bits = 32
+			}
+			s = fmt.Sprintf("%s/%d", s, bits)
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR range (e.g. 10.0.0.0/8)", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 func expected(goType string) string {
 	switch goType {
+	case "float64":
+		return "a number"
 	case "int", "int64":
 		return "a whole number"
 	case "time.Duration":
@@ -194,6 +237,10 @@ func (c Config) validate() error {
 			bad("ADMIN_TOKENS", "%s", strings.TrimPrefix(err.Error(), "auth: "))
 			break
 		}
+		if strings.Contains(t, ":") {
+			bad("ADMIN_TOKENS", "a token must not contain ':' (as in PLEXOR_PUBLISH_TOKENS, where it starts a scope)")
+			break
+		}
 		if slices.ContainsFunc(publishers, func(p auth.ScopedToken) bool { return p.Token == t }) {
 			bad("ADMIN_TOKENS", "a token is also in PLEXOR_PUBLISH_TOKENS: admin and publisher tokens must differ")
 			break
@@ -232,6 +279,32 @@ func (c Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
+	if c.MaxConnections < 0 {
+		bad("MAX_CONNECTIONS", "must not be negative (0 means no limit), got %d", c.MaxConnections)
+	}
+	if c.MaxConnsPerIP < 0 {
+		bad("MAX_CONNECTIONS_PER_IP", "must not be negative (0 means no limit), got %d", c.MaxConnsPerIP)
+	}
+	if _, err := trustedProxyRanges(c.TrustedProxies); err != nil {
+		bad("TRUSTED_PROXIES", "%s", err)
+	}
+	if c.PublishRate < 0 {
+		bad("PUBLISH_RATE", "must not be negative (0 means no limit), got %g", c.PublishRate)
+	}
+	if c.PublishBurst < 1 {
+		bad("PUBLISH_BURST", "must be at least 1, got %d", c.PublishBurst)
+	}
+	if c.DemoRate <= 0 {
+		bad("DEMO_RATE", "must be positive (turn the demo publisher off with PLEXOR_DEMO_PUBLISH=false), got %g", c.DemoRate)
+	}
+	if c.DemoPublish {
+		for _, p := range c.PrivateChannels {
+			if patternMeetsPrefix(p, c.DemoPrefix) {
+				bad("DEMO_PREFIX", "%q overlaps the private channels (pattern %q of PLEXOR_PRIVATE_CHANNELS): the anonymous demo publisher could publish into them; choose another prefix or set PLEXOR_DEMO_PUBLISH=false", c.DemoPrefix, p)
+				break
+			}
+		}
+	}
 	if c.PollGrace < 0 || c.PollGrace > 5*time.Minute {
 		bad("POLL_GRACE", "must be between 0 and 5m, got %s", c.PollGrace)
 	}
@@ -252,6 +325,9 @@ func (c Config) validate() error {
 	}
 	if c.IdempotencyMax < 1 || c.IdempotencyMax > 10_000_000 {
 		bad("IDEMPOTENCY_MAX", "must be between 1 and 10000000 remembered answers, got %d", c.IdempotencyMax)
+	}
+	if c.IdempotencyMaxBytes < 1<<20 {
+		bad("IDEMPOTENCY_MAX_BYTES", "must be at least 1048576 bytes, got %d", c.IdempotencyMaxBytes)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)

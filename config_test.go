@@ -67,6 +67,11 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},
 		{"bad demo switch", "PLEXOR_DEMO_PUBLISH", "maybe", "PLEXOR_DEMO_PUBLISH: invalid value: expected true or false"},
 		{"poll timeout too long", "PLEXOR_POLL_TIMEOUT", "1h", "PLEXOR_POLL_TIMEOUT: must be between 1s and 5m"},
+		{"demo prefix inside private channels", "PLEXOR_DEMO_PREFIX", "private-demo_", "PLEXOR_DEMO_PREFIX: \"private-demo_\" overlaps the private channels"},
+		{"negative connection limit", "PLEXOR_MAX_CONNECTIONS", "-1", "PLEXOR_MAX_CONNECTIONS: must not be negative"},
+		{"bad trusted proxy", "PLEXOR_TRUSTED_PROXIES", "proxy.local", "PLEXOR_TRUSTED_PROXIES: \"proxy.local\" is neither an IP address nor a CIDR range"},
+		{"negative publish rate", "PLEXOR_PUBLISH_RATE", "-5", "PLEXOR_PUBLISH_RATE: must not be negative"},
+		{"small idempotency memory", "PLEXOR_IDEMPOTENCY_MAX_BYTES", "1000", "PLEXOR_IDEMPOTENCY_MAX_BYTES: must be at least 1048576"},
 		{"redis not available", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379", "PLEXOR_REDIS_URL: cluster mode over Redis is not available"},
 		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
 	}
@@ -92,5 +97,26 @@ func TestRunReportsAnUnusableAddress(t *testing.T) {
 	err = run(t.Context(), cfg, discardLogger(), nil)
 	if err == nil || !strings.Contains(err.Error(), "PLEXOR_ADDR") {
 		t.Fatalf("run on a busy port = %v, want an error naming PLEXOR_ADDR", err)
+	}
+}
+
+func TestPatternMeetsPrefix(t *testing.T) {
+	tests := []struct {
+		pattern, prefix string
+		want            bool
+	}{
+		{"private-*", "demo_", false},
+		{"private-*", "private-demo_", true}, // private-demo_x is private
+		{"*", "demo_", true},
+		{"demo_*", "demo_", true},
+		{"de*", "demo_", true},        // demo_x matches de*
+		{"demo_admin", "demo_", true}, // that exact channel starts with the prefix
+		{"demo", "demo_", false},      // exact channel "demo" does not start with demo_
+		{"x*demo_", "demo_", false},   // every match starts with x
+	}
+	for _, tt := range tests {
+		if got := patternMeetsPrefix(tt.pattern, tt.prefix); got != tt.want {
+			t.Errorf("patternMeetsPrefix(%q, %q) = %v, want %v", tt.pattern, tt.prefix, got, tt.want)
+		}
 	}
 }

@@ -341,7 +341,7 @@ func TestFeedRejectsBadRequests(t *testing.T) {
 		{"bad name", "channels=a%0Ab", "", "invalid_channel"},
 		{"too many", "channels=a,b,c", "", "too_many_channels"},
 		{"bad cursor", "channels=a", "abc", "invalid_cursor"},
-		{"conflicting cursors", "channels=a&lastEventId=5", "6", "conflicting_cursor"},
+		{"conflicting query cursors", "channels=a&lastEventId=5&last_event_id=6", "", "conflicting_cursor"},
 		{"bad format", "channels=a&format=xml", "", "invalid_format"},
 	}
 	for _, tt := range tests {
@@ -380,6 +380,11 @@ func dialFeed(t *testing.T, base, path string) *rawFeed {
 	return dialFeedWith(t, base, path, &net.Dialer{})
 }
 
+// dialFeedWithHeader opens a feed sending extra header lines ("Name: value").
+func dialFeedWithHeader(t *testing.T, base, path string, headers ...string) *rawFeed {
+	return dialFeedWith(t, base, path, &net.Dialer{}, headers...)
+}
+
 // dialStalled opens a feed with a tiny receive buffer and then stops reading,
 // so the server's writes back up quickly.
 func dialStalled(t *testing.T, base, path string) *rawFeed {
@@ -396,7 +401,7 @@ func dialStalled(t *testing.T, base, path string) *rawFeed {
 	return dialFeedWith(t, base, path, d)
 }
 
-func dialFeedWith(t *testing.T, base, path string, d *net.Dialer) *rawFeed {
+func dialFeedWith(t *testing.T, base, path string, d *net.Dialer, extraHeaders ...string) *rawFeed {
 	t.Helper()
 	host := strings.TrimPrefix(base, "http://")
 	conn, err := d.Dial("tcp", host)
@@ -404,7 +409,11 @@ func dialFeedWith(t *testing.T, base, path string, d *net.Dialer) *rawFeed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host)
+	extra := ""
+	for _, h := range extraHeaders {
+		extra += h + "\r\n"
+	}
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n%s\r\n", path, host, extra)
 	f := &rawFeed{conn: conn, r: bufio.NewReaderSize(conn, 1024)}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(f.r, nil)

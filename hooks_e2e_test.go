@@ -255,3 +255,40 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	}
 	feed.quiet(t, 300*time.Millisecond)
 }
+
+func TestCapturedDeliveryReplayedWithOtherKeysPublishesOnce(t *testing.T) {
+	s := startServer(t, hookEnv())
+	tests := []struct {
+		name, path, body string
+		signed           []string
+		replays          [][]string // extra headers of each replay
+	}{
+		{"github scheme", "/hooks/github", `{"head_commit":{"id":"captured"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"captured"}}`, events.HeaderGitHubDelivery, "original-delivery"),
+			[][]string{nil, {events.HeaderGitHubDelivery, "forged-delivery"}, {events.HeaderIdempotencyKey, "forged-key"}}},
+		{"timestamped scheme", "/hooks/ci", `{"status":"captured"}`,
+			plexorDelivery(time.Now(), `{"status":"captured"}`, hookSecret),
+			[][]string{{events.HeaderIdempotencyKey, "forged-key-1"}, {events.HeaderIdempotencyKey, "forged-key-2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := s.send(t, tt.path, tt.body, tt.signed...)
+			if first.status != 200 {
+				t.Fatalf("original delivery: %d %s", first.status, first.body)
+			}
+			for i, extra := range tt.replays {
+				// The captured headers, minus any key the attacker drops, plus forged ones.
+				var headers []string
+				for j := 0; j+1 < len(tt.signed); j += 2 {
+					if tt.signed[j] != events.HeaderGitHubDelivery {
+						headers = append(headers, tt.signed[j], tt.signed[j+1])
+					}
+				}
+				r := s.send(t, tt.path, tt.body, append(headers, extra...)...)
+				if r.status != 200 || r.id() != first.id() {
+					t.Fatalf("replay %d answered %d id %s, want the original answer (id %s) and nothing published", i, r.status, r.id(), first.id())
+				}
+			}
+		})
+	}
+}

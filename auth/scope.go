@@ -29,8 +29,8 @@ type ScopedToken struct {
 // The token ends at the first ':' (so a token cannot contain one; a pattern
 // can, as channel names do) and the patterns are separated by '|', which no
 // pattern contains. An empty scope ("TOKEN:" or an empty pattern) is an
-// error rather than a guess, and so is a token listed twice. Errors name the entry by its position and never contain the
-// token.
+// error rather than a guess, and so is a token listed twice. Errors name
+// the entry by its position and never quote the token or its scope.
 func ParseTokenList(entries []string) ([]ScopedToken, error) {
 	out := make([]ScopedToken, 0, len(entries))
 	for i, e := range entries {
@@ -43,11 +43,15 @@ func ParseTokenList(entries []string) ([]ScopedToken, error) {
 			if scope == "" {
 				return nil, fmt.Errorf("empty scope after ':' (entry %d): list channel patterns separated by |, e.g. TOKEN:news-*|alerts, or drop the ':' to allow every channel", i+1)
 			}
-			ps, err := ParsePatterns(strings.Split(scope, "|"))
-			if err != nil {
-				return nil, fmt.Errorf("scope of entry %d: %w", i+1, err)
+			parts := strings.Split(scope, "|")
+			for j, p := range parts {
+				// The value is not quoted: if a token itself holds a ':',
+				// what follows it is part of a secret, not a pattern.
+				if CheckPattern(p) != nil {
+					return nil, fmt.Errorf("pattern %d of the scope of entry %d is not a channel pattern (1-%d characters from A-Z a-z 0-9 _ - . : @ and *); tokens cannot contain ':', which starts the scope", j+1, i+1, MaxPatternLen)
+				}
 			}
-			t.Scope = ps
+			t.Scope = Patterns(parts)
 		}
 		for j, prev := range out {
 			if subtle.ConstantTimeCompare(digest(prev.Token), digest(token)) == 1 {

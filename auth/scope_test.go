@@ -27,9 +27,10 @@ func TestParseTokenList(t *testing.T) {
 		{"pattern with colon", []string{tokenA + ":org:*|a@b"}, []Patterns{{"org:*", "a@b"}}, ""},
 		{"explicit everything", []string{tokenA + ":*"}, []Patterns{{"*"}}, ""},
 		{"empty scope", []string{tokenA + ":"}, nil, "empty scope after ':' (entry 1)"},
-		{"empty pattern", []string{tokenA, tokenB + ":a||b"}, nil, "scope of entry 2: a channel pattern must not be empty"},
-		{"trailing bar", []string{tokenA + ":a|"}, nil, "must not be empty"},
-		{"bad pattern", []string{tokenA + ":a b"}, nil, `"a b" is invalid`},
+		{"empty pattern", []string{tokenA, tokenB + ":a||b"}, nil, "pattern 2 of the scope of entry 2 is not a channel pattern"},
+		{"trailing bar", []string{tokenA + ":a|"}, nil, "pattern 2 of the scope of entry 1"},
+		{"bad pattern", []string{tokenA + ":a b"}, nil, "pattern 1 of the scope of entry 1 is not a channel pattern"},
+		{"secret after a colon is never quoted", []string{tokenA + ":s3cr3t/Part+OfToken="}, nil, "tokens cannot contain ':'"},
 		{"short token", []string{"short:a"}, nil, "at least 16 characters long (entry 1)"},
 		{"token with space", []string{"a token with spaces:x"}, nil, "must not contain spaces"},
 		{"duplicate", []string{tokenA, tokenB, tokenA + ":x"}, nil, "entry 3 repeats the token of entry 1"},
@@ -40,6 +41,9 @@ func TestParseTokenList(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseTokenList = %v, want an error containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cr3t") {
+					t.Fatalf("ParseTokenList error %q quotes token material", err)
 				}
 				for _, secret := range []string{tokenA, tokenB} {
 					if strings.Contains(err.Error(), secret) {

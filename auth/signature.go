@@ -39,6 +39,14 @@ const (
 // MinWebhookSecretLen is the shortest accepted webhook secret, in bytes.
 const MinWebhookSecretLen = 16
 
+// SignatureHeader names the header that carries a scheme's signature.
+func SignatureHeader(scheme SignatureScheme) string {
+	if scheme == SchemeGitHub {
+		return GitHubSignatureHeader
+	}
+	return PlexorSignatureHeader
+}
+
 // DefaultTolerance is how far a SchemePlexor timestamp may be from the clock.
 const DefaultTolerance = 5 * time.Minute
 

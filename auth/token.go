@@ -132,7 +132,7 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 					return echo.NewHTTPError(http.StatusForbidden, "the signed token has no publish claim (or an empty one): it cannot publish")
 				}
 				c.Set(ScopeContextKey, Patterns(claims.Publish))
-				c.Set(publisherKey, hex.EncodeToString(d[:]))
+				c.Set(publisherKey, signedPublisherID(claims, d))
 				return next(c)
 			}
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge+`, error="invalid_token"`)
@@ -150,6 +150,18 @@ func CheckToken(t string) error {
 		return errors.New("auth: a token must not contain spaces, commas or line breaks")
 	}
 	return nil
+}
+
+// signedPublisherID identifies the publisher of a signed token by its issuer
+// and subject, so a retry with a freshly minted token is still the same
+// publisher (idempotency keys, rate limits); a token without a subject is
+// identified by its digest.
+func signedPublisherID(claims *Claims, digest [sha256.Size]byte) string {
+	if claims.Subject == "" {
+		return hex.EncodeToString(digest[:])
+	}
+	id := sha256.Sum256([]byte("jwt\x00" + claims.Issuer + "\x00" + claims.Subject))
+	return "jwt:" + hex.EncodeToString(id[:])
 }
 
 // publisherKey is the echo.Context key under which the middleware leaves the

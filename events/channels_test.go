@@ -210,7 +210,7 @@ func TestCursorFromRequest(t *testing.T) {
 		{name: "empty header", headers: []string{""}},
 		{name: "empty query", query: "lastEventId="},
 		{name: "other parameter ignored", query: "cursor=5&lasteventid=6"},
-		{name: "header and query conflict", headers: []string{"1"}, query: "lastEventId=2", wantCode: "conflicting_cursor"},
+		{name: "header wins over a stale query cursor (EventSource reconnect)", headers: []string{"5"}, query: "lastEventId=2", want: 5, wantOK: true},
 		{name: "queries conflict", query: "last_event_id=1&evs_last_event_id=2", wantCode: "conflicting_cursor"},
 		{name: "repeated header conflict", headers: []string{"1", "2"}, wantCode: "conflicting_cursor"},
 		{name: "repeated query conflict", query: "lastEventId=1&lastEventId=01", wantCode: "conflicting_cursor"},

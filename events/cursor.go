@@ -3,6 +3,7 @@ package events
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // FormatID renders an event ID the way it appears on the wire: decimal.
@@ -35,34 +36,53 @@ func ParseCursor(s string) (id uint64, ok bool, err error) {
 
 // cursorFromRequest reads the cursor from the Last-Event-ID header or the
 // polyfill query parameters (lastEventId, last_event_id, evs_last_event_id).
-// Several sources must agree; conflicting values are a 400.
+// The header wins over the query: a browser's EventSource reconnects to the
+// URL it was opened with (and its old ?lastEventId=) but sends the newest
+// cursor in the header. Within the header, and within the query, several
+// values must agree; conflicting ones are a 400.
 func cursorFromRequest(r *http.Request) (uint64, bool, error) {
+	value, err := agreeing(r.Header.Values("Last-Event-ID"), "Last-Event-ID")
+	if err != nil || value != "" {
+		if err != nil {
+			return 0, false, err
+		}
+		return ParseCursor(value)
+	}
+	q := r.URL.Query()
+	var named []string
+	for _, name := range []string{"lastEventId", "last_event_id", "evs_last_event_id"} {
+		for _, v := range q[name] {
+			named = append(named, name+"="+v)
+		}
+	}
+	if value, err = agreeingNamed(named); err != nil {
+		return 0, false, err
+	}
+	return ParseCursor(value)
+}
+
+// agreeing returns the one non-empty value of values (all must be equal).
+func agreeing(values []string, name string) (string, error) {
+	named := make([]string, len(values))
+	for i, v := range values {
+		named[i] = name + "=" + v
+	}
+	return agreeingNamed(named)
+}
+
+// agreeingNamed is agreeing for "name=value" entries of possibly different names.
+func agreeingNamed(named []string) (string, error) {
 	var value, from string
-	check := func(name, v string) error {
+	for _, nv := range named {
+		name, v, _ := strings.Cut(nv, "=")
 		if v == "" {
-			return nil
+			continue
 		}
 		if value != "" && v != value {
-			return errorf(http.StatusBadRequest, "conflicting_cursor",
+			return "", errorf(http.StatusBadRequest, "conflicting_cursor",
 				"%s and %s disagree; send the cursor once", from, name)
 		}
 		value, from = v, name
-		return nil
 	}
-	if vs := r.Header.Values("Last-Event-ID"); len(vs) > 0 {
-		for _, v := range vs {
-			if err := check("Last-Event-ID", v); err != nil {
-				return 0, false, err
-			}
-		}
-	}
-	q := r.URL.Query()
-	for _, name := range []string{"lastEventId", "last_event_id", "evs_last_event_id"} {
-		for _, v := range q[name] {
-			if err := check(name, v); err != nil {
-				return 0, false, err
-			}
-		}
-	}
-	return ParseCursor(value)
+	return value, nil
 }

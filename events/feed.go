@@ -34,6 +34,10 @@ func (a *API) Feed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	client, err := pollClient(q["client"])
+	if err != nil {
+		return err
+	}
 	legacy := legacyModes(req)
 	until, err := a.authorizeSubscribe(req, channels)
 	if err != nil {
@@ -53,6 +57,7 @@ func (a *API) Feed(c echo.Context) error {
 		return unavailable(err)
 	}
 	defer a.hub.Unsubscribe(sub)
+	a.hub.Resume(client) // a poll this client made before (e.g. to learn the cursor) stops counting
 	m := a.hub.metrics
 	m.connections.Add(1)
 	defer m.connections.Add(-1)

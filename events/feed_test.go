@@ -481,7 +481,7 @@ func TestFeedBadRequests(t *testing.T) {
 		{name: "bad cursor header", query: "channels=a", header: map[string]string{"Last-Event-ID": "abc"}, code: "invalid_cursor"},
 		{name: "negative cursor", query: "channels=a&lastEventId=-5", code: "invalid_cursor"},
 		{name: "cursor too long", query: "channels=a&last_event_id=" + strings.Repeat("1", 65), code: "invalid_cursor"},
-		{name: "conflicting cursors", query: "channels=a&lastEventId=6", header: map[string]string{"Last-Event-ID": "5"}, code: "conflicting_cursor"},
+		{name: "conflicting header cursors", query: "channels=a", header: map[string]string{"Last-Event-ID": "5, 6"}, code: "invalid_cursor"},
 		{name: "conflicting query cursors", query: "channels=a&last_event_id=6&evs_last_event_id=7", code: "conflicting_cursor"},
 		{name: "bad format", query: "channels=a&format=xml", code: "invalid_format"},
 		{name: "format twice", query: "channels=a&format=raw&format=envelope", code: "invalid_format"},

@@ -54,6 +54,9 @@ type MemoryIdempotencyConfig struct {
 	// MaxEntries bounds the remembered answers; when a new one would exceed
 	// it, the oldest is forgotten. Default 100000.
 	MaxEntries int
+	// MaxBytes bounds the memory of the remembered answers the same way
+	// (bodies, keys and a fixed overhead each). Default 64 MiB.
+	MaxBytes int
 	// Clock tells the time. Default time.Now.
 	Clock history.Clock
 }
@@ -62,6 +65,7 @@ type MemoryIdempotencyConfig struct {
 var DefaultMemoryIdempotencyConfig = MemoryIdempotencyConfig{
 	TTL:        24 * time.Hour,
 	MaxEntries: 100_000,
+	MaxBytes:   64 << 20,
 	Clock:      time.Now,
 }
 
@@ -70,11 +74,13 @@ var DefaultMemoryIdempotencyConfig = MemoryIdempotencyConfig{
 // every call, so it runs no goroutine. Reservations in progress are not
 // counted against MaxEntries: there is at most one per request being served.
 type MemoryIdempotency struct {
-	ttl   time.Duration
-	max   int
-	clock history.Clock
+	ttl      time.Duration
+	max      int
+	maxBytes int
+	clock    history.Clock
 
-	mu       sync.Mutex               // guards answers, order and reserved
+	mu       sync.Mutex               // guards answers, order, reserved and bytes
+	bytes    int                      // size of the remembered answers (see answerSize)
 	answers  map[string]*list.Element // key -> element of order (a *memoryAnswer)
 	order    *list.List               // remembered answers, oldest first (saved order is expiry order: one TTL for all)
 	reserved map[string]struct{}      // keys held by a request in progress
@@ -96,12 +102,16 @@ func NewMemoryIdempotency(cfg MemoryIdempotencyConfig) *MemoryIdempotency {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = d.MaxEntries
 	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = d.MaxBytes
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = d.Clock
 	}
 	return &MemoryIdempotency{
 		ttl:      cfg.TTL,
 		max:      cfg.MaxEntries,
+		maxBytes: cfg.MaxBytes,
 		clock:    cfg.Clock,
 		answers:  make(map[string]*list.Element),
 		order:    list.New(),
@@ -133,10 +143,13 @@ func (m *MemoryIdempotency) Save(_ context.Context, key string, resp StoredRespo
 	now := m.clock()
 	m.expire(now)
 	if el, ok := m.answers[key]; ok { // not reached through Reserve; keep the newest
-		m.order.Remove(el)
+		m.remove(el)
 	}
-	m.answers[key] = m.order.PushBack(&memoryAnswer{key: key, resp: resp, expires: now.Add(m.ttl)})
-	for m.order.Len() > m.max {
+	a := &memoryAnswer{key: key, resp: resp, expires: now.Add(m.ttl)}
+	m.answers[key] = m.order.PushBack(a)
+	m.bytes += a.size()
+	// Over either bound the oldest answers go first; the newest always stays.
+	for m.order.Len() > 1 && (m.order.Len() > m.max || m.bytes > m.maxBytes) {
 		m.remove(m.order.Front())
 	}
 	return nil
@@ -167,6 +180,14 @@ func (m *MemoryIdempotency) expire(now time.Time) {
 
 // remove forgets one answer. Callers hold mu.
 func (m *MemoryIdempotency) remove(el *list.Element) {
-	delete(m.answers, el.Value.(*memoryAnswer).key)
+	a := el.Value.(*memoryAnswer)
+	delete(m.answers, a.key)
+	m.bytes -= a.size()
 	m.order.Remove(el)
+}
+
+// size is what an answer counts against MaxBytes: its body, key and content
+// type plus a fixed overhead for the bookkeeping.
+func (a *memoryAnswer) size() int {
+	return len(a.resp.Body) + len(a.key) + len(a.resp.ContentType) + 128
 }

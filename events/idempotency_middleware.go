@@ -35,6 +35,9 @@ type IdempotencyConfig struct {
 	// Headers are the request headers that may carry the key, in order of
 	// preference. Default: Idempotency-Key.
 	Headers []string
+	// Key, when set, derives the key from the request instead of Headers
+	// (e.g. from a verified webhook signature); ok false means no key.
+	Key func(c echo.Context) (key string, ok bool)
 }
 
 // ToMiddleware validates config and returns the middleware. A request
@@ -67,8 +70,12 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			key, ok, err := idempotencyKey(req, config.Headers)
-			if err != nil {
+			var key string
+			var ok bool
+			var err error
+			if config.Key != nil {
+				key, ok = config.Key(c)
+			} else if key, ok, err = idempotencyKey(req, config.Headers); err != nil {
 				return err
 			}
 			if !ok {

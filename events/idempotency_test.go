@@ -95,6 +95,34 @@ func TestMemoryIdempotencyEvictsOldest(t *testing.T) {
 	}
 }
 
+func TestMemoryIdempotencyBoundsBytes(t *testing.T) {
+	s := NewMemoryIdempotency(MemoryIdempotencyConfig{MaxBytes: 10_000})
+	big := StoredResponse{Status: 200, ContentType: "application/json", Body: make([]byte, 4000)}
+	for i := range 4 { // 4 × ~4.1 KB > 10 KB: the oldest two must go
+		key := fmt.Sprint("big", i)
+		if _, err := reserve(s, key); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Save(context.Background(), key, big)
+	}
+	if n := s.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2 answers within 10 KB", n)
+	}
+	for i, want := range []bool{false, false, true, true} {
+		got, _ := reserve(s, fmt.Sprint("big", i))
+		if (got != nil) != want {
+			t.Errorf("big%d remembered = %v, want %v", i, got != nil, want)
+		}
+	}
+	// One answer larger than the whole budget is still kept (the newest stays).
+	huge := StoredResponse{Status: 200, Body: make([]byte, 20_000)}
+	_, _ = reserve(s, "huge")
+	_ = s.Save(context.Background(), "huge", huge)
+	if got, _ := reserve(s, "huge"); got == nil || s.Len() != 1 {
+		t.Fatalf("huge answer remembered = %v, Len %d; want it alone", got != nil, s.Len())
+	}
+}
+
 func TestMemoryIdempotencyReservations(t *testing.T) {
 	s := NewMemoryIdempotency(MemoryIdempotencyConfig{})
 	ctx := context.Background()

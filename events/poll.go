@@ -57,7 +57,15 @@ func (a *API) Poll(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	until, err := a.authorizeSubscribe(c.Request(), channels)
+	authReq := c.Request()
+	if callback != "" {
+		// A JSONP <script> is sent with the browser's cookies by any page on
+		// any site, and CORS does not guard what it returns: so JSONP never
+		// authenticates with a cookie (use ?token=).
+		authReq = authReq.Clone(authReq.Context())
+		authReq.Header.Del("Cookie")
+	}
+	until, err := a.authorizeSubscribe(authReq, channels)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,754 @@
+/*!
+ * plexor.js — the browser client of Plexor (a Server-Sent Events broadcast service).
+ *
+ * No dependencies. Works as a plain <script> (defines window.Plexor), through
+ * CommonJS (module.exports), and as an ES module through plexor.mjs:
+ *
+ *   <script src="https://rt.example.com/plexor.js"></script>
+ *   import Plexor from "https://rt.example.com/plexor.mjs";
+ *
+ *   var plexor = new Plexor("https://rt.example.com/", { namespace: "demo_" });
+ *   plexor.subscribe("Alpha", function (data, channel, id, type) { ... });
+ *   plexor.subscribe("Beta", onBeta);
+ *   plexor.execute();                        // apply the subscription set
+ *   plexor.unsubscribe("Beta", onBeta);
+ *   plexor.execute();
+ *
+ * Transports: an EventSource on /events?format=envelope where the browser has
+ * one, else XHR long-polling on /poll (same origin or CORS), else JSONP on
+ * /poll (script tags, any origin). Force one with {transport: "eventsource" |
+ * "poll" | "jsonp"}. EventSource and XHR from another origin need the service
+ * to allow the page's origin (PLEXOR_CORS_ORIGINS); when it does not, "auto"
+ * notices on its first request and switches to JSONP.
+ *
+ * Exactly-once delivery: the client keeps one cursor (the ID of the last event
+ * it delivered, or the position the service reported). Every connection starts
+ * from that cursor, so reconnects and execute() lose nothing on channels that
+ * stay, and an event whose ID is not after the cursor is never delivered again.
+ *
+ * Written in ES5 on purpose: the fallbacks exist for old browsers.
+ */
+(function (root, factory) {
+  var Plexor = factory(root);
+  if (typeof module === "object" && module && module.exports) {
+    module.exports = Plexor;
+  }
+  if (root) {
+    root.Plexor = Plexor;
+  }
+})(typeof self !== "undefined" ? self : typeof window !== "undefined" ? window : this, function (global) {
+  "use strict";
+
+  var CHANNEL = /^[A-Za-z0-9_.:@-]{1,128}$/;
+  var TRANSPORTS = { auto: 1, eventsource: 1, poll: 1, jsonp: 1 };
+  var JSONP_REGISTRY = "__plexorJsonp"; // global object holding the JSONP callbacks
+  var jsonpSeq = 0;
+
+  function noop() {}
+
+  function has(obj, key) {
+    return Object.prototype.hasOwnProperty.call(obj, key);
+  }
+
+  function now() {
+    return new Date().getTime();
+  }
+
+  // isAfter reports whether event ID a comes after b. IDs are decimal strings
+  // without leading zeros: a longer one is larger, equal lengths compare as text.
+  function isAfter(a, b) {
+    if (a.length !== b.length) {
+      return a.length > b.length;
+    }
+    return a > b;
+  }
+
+  function copy(list) {
+    var out = [];
+    for (var i = 0; i < list.length; i++) {
+      out.push(list[i]);
+    }
+    return out;
+  }
+
+  function contains(list, item) {
+    for (var i = 0; i < list.length; i++) {
+      if (list[i] === item) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // minus returns the items of a that are not in b.
+  function minus(a, b) {
+    var out = [];
+    for (var i = 0; i < a.length; i++) {
+      if (!contains(b, a[i])) {
+        out.push(a[i]);
+      }
+    }
+    return out;
+  }
+
+  function sameList(a, b) {
+    if (a.length !== b.length) {
+      return false;
+    }
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  function listen(target, type, fn) {
+    if (target.addEventListener) {
+      target.addEventListener(type, fn, false);
+    } else if (target.attachEvent) {
+      target.attachEvent("on" + type, fn);
+    }
+  }
+
+  function unlisten(target, type, fn) {
+    if (target.removeEventListener) {
+      target.removeEventListener(type, fn, false);
+    } else if (target.detachEvent) {
+      target.detachEvent("on" + type, fn);
+    }
+  }
+
+  // rethrow reports an exception of a user callback without breaking delivery.
+  function rethrow(err) {
+    setTimeout(function () {
+      throw err;
+    }, 0);
+  }
+
+  // sameOrigin reports whether url is served by the page's own origin.
+  function sameOrigin(url) {
+    if (!global.location || !global.document) {
+      return false;
+    }
+    if (!/^([a-z][a-z0-9+.-]*:)?\/\//i.test(url)) {
+      return true; // relative URL
+    }
+    var a = global.document.createElement("a");
+    a.href = url;
+    return a.protocol === global.location.protocol && a.host === global.location.host;
+  }
+
+  function pickTransport(url) {
+    if (typeof global.EventSource === "function" || typeof global.EventSource === "object") {
+      return "eventsource";
+    }
+    if (global.XMLHttpRequest && (sameOrigin(url) || "withCredentials" in new global.XMLHttpRequest())) {
+      return "poll";
+    }
+    return "jsonp";
+  }
+
+  // randomKey makes a client key: 16 characters from a-z 0-9.
+  function randomKey() {
+    var key = "";
+    while (key.length < 16) {
+      key += Math.floor(Math.random() * 2176782336).toString(36); // 36^6
+    }
+    return key.slice(0, 16);
+  }
+
+  // backoff is the delay before reconnect attempt n (0-based): exponential,
+  // capped, with jitter so that clients do not return all at once.
+  function backoff(base, max, attempt) {
+    var d = base * Math.pow(2, Math.min(attempt, 16));
+    if (d > max) {
+      d = max;
+    }
+    return Math.round(d * (0.5 + Math.random() * 0.5));
+  }
+
+  // xhrGet fetches a JSON answer; done(err, answer). err has status (0 for a
+  // network error or timeout), the parsed error body when there is one, and
+  // retryAfter (seconds) when the service asked for it.
+  function xhrGet(url, timeoutMs, withCredentials, done) {
+    var finished = false;
+    var x = new global.XMLHttpRequest();
+    var timer = setTimeout(function () {
+      finish({ status: 0, message: "timeout" });
+      try {
+        x.abort();
+      } catch (e) {}
+    }, timeoutMs);
+    function finish(err, answer) {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      clearTimeout(timer);
+      done(err, answer);
+    }
+    x.open("GET", url, true);
+    if (withCredentials) {
+      x.withCredentials = true;
+    }
+    x.onreadystatechange = function () {
+      if (x.readyState !== 4 || finished) {
+        return;
+      }
+      var body = null;
+      try {
+        body = JSON.parse(x.responseText);
+      } catch (e) {}
+      if (x.status === 200 && body) {
+        finish(null, body);
+        return;
+      }
+      var retryAfter = parseInt(x.getResponseHeader("Retry-After") || "", 10);
+      finish({
+        status: x.status,
+        message: body && body.error ? body.error.message : "request failed",
+        error: body && body.error ? body.error : null,
+        retryAfter: retryAfter > 0 ? retryAfter : 0
+      });
+    };
+    x.send(null);
+    return {
+      abort: function () {
+        if (!finished) {
+          finished = true;
+          clearTimeout(timer);
+          try {
+            x.abort();
+          } catch (e) {}
+        }
+      }
+    };
+  }
+
+  // jsonpGet loads url as a script calling back a global function; any
+  // origin works. Errors only show as the script's error event or a timeout.
+  function jsonpGet(url, timeoutMs, withCredentials, done) {
+    var doc = global.document;
+    var registry = global[JSONP_REGISTRY] || (global[JSONP_REGISTRY] = {});
+    var name = "c" + ++jsonpSeq;
+    var script = doc.createElement("script");
+    var finished = false;
+    var timer = setTimeout(function () {
+      finish({ status: 0, message: "timeout" });
+    }, timeoutMs);
+    function cleanup() {
+      clearTimeout(timer);
+      script.onerror = script.onload = script.onreadystatechange = null;
+      if (script.parentNode) {
+        script.parentNode.removeChild(script);
+      }
+      // A script already requested may still run: leave a no-op behind for a while.
+      registry[name] = noop;
+      setTimeout(function () {
+        try {
+          delete registry[name];
+        } catch (e) {
+          registry[name] = undefined;
+        }
+      }, timeoutMs + 60000);
+    }
+    function finish(err, answer) {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      cleanup();
+      done(err, answer);
+    }
+    registry[name] = function (answer) {
+      finish(null, answer);
+    };
+    script.async = true;
+    script.src = url + (url.indexOf("?") < 0 ? "?" : "&") + "callback=" + JSONP_REGISTRY + "." + name;
+    script.onerror = function () {
+      finish({ status: 0, message: "script failed to load" });
+    };
+    // Old IE has no error event: a script that loaded without calling back failed.
+    script.onload = script.onreadystatechange = function () {
+      var state = script.readyState;
+      if (!state || state === "loaded" || state === "complete") {
+        setTimeout(function () {
+          finish({ status: 0, message: "no callback from the script" });
+        }, 0);
+      }
+    };
+    (doc.getElementsByTagName("head")[0] || doc.documentElement).appendChild(script);
+    return {
+      abort: function () {
+        if (!finished) {
+          finished = true;
+          cleanup();
+        }
+      }
+    };
+  }
+
+  /**
+   * new Plexor(url, options)
+   *
+   * url: the service's base URL ("https://rt.example.com/"; "" or "/" for the
+   * page's own origin).
+   * options (a string is taken as the namespace, as in Dklab Realplexor):
+   *   namespace        prefixed to every channel name on the wire, stripped in callbacks ("")
+   *   transport        "auto" (default), "eventsource", "poll" or "jsonp"
+   *   pollTimeout      seconds a long-poll may be held by the service (25; the service caps it)
+   *   cursor           start after this event ID instead of "now" (resume across page loads)
+   *   reconnectDelay   base of the reconnect backoff in ms (1000)
+   *   maxReconnectDelay  cap of the backoff in ms (30000)
+   *   withCredentials  send cookies cross-origin (false)
+   *   onReset(info)    the service no longer has every event after the cursor
+   *                    (info: {reason, cursor}); refetch your state. Default: nothing
+   *                    (the events it still has are delivered as usual).
+   *   onError(err)     a request failed ({status, message, error, retryAfter}); the client retries by itself
+   *   onStatus(status) "connecting", "connected", "reconnecting", "closed"
+   */
+  function Plexor(url, options) {
+    if (!(this instanceof Plexor)) {
+      return new Plexor(url, options);
+    }
+    if (typeof options === "string") {
+      options = { namespace: options };
+    }
+    options = options || {};
+    var transport = options.transport || "auto";
+    if (!TRANSPORTS[transport]) {
+      throw new Error('Plexor: unknown transport "' + transport + '" (use auto, eventsource, poll or jsonp)');
+    }
+    this.url = String(url == null ? "" : url).replace(/\/+$/, "");
+    this.namespace = options.namespace || "";
+    this.transport = transport === "auto" ? pickTransport(this.url) : transport;
+    // In auto mode a cross-origin client falls back to JSONP when its first
+    // request fails the way a missing CORS permission does.
+    this._fallback = transport === "auto" && !sameOrigin(this.url);
+    this.pollTimeout = options.pollTimeout == null ? 25 : Number(options.pollTimeout);
+    this.reconnectDelay = options.reconnectDelay || 1000;
+    this.maxReconnectDelay = options.maxReconnectDelay || 30000;
+    this.withCredentials = !!options.withCredentials;
+    this.onReset = options.onReset || null;
+    this.onError = options.onError || null;
+    this.onStatus = options.onStatus || null;
+    /** The position: every event up to this ID has been delivered (null: not known yet). */
+    this.cursor = options.cursor ? String(options.cursor) : null;
+    /** "idle", "connecting", "connected", "reconnecting" or "closed". */
+    this.status = "idle";
+    /** Counters, handy for debugging and tests. */
+    this.stats = { connects: 0, polls: 0, errors: 0, resets: 0, delivered: 0 };
+
+    this._subs = {}; // "#" + channel name (without namespace) -> [callback]
+    this._wire = []; // the applied channel set, wire names, sorted
+    this._gen = 0; // bumped whenever the connection is replaced; stale callbacks check it
+    this._conn = null; // {abort()} of the current request, stream or timer
+    this._attempt = 0; // consecutive failures, for the backoff
+    // Identifies this client's consecutive polls to the service (?client=),
+    // so it counts as one listener between polls, not one per poll.
+    this._client = randomKey();
+  }
+
+  /** subscribe adds callback(data, channel, id, type) to a channel; call execute() to apply. */
+  Plexor.prototype.subscribe = function (channel, callback) {
+    channel = String(channel);
+    if (!CHANNEL.test(this.namespace + channel)) {
+      throw new Error('Plexor: invalid channel name "' + this.namespace + channel +
+        '": use 1-128 characters from A-Z a-z 0-9 _ - . : @');
+    }
+    if (typeof callback !== "function") {
+      throw new Error("Plexor: subscribe needs a callback function");
+    }
+    var key = "#" + channel; // a prefix keeps names like __proto__ harmless
+    var list = has(this._subs, key) ? this._subs[key] : (this._subs[key] = []);
+    if (!contains(list, callback)) {
+      list.push(callback);
+    }
+    return this;
+  };
+
+  /** unsubscribe removes a callback (or, without one, every callback) of a channel; call execute() to apply. */
+  Plexor.prototype.unsubscribe = function (channel, callback) {
+    channel = String(channel);
+    var key = "#" + channel;
+    if (!has(this._subs, key)) {
+      return this;
+    }
+    if (callback) {
+      var kept = [];
+      var list = this._subs[key];
+      for (var i = 0; i < list.length; i++) {
+        if (list[i] !== callback) {
+          kept.push(list[i]);
+        }
+      }
+      this._subs[key] = kept;
+    }
+    if (!callback || !this._subs[key].length) {
+      delete this._subs[key];
+    }
+    return this;
+  };
+
+  /** channels lists the subscribed channel names (without namespace). */
+  Plexor.prototype.channels = function () {
+    var out = [];
+    for (var key in this._subs) {
+      if (has(this._subs, key)) {
+        out.push(key.slice(1));
+      }
+    }
+    return out.sort();
+  };
+
+  /**
+   * execute applies the subscription set: it (re)connects to exactly the
+   * subscribed channels, from the current cursor, so channels that stay lose
+   * nothing; channels added start with the events published from now on.
+   */
+  Plexor.prototype.execute = function () {
+    var wanted = [];
+    var names = this.channels();
+    for (var i = 0; i < names.length; i++) {
+      wanted.push(this.namespace + names[i]);
+    }
+    wanted.sort();
+    var live = this._conn !== null && this.status !== "closed";
+    if (live && sameList(wanted, this._wire)) {
+      return this;
+    }
+    var previous = this._wire;
+    this._stop();
+    this._wire = wanted;
+    if (!wanted.length) {
+      this._setStatus("idle");
+      return this;
+    }
+    this._attempt = 0;
+    this._setStatus("connecting");
+    var gen = this._gen;
+    var self = this;
+    if (this.cursor !== null && previous.length && minus(wanted, previous).length) {
+      // Channels are added: bring the channels we had up to "now" first, so
+      // the new ones start now rather than at an old cursor (which could
+      // replay a long way back, or get a reset, on a busy new channel).
+      this._conn = this._request(this._pollURL(previous, this.cursor, 0), function (err, answer) {
+        if (gen !== self._gen) {
+          return;
+        }
+        if (!err) {
+          self._handleAnswer(answer, self.cursor);
+        }
+        self._open(gen);
+      });
+      return this;
+    }
+    this._open(gen);
+    return this;
+  };
+
+  /** close ends the connection. A later execute() resumes from the cursor. */
+  Plexor.prototype.close = function () {
+    this._stop();
+    this._wire = [];
+    this._setStatus("closed");
+    return this;
+  };
+
+  // _stop drops the current connection, request or timer; whatever it still
+  // reports is ignored (its generation is stale).
+  Plexor.prototype._stop = function () {
+    this._gen++;
+    if (this._conn) {
+      var conn = this._conn;
+      this._conn = null;
+      conn.abort();
+    }
+  };
+
+  Plexor.prototype._setStatus = function (status) {
+    if (this.status === status) {
+      return;
+    }
+    this.status = status;
+    if (this.onStatus) {
+      try {
+        this.onStatus(status);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
+  };
+
+  Plexor.prototype._request = function (url, done) {
+    var timeoutMs = (this.pollTimeout + 15) * 1000;
+    if (this.transport === "jsonp") {
+      return jsonpGet(url, timeoutMs, this.withCredentials, done);
+    }
+    return xhrGet(url, timeoutMs, this.withCredentials, done);
+  };
+
+  Plexor.prototype._pollURL = function (channels, cursor, timeout) {
+    var url = this.url + "/poll?channels=" + encodeURIComponent(channels.join(","));
+    if (cursor !== null) {
+      url += "&cursor=" + encodeURIComponent(cursor);
+    }
+    return url + "&timeout=" + timeout + "&client=" + this._client;
+  };
+
+  // _open connects the current channel set from the cursor. Without a cursor
+  // it first asks the service for its current position (an immediate poll),
+  // so that every later connection, reconnect or execute() has an exact
+  // starting point even before the first event arrives.
+  Plexor.prototype._open = function (gen) {
+    var self = this;
+    var doc = global.document;
+    if (this.transport === "jsonp" && doc && doc.readyState !== "complete") {
+      // A script inserted before the page has loaded holds up its load
+      // event (and the browser's spinner) for as long as a long-poll lasts.
+      var onLoad = function () {
+        unlisten(global, "load", onLoad);
+        if (gen === self._gen) {
+          self._open(gen);
+        }
+      };
+      listen(global, "load", onLoad);
+      this._conn = {
+        abort: function () {
+          unlisten(global, "load", onLoad);
+        }
+      };
+      return;
+    }
+    if (this.transport !== "eventsource") {
+      this._poll(gen);
+      return;
+    }
+    if (this.cursor === null) {
+      this._conn = this._request(this._pollURL(this._wire, null, 0), function (err, answer) {
+        if (gen !== self._gen) {
+          return;
+        }
+        if (err) {
+          self._fail(gen, err);
+          return;
+        }
+        self._fallback = false;
+        self._handleAnswer(answer, null);
+        self._eventSource(gen);
+      });
+      return;
+    }
+    this._eventSource(gen);
+  };
+
+  // _eventSource streams /events?format=envelope from the cursor.
+  Plexor.prototype._eventSource = function (gen) {
+    var self = this;
+    var url = this.url + "/events?channels=" + encodeURIComponent(this._wire.join(",")) +
+      "&format=envelope&lastEventId=" + encodeURIComponent(this.cursor) + "&client=" + this._client;
+    var es = new global.EventSource(url, { withCredentials: this.withCredentials });
+    this._conn = {
+      abort: function () {
+        es.close();
+      }
+    };
+    es.onopen = function () {
+      if (gen !== self._gen) {
+        return;
+      }
+      self._attempt = 0;
+      self._fallback = false;
+      self.stats.connects++;
+      self._setStatus("connected");
+    };
+    es.onmessage = function (e) {
+      if (gen !== self._gen) {
+        return;
+      }
+      var env;
+      try {
+        env = JSON.parse(e.data);
+      } catch (err) {
+        return; // not an envelope: nothing this client can deliver
+      }
+      self._deliver(env);
+    };
+    es.addEventListener("reset", function (e) {
+      if (gen !== self._gen) {
+        return;
+      }
+      var info = { reason: "history", cursor: self.cursor };
+      try {
+        info = JSON.parse(e.data);
+      } catch (err) {}
+      self._reset(info);
+    });
+    es.onerror = function () {
+      if (gen !== self._gen) {
+        return;
+      }
+      if (es.readyState === 2) {
+        // CLOSED: the browser gave up (an error answer). Reconnect ourselves,
+        // from our cursor, with backoff.
+        es.close();
+        self._fail(gen, { status: 0, message: "event stream failed" });
+        return;
+      }
+      // CONNECTING: the stream ended (the service may close it at any time);
+      // the browser reconnects by itself after the service's retry hint and
+      // sends Last-Event-ID, which the service resumes from.
+      self._setStatus("reconnecting");
+    };
+  };
+
+  // _poll runs the long-poll loop: each answer carries the next cursor.
+  Plexor.prototype._poll = function (gen) {
+    var self = this;
+    var timeout = this.cursor === null ? 0 : this.pollTimeout;
+    var started = now();
+    var sent = this.cursor;
+    this._conn = this._request(this._pollURL(this._wire, sent, timeout), function (err, answer) {
+      if (gen !== self._gen) {
+        return;
+      }
+      if (err) {
+        self._fail(gen, err);
+        return;
+      }
+      self._attempt = 0;
+      self._fallback = false;
+      self.stats.polls++;
+      if (self.status !== "connected") {
+        self.stats.connects++;
+        self._setStatus("connected");
+      }
+      self._handleAnswer(answer, sent);
+      if (gen !== self._gen) {
+        return; // a callback called execute() or close()
+      }
+      var empty = !answer.events || !answer.events.length;
+      if (empty && timeout > 0 && now() - started < 100) {
+        // An empty answer at once to a long-poll: don't spin.
+        self._later(gen, 1000, function () {
+          self._poll(gen);
+        });
+        return;
+      }
+      self._poll(gen);
+    });
+  };
+
+  // _handleAnswer delivers a /poll answer and moves the cursor on.
+  Plexor.prototype._handleAnswer = function (answer, sent) {
+    if (!answer || typeof answer !== "object") {
+      return;
+    }
+    if (answer.reset) {
+      this._reset({ reason: "history", cursor: sent });
+    }
+    var evs = answer.events || [];
+    for (var i = 0; i < evs.length; i++) {
+      this._deliver(evs[i]);
+    }
+    if (typeof answer.cursor === "string" && answer.cursor !== "" &&
+      (this.cursor === null || isAfter(answer.cursor, this.cursor))) {
+      this.cursor = answer.cursor;
+    }
+  };
+
+  // _deliver hands one envelope to the callbacks of its channels, once.
+  Plexor.prototype._deliver = function (env) {
+    if (!env || typeof env.id !== "string") {
+      return;
+    }
+    if (this.cursor !== null && !isAfter(env.id, this.cursor)) {
+      return; // delivered already (a replay after a reconnect)
+    }
+    this.cursor = env.id;
+    var channels = env.channels || [];
+    var ns = this.namespace;
+    for (var i = 0; i < channels.length; i++) {
+      var wire = String(channels[i]);
+      if (wire.slice(0, ns.length) !== ns) {
+        continue;
+      }
+      var name = wire.slice(ns.length);
+      if (!has(this._subs, "#" + name)) {
+        continue;
+      }
+      var list = copy(this._subs["#" + name]);
+      for (var j = 0; j < list.length; j++) {
+        this.stats.delivered++;
+        try {
+          list[j].call(this, env.data, name, env.id, env.type || "message");
+        } catch (e) {
+          rethrow(e);
+        }
+      }
+    }
+  };
+
+  Plexor.prototype._reset = function (info) {
+    this.stats.resets++;
+    if (this.onReset) {
+      try {
+        this.onReset(info);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
+  };
+
+  // _fail reports a failed connection and retries after a backoff (or after
+  // the Retry-After the service asked for).
+  Plexor.prototype._fail = function (gen, err) {
+    var self = this;
+    if (this._fallback && err && err.status === 0 && this.transport !== "jsonp") {
+      // Cross-origin, nothing ever worked, and the failure looks like a CORS
+      // refusal (no status): JSONP needs no permission from the service.
+      this._fallback = false;
+      this.transport = "jsonp";
+      this._open(gen);
+      return;
+    }
+    this.stats.errors++;
+    this._setStatus("reconnecting");
+    if (this.onError) {
+      try {
+        this.onError(err);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
+    if (gen !== this._gen) {
+      return; // onError called execute() or close()
+    }
+    var delay = err && err.retryAfter ? err.retryAfter * 1000 :
+      backoff(this.reconnectDelay, this.maxReconnectDelay, this._attempt);
+    this._attempt++;
+    this._later(gen, delay, function () {
+      self._open(gen);
+    });
+  };
+
+  Plexor.prototype._later = function (gen, delay, fn) {
+    var self = this;
+    var timer = setTimeout(function () {
+      if (gen === self._gen) {
+        fn();
+      }
+    }, delay);
+    this._conn = {
+      abort: function () {
+        clearTimeout(timer);
+      }
+    };
+  };
+
+  Plexor.isAfter = isAfter;
+  Plexor.version = "1";
+
+  return Plexor;
+});
