@@ -104,11 +104,8 @@ func subscriberToken(r *http.Request, param, cookie string) (string, bool) {
 	if t := r.URL.Query().Get(param); t != "" {
 		return t, true
 	}
-	scheme, rest, _ := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
-	if strings.EqualFold(scheme, "Bearer") {
-		if t := strings.TrimSpace(rest); t != "" {
-			return t, true
-		}
+	if t, ok := bearerToken(r); ok {
+		return t, true
 	}
 	if c, err := r.Cookie(cookie); err == nil && c.Value != "" {
 		return c.Value, true

@@ -191,17 +191,21 @@ func matchIndex(digests [][sha256.Size]byte, d [sha256.Size]byte) int {
 
 // tokenFromRequest extracts a bearer token or a Basic password.
 func tokenFromRequest(r *http.Request) (string, bool) {
-	h := r.Header.Get(echo.HeaderAuthorization)
-	scheme, rest, _ := strings.Cut(h, " ")
-	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-		t := strings.TrimSpace(rest)
-		return t, t != ""
-	case strings.EqualFold(scheme, "Basic"):
-		_, pass, ok := r.BasicAuth()
-		return pass, ok && pass != ""
+	if t, ok := bearerToken(r); ok {
+		return t, true
 	}
-	return "", false
+	_, pass, ok := r.BasicAuth()
+	return pass, ok && pass != ""
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, rest, _ := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	t := strings.TrimSpace(rest)
+	return t, t != ""
 }
 
 // GenerateToken returns a fresh random token (32 hex digits, 128 bits).

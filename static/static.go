@@ -1,6 +1,7 @@
 // Package static holds the browser side of Plexor, embedded in the binary:
-// the client library (plexor.js, and plexor.mjs for ES module imports) and
-// the demo page (index.html with demo.js and demo.css).
+// the client library (plexor.js, and plexor.mjs for ES module imports), the
+// demo page (index.html with demo.js and demo.css) and the admin page
+// (admin.html with admin.js and admin.css).
 package static
 
 import (
@@ -22,7 +23,7 @@ import (
 //go:embed *.html *.js *.mjs *.css *.svg
 var FS embed.FS
 
-// PageCSP is the Content-Security-Policy of the demo page: scripts,
+// PageCSP is the Content-Security-Policy of the pages (demo, admin): scripts,
 // stylesheets and connections (EventSource, XHR, JSONP script tags) from the
 // service's own origin only, no inline code, no framing.
 const PageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
@@ -62,13 +63,16 @@ var files = func() map[string]*file {
 // Register adds the routes of the browser side to e:
 //
 //	GET /                 the demo page
+//	GET /admin            the admin page (it asks for the admin token itself)
 //	GET /plexor.js        the client (also /plexor.mjs for `import`)
-//	GET /static/NAME      any embedded file (plexor.js, plexor.mjs, demo.js, demo.css, favicon.svg, index.html)
+//	GET /static/NAME      any embedded file (plexor.js, plexor.mjs, demo.js, demo.css, favicon.svg, index.html,
+//	                      admin.html, admin.js, admin.css)
 //
 // HEAD works too. Unknown names are a 404 through e's error handler.
 func Register(e *echo.Echo) {
 	methods := []string{http.MethodGet, http.MethodHead}
 	e.Match(methods, "/", Serve("index.html"))
+	e.Match(methods, "/admin", Serve("admin.html"))
 	e.Match(methods, "/plexor.js", Serve("plexor.js"))
 	e.Match(methods, "/plexor.mjs", Serve("plexor.mjs"))
 	e.Match(methods, "/static/*", func(c echo.Context) error {
