@@ -355,12 +355,14 @@ func (h *Hub) Drain() {
 func (h *Hub) Draining() bool { return h.draining.Load() }
 
 // frameCache encodes one event lazily: once in the raw format, once in the
-// envelope format for each distinct subset of its channels.
+// envelope format for each distinct subset of its channels that
+// subscriptions hear (a subscriber's envelope names only those).
 type frameCache struct {
 	ev      *history.Event
 	raw     *frame
 	envAll  *frame
-	subsets map[string]*frame
+	subsets map[uint64]*frame // by bitmask over ev.Channels (events of ≤ 64 channels)
+	named   map[string]*frame // by joined names (events of more channels)
 }
 
 func (c *frameCache) frameFor(sub *Subscription) *frame {
@@ -370,25 +372,55 @@ func (c *frameCache) frameFor(sub *Subscription) *frame {
 		}
 		return c.raw
 	}
-	chans := c.ev.Channels
-	if len(chans) > 1 {
-		chans = subscribedOf(chans, sub.channels)
-	}
-	if len(chans) == len(c.ev.Channels) {
-		if c.envAll == nil {
-			c.envAll = &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, c.ev.Channels), ev: c.ev}
+	if len(c.ev.Channels) > 1 {
+		if f := c.subsetFrame(sub); f != nil {
+			return f
 		}
-		return c.envAll
 	}
-	key := strings.Join(chans, ",")
-	if f := c.subsets[key]; f != nil {
+	if c.envAll == nil {
+		c.envAll = &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, c.ev.Channels), ev: c.ev}
+	}
+	return c.envAll
+}
+
+// subsetFrame returns the envelope frame for the part of a multi-channel
+// event that sub hears, or nil when it hears all of it. A cache hit
+// allocates nothing.
+func (c *frameCache) subsetFrame(sub *Subscription) *frame {
+	chans := c.ev.Channels
+	if len(chans) > 64 {
+		heard := subscribedOf(chans, sub.channels)
+		if len(heard) == len(chans) {
+			return nil
+		}
+		key := strings.Join(heard, ",")
+		if f := c.named[key]; f != nil {
+			return f
+		}
+		if c.named == nil {
+			c.named = make(map[string]*frame)
+		}
+		f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, heard), ev: c.ev}
+		c.named[key] = f
+		return f
+	}
+	var mask uint64
+	for i, ch := range chans {
+		if slices.Contains(sub.channels, ch) {
+			mask |= 1 << i
+		}
+	}
+	if mask == 1<<len(chans)-1 {
+		return nil
+	}
+	if f := c.subsets[mask]; f != nil {
 		return f
 	}
 	if c.subsets == nil {
-		c.subsets = make(map[string]*frame)
+		c.subsets = make(map[uint64]*frame)
 	}
-	f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, chans), ev: c.ev}
-	c.subsets[key] = f
+	f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, subscribedOf(chans, sub.channels)), ev: c.ev}
+	c.subsets[mask] = f
 	return f
 }
 

@@ -740,3 +740,25 @@ func TestHubSubscribeStoreFailure(t *testing.T) {
 		t.Errorf("Publish on a closed store = %v, want %v", err, history.ErrClosed)
 	}
 }
+
+func TestEnvelopeSubsetOfAWideEvent(t *testing.T) {
+	h, _ := hqNewHub(t, 10, 1<<20)
+	chans := make([]string, 70) // more than the 64 the bitmask cache covers
+	for i := range chans {
+		chans[i] = fmt.Sprintf("w%02d", i)
+	}
+	two, _ := hqSubscribe(t, h, []string{"w03", "w68"}, true)
+	also, _ := hqSubscribe(t, h, []string{"w68", "w03"}, true)
+	all, _ := hqSubscribe(t, h, chans, true)
+	hqPublish(t, h, hqMsg("wide", chans...))
+	f2, fa, fall := hqTake(t, two)[0], hqTake(t, also)[0], hqTake(t, all)[0]
+	if got := hqEnvelopeOf(t, f2).Channels; !slices.Equal(got, []string{"w03", "w68"}) {
+		t.Fatalf("envelope channels = %v, want [w03 w68] (event order, only those heard)", got)
+	}
+	if f2 != fa {
+		t.Error("two subscriptions hearing the same subset got separately encoded frames")
+	}
+	if got := hqEnvelopeOf(t, fall).Channels; len(got) != 70 {
+		t.Fatalf("full subscriber's envelope names %d channels, want 70", len(got))
+	}
+}
