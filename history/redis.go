@@ -332,11 +332,17 @@ func (r *Redis) since(ctx context.Context, chs []string, after, upTo uint64) (Re
 		slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 		entries = slices.CompactFunc(entries, func(a, b entry) bool { return a.id == b.id })
 	}
+	// Heads repeat (the same channels and type): decode each once. Events
+	// are immutable, so they may share the channel slice.
+	heads := make(map[string]head)
 	evs := make([]*Event, len(entries))
 	for i, e := range entries {
-		h, err := decodeHead(e.head)
-		if err != nil {
-			return Replay{}, 0, err
+		h, ok := heads[e.head]
+		if !ok {
+			if h, err = decodeHead(e.head); err != nil {
+				return Replay{}, 0, err
+			}
+			heads[e.head] = h
 		}
 		evs[i] = eventFrom(e.id, h, []byte(e.data))
 	}
