@@ -60,7 +60,9 @@ type RedisConfig struct {
 // Append is one script call (one round trip) for the whole batch. The
 // script takes ID = max(now, last+1), where now is the calling node's clock
 // (passed in, not Redis TIME: tests drive the IDs with a fake clock, and the
-// bump keeps IDs increasing even when node clocks disagree or step back);
+// bump keeps IDs increasing even when node clocks disagree or step back; a
+// node whose clock runs ahead pulls every node's IDs, and so the ages of
+// their events, ahead with it, so keep node clocks synchronised);
 // it adds the event to the stream of each of its channels, trims them
 // exactly (XTRIM MINID for age, MAXLEN = Size for count) after reading the
 // newest entry each trim removes, raises the channel's horizon to it,
@@ -73,18 +75,18 @@ type RedisConfig struct {
 // A channel's horizon is the greatest of: the starting point; its recorded
 // horizon; the newest ID ever appended to it when its stream holds nothing
 // (cleared, expired as a key, or Size 0: everything it had is gone); and the
-// newest entry older than the TTL not trimmed yet (reads do not write: they
-// ignore such entries and count them as evicted). So Replay.Exact is exact,
-// not merely safe.
+// newest entry older than the TTL not trimmed yet (Since does not write: it
+// skips such entries and counts them as evicted; Info trims them). So
+// Replay.Exact is exact, not merely safe.
 //
-// # Cluster mode (built on this store, not in this package)
+// # Cluster mode (planned: built on this store, outside this package)
 //
-// The backplane subscribes to FanoutChannel before it reads Newest, so
+// The backplane will subscribe to FanoutChannel before it reads Newest, so
 // every event is either at or below the Newest it read (and replayed from
 // the streams) or arrives on the subscription, in ID order because one
 // script publishes in the order it assigns; DecodeFanout turns a message
 // back into the event. Presence across nodes will use keys of its own under
-// the same prefix.
+// the same prefix (per node, expiring unless refreshed).
 type Redis struct {
 	client redis.UniversalClient
 	size   int
