@@ -1,0 +1,455 @@
+package history
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisConfig configures the Redis Streams store.
+type RedisConfig struct {
+	// Client is the connection to Redis; the caller owns it (Close does not
+	// close it). A single server, Sentinel or Cluster client will do: all
+	// the store's keys share one hash tag, so in a Cluster they live in one
+	// slot, which a single total order of IDs needs anyway.
+	Client redis.UniversalClient
+	// Prefix names the deployment's key space: every key is "{Prefix}:…".
+	// Nodes of one deployment use the same prefix; empty means "plexor". It
+	// must not contain '{' or '}'.
+	Prefix string
+	// Size is how many events each channel keeps; 0 keeps none (live only).
+	Size int
+	// TTL is the maximum age of a kept event; 0 means no age limit. Age is
+	// measured from the event's ID (microseconds since the Unix epoch, the
+	// accepting node's clock unless bumped past an earlier ID), which is
+	// also what Event.Time holds for events of this store.
+	TTL time.Duration
+	// Clock tells the time that IDs and ages are taken from; nil means
+	// time.Now. In cluster mode every node's clock matters; see Redis.
+	Clock Clock
+}
+
+// Redis is the cluster-mode Store: history in Redis Streams, shared by every
+// node of a deployment, with IDs assigned in Redis so that all nodes see one
+// total order.
+//
+// # Keys
+//
+// With the key space "{p}:" (p = RedisConfig.Prefix):
+//
+//	{p}:last         string  the greatest ID assigned (Newest)
+//	{p}:start        string  the deployment's starting point, set once (SET
+//	                         if absent): the horizon of never-used channels
+//	{p}:horizon      hash    channel → newest ID evicted from its stream
+//	{p}:latest       hash    channel → newest ID ever appended to it
+//	{p}:ch:<channel> stream  the channel's retained events, entry ID "<id>-0"
+//
+// and the pub/sub channel {p}:events (FanoutChannel), on which every event
+// is published as it is stored.
+//
+// # Appending
+//
+// Append is one script call (one round trip) for the whole batch. The
+// script takes ID = max(now, last+1), where now is the calling node's clock
+// (passed in, not Redis TIME: tests drive the IDs with a fake clock, and the
+// bump keeps IDs increasing even when node clocks disagree or step back; a
+// node whose clock runs ahead pulls every node's IDs, and so the ages of
+// their events, ahead with it, so keep node clocks synchronised);
+// it adds the event to the stream of each of its channels, trims them
+// exactly (XTRIM MINID for age, MAXLEN = Size for count) after reading the
+// newest entry each trim removes, raises the channel's horizon to it,
+// stores the last ID, and PUBLISHes the event on the fan-out channel. Each
+// stream also expires (PEXPIRE) TTL after its last append, so channels
+// nobody publishes to any more free their memory without a sweep.
+//
+// # Horizons
+//
+// A channel's horizon is the greatest of: the starting point; its recorded
+// horizon; the newest ID ever appended to it when its stream holds nothing
+// (cleared, expired as a key, or Size 0: everything it had is gone); and the
+// newest entry older than the TTL not trimmed yet (Since does not write: it
+// skips such entries and counts them as evicted; Info trims them). So
+// Replay.Exact is exact, not merely safe.
+//
+// # Cluster mode (planned: built on this store, outside this package)
+//
+// The backplane will subscribe to FanoutChannel before it reads Newest, so
+// every event is either at or below the Newest it read (and replayed from
+// the streams) or arrives on the subscription, in ID order because one
+// script publishes in the order it assigns; DecodeFanout turns a message
+// back into the event. Presence across nodes will use keys of its own under
+// the same prefix (per node, expiring unless refreshed).
+type Redis struct {
+	client redis.UniversalClient
+	size   int
+	ttl    int64 // microseconds; 0 = no age limit
+	expire int64 // stream key expiry in milliseconds; 0 = none
+	now    Clock
+	keys   redisKeys
+	closed atomic.Bool
+}
+
+// NewRedis returns a Redis Streams store. It does not talk to Redis: a Redis
+// that is down makes the methods fail, not the construction, and the
+// starting point is set by the first call that needs it.
+func NewRedis(cfg RedisConfig) (*Redis, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("history: redis client is required")
+	}
+	if cfg.Size < 0 {
+		return nil, errors.New("history: size must not be negative")
+	}
+	if cfg.TTL < 0 {
+		return nil, errors.New("history: ttl must not be negative")
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = "plexor"
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("history: redis prefix %q must not contain '{' or '}'", prefix)
+	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	r := &Redis{client: cfg.Client, size: cfg.Size, now: now, keys: redisKeys{base: "{" + prefix + "}:"}}
+	if cfg.TTL > 0 {
+		r.ttl = max(cfg.TTL.Microseconds(), 1)
+		// A stream's newest entry is older than the TTL this long after the
+		// last append; the second of slack covers clock differences.
+		r.expire = cfg.TTL.Milliseconds() + 1000
+	}
+	return r, nil
+}
+
+// FanoutChannel is the Redis pub/sub channel on which the store publishes
+// every event it stores, encoded for DecodeFanout.
+func (r *Redis) FanoutChannel() string { return r.keys.events() }
+
+// Append implements Store, with one script call (one round trip) for the
+// whole batch. An error means nothing is acknowledged, not always that
+// nothing was stored: a connection lost after Redis ran the script stores
+// the batch all the same, as a whole.
+func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	for _, msg := range msgs {
+		if len(msg.Channels) == 0 {
+			return nil, errors.New("history: message without channels")
+		}
+	}
+	if len(msgs) == 0 {
+		return []*Event{}, nil
+	}
+	now, err := r.nowMicros()
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest()}
+	var names []string
+	index := make(map[string]int)
+	args := make([]any, 0, 6+len(msgs)*5)
+	args = append(args, now, r.size, r.ttl, r.expire, r.keys.events(), len(msgs))
+	heads := make([]head, len(msgs))
+	for i, msg := range msgs {
+		h, err := encodeHead(msg)
+		if err != nil {
+			return nil, fmt.Errorf("history: encode event: %w", err)
+		}
+		heads[i] = head{Channels: msg.Channels, Type: msg.Type}
+		countAt := len(args)
+		args = append(args, 0)
+		n := 0
+		for j, ch := range msg.Channels {
+			if slices.Contains(msg.Channels[:j], ch) {
+				continue // a channel named twice in one message is stored once
+			}
+			ci, ok := index[ch]
+			if !ok {
+				names = append(names, ch)
+				keys = append(keys, r.keys.stream(ch))
+				ci = len(names)
+				index[ch] = ci
+			}
+			args = append(args, ci)
+			n++
+		}
+		args[countAt] = n
+		args = append(args, h, msg.Data)
+	}
+	for _, name := range names {
+		args = append(args, name)
+	}
+	res, err := appendScript.Run(ctx, r.client, keys, args...).Text()
+	if err != nil {
+		return nil, fmt.Errorf("history: redis append: %w", err)
+	}
+	first, err := strconv.ParseUint(res, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("history: redis append returned %q", res)
+	}
+	out := make([]*Event, len(msgs))
+	for i, msg := range msgs {
+		out[i] = eventFrom(first+uint64(i), heads[i], msg.Data)
+	}
+	return out, nil
+}
+
+// Newest implements Store.
+func (r *Redis) Newest(ctx context.Context) (uint64, error) {
+	if r.closed.Load() {
+		return 0, ErrClosed
+	}
+	now, err := r.nowMicros()
+	if err != nil {
+		return 0, err
+	}
+	res, err := startScript.Run(ctx, r.client, []string{r.keys.last(), r.keys.start()}, now).Text()
+	if err != nil {
+		return 0, fmt.Errorf("history: redis newest: %w", err)
+	}
+	id, err := strconv.ParseUint(res, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("history: redis newest returned %q", res)
+	}
+	return id, nil
+}
+
+// Since implements Store. One read-only script call reads every asked
+// channel, so the horizons and the entries it sees are of one moment.
+func (r *Redis) Since(ctx context.Context, channels []string, after, upTo uint64) (Replay, error) {
+	if r.closed.Load() {
+		return Replay{}, ErrClosed
+	}
+	chs := distinct(channels)
+	rep, newest, err := r.since(ctx, chs, after, upTo)
+	if err != nil {
+		return Replay{}, err
+	}
+	if after > newest {
+		// A cursor this deployment never handed out (a wiped Redis, a
+		// clock that went back across a restart): nothing can be promised,
+		// so give everything retained.
+		rep, _, err = r.since(ctx, chs, 0, upTo)
+		if err != nil {
+			return Replay{}, err
+		}
+		rep.Exact = false
+	}
+	return rep, nil
+}
+
+// since reads the channels' events with after < ID <= upTo that are younger
+// than the TTL, whether the cursor is within every channel's horizon, and
+// the newest ID.
+func (r *Redis) since(ctx context.Context, chs []string, after, upTo uint64) (Replay, uint64, error) {
+	now, err := r.nowMicros()
+	if err != nil {
+		return Replay{}, 0, err
+	}
+	deadline := r.deadline(now)
+	from := "(" + streamID(after)
+	if deadline > after {
+		from = streamID(deadline) // entries below the deadline count as evicted
+	}
+	to := ""
+	if upTo > after {
+		to = streamID(upTo)
+	}
+	keys := make([]string, 4, 4+len(chs))
+	keys[0], keys[1], keys[2], keys[3] = r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest()
+	args := make([]any, 3, 3+len(chs))
+	args[0], args[1], args[2] = from, to, deadline
+	for _, ch := range chs {
+		keys = append(keys, r.keys.stream(ch))
+		args = append(args, ch)
+	}
+	res, err := sinceScript.Run(ctx, r.client, keys, args...).Slice()
+	if err != nil {
+		return Replay{}, 0, fmt.Errorf("history: redis since: %w", err)
+	}
+	bad := func() (Replay, uint64, error) {
+		return Replay{}, 0, fmt.Errorf("history: redis since returned an unexpected reply")
+	}
+	if len(res) != 3+len(chs) {
+		return bad()
+	}
+	horizons, ok := res[2].([]any)
+	if !ok || len(horizons) != len(chs) {
+		return bad()
+	}
+	start := parseOptionalID(res[1])
+	if res[1] == nil {
+		// Nothing was ever stored under this prefix: set the starting point.
+		if start, err = r.Newest(ctx); err != nil {
+			return Replay{}, 0, err
+		}
+	}
+	newest := start
+	if res[0] != nil {
+		newest = parseOptionalID(res[0])
+	}
+
+	exact := true
+	type entry struct {
+		id         uint64
+		head, data string
+	}
+	var entries []entry
+	for i := range chs {
+		if after < max(start, parseOptionalID(horizons[i])) {
+			exact = false
+		}
+		flat, ok := res[3+i].([]any)
+		if !ok || len(flat)%3 != 0 {
+			return bad()
+		}
+		for j := 0; j < len(flat); j += 3 {
+			sid, ok1 := flat[j].(string)
+			hs, ok2 := flat[j+1].(string)
+			data, ok3 := flat[j+2].(string)
+			if !ok1 || !ok2 || !ok3 {
+				return bad()
+			}
+			id, err := parseStreamID(sid)
+			if err != nil {
+				return Replay{}, 0, err
+			}
+			entries = append(entries, entry{id, hs, data})
+		}
+	}
+	if len(chs) > 1 {
+		// Each channel's part is in ID order; a multi-channel event is in
+		// the part of each of its channels.
+		slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+		entries = slices.CompactFunc(entries, func(a, b entry) bool { return a.id == b.id })
+	}
+	// Heads repeat (the same channels and type): decode each once. Events
+	// are immutable, so they may share the channel slice.
+	heads := make(map[string]head)
+	evs := make([]*Event, len(entries))
+	for i, e := range entries {
+		h, ok := heads[e.head]
+		if !ok {
+			if h, err = decodeHead(e.head); err != nil {
+				return Replay{}, 0, err
+			}
+			heads[e.head] = h
+		}
+		evs[i] = eventFrom(e.id, h, []byte(e.data))
+	}
+	return Replay{Events: evs, Exact: exact}, newest, nil
+}
+
+// Info implements Store. It trims the channel's stream to its limits first.
+func (r *Redis) Info(ctx context.Context, channel string) (ChannelInfo, error) {
+	if r.closed.Load() {
+		return ChannelInfo{}, ErrClosed
+	}
+	now, err := r.nowMicros()
+	if err != nil {
+		return ChannelInfo{}, err
+	}
+	keys := []string{r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.stream(channel)}
+	res, err := infoScript.Run(ctx, r.client, keys, channel, now, r.size, r.ttl).Slice()
+	if err != nil {
+		return ChannelInfo{}, fmt.Errorf("history: redis info: %w", err)
+	}
+	if len(res) != 3 {
+		return ChannelInfo{}, fmt.Errorf("history: redis info returned %v", res)
+	}
+	n, ok := res[0].(int64)
+	newest, err1 := strconv.ParseUint(fmt.Sprint(res[1]), 10, 64)
+	horizon, err2 := strconv.ParseUint(fmt.Sprint(res[2]), 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return ChannelInfo{}, fmt.Errorf("history: redis info returned %v", res)
+	}
+	return ChannelInfo{Retained: int(n), Newest: newest, Horizon: horizon}, nil
+}
+
+// Clear implements Store: it deletes the channel's stream and moves its
+// horizon to the newest ID ever appended to it.
+func (r *Redis) Clear(ctx context.Context, channel string) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	keys := []string{r.keys.horizon(), r.keys.latest(), r.keys.stream(channel)}
+	if err := clearScript.Run(ctx, r.client, keys, channel).Err(); err != nil {
+		return fmt.Errorf("history: redis clear: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store. It does not close the client, which the caller
+// owns, and it leaves the history in Redis for the other nodes and for the
+// next start.
+func (r *Redis) Close() error {
+	r.closed.Store(true)
+	return nil
+}
+
+// maxLuaID is the greatest ID the scripts handle exactly (Lua numbers are
+// doubles): microseconds since the epoch reach it in the year 2255.
+const maxLuaID = 1<<53 - 1
+
+// nowMicros is the clock's time as an ID candidate.
+func (r *Redis) nowMicros() (uint64, error) {
+	now := micros(r.now())
+	if now > maxLuaID {
+		return 0, fmt.Errorf("history: clock at %v is beyond what the Redis store can number", r.now())
+	}
+	return now, nil
+}
+
+// deadline is the ID below which events are older than the TTL; 0 without
+// a TTL.
+func (r *Redis) deadline(now uint64) uint64 {
+	if r.ttl == 0 || now <= uint64(r.ttl) {
+		return 0
+	}
+	return now - uint64(r.ttl)
+}
+
+// parseOptionalID reads an ID from a GET/HMGET reply; nil or junk is 0.
+func parseOptionalID(v any) uint64 {
+	s, ok := v.(string)
+	if !ok {
+		return 0
+	}
+	id, _ := strconv.ParseUint(s, 10, 64)
+	return id
+}
+
+func streamID(id uint64) string { return strconv.FormatUint(id, 10) + "-0" }
+
+// distinct returns channels without repeats, in first-seen order.
+func distinct(channels []string) []string {
+	out := make([]string, 0, len(channels))
+	for _, ch := range channels {
+		if !slices.Contains(out, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// redisKeys names the store's keys; base is "{prefix}:", whose hash tag puts
+// every key in one Cluster slot.
+type redisKeys struct{ base string }
+
+func (k redisKeys) last() string            { return k.base + "last" }
+func (k redisKeys) start() string           { return k.base + "start" }
+func (k redisKeys) horizon() string         { return k.base + "horizon" }
+func (k redisKeys) latest() string          { return k.base + "latest" }
+func (k redisKeys) events() string          { return k.base + "events" }
+func (k redisKeys) stream(ch string) string { return k.base + "ch:" + ch }

@@ -1,0 +1,164 @@
+// Package redistest starts a throw-away redis-server for tests: on a free
+// loopback port, without persistence, killed when the test binary is done
+// with it. It needs Debian's redis-server package, which `go tool task test`
+// installs; with PLEXOR_SKIP_REDIS=1 the tests that need it skip instead.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SkipEnv is the environment variable that, set to 1, makes Redis tests skip
+// rather than fail when redis-server is not installed.
+const SkipEnv = "PLEXOR_SKIP_REDIS"
+
+// Skipped reports whether Redis tests are to be skipped (PLEXOR_SKIP_REDIS=1).
+func Skipped() bool { return os.Getenv(SkipEnv) == "1" }
+
+// ErrNotInstalled is returned by Start when redis-server is not on PATH.
+var ErrNotInstalled = errors.New("redis-server is not installed: run `go tool task test`, " +
+	"which installs it (Debian package redis-server), or set PLEXOR_SKIP_REDIS=1 to skip the Redis tests")
+
+// Server is a running redis-server started by Start.
+type Server struct {
+	// Addr is the server's host:port on 127.0.0.1.
+	Addr string
+
+	cmd    *exec.Cmd
+	dir    string
+	out    *syncBuffer
+	exited chan struct{} // closed when the process has been waited for
+	once   sync.Once
+}
+
+// Start starts redis-server on a free loopback port and waits until it
+// answers PING. The caller must Stop it.
+func Start() (*Server, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	var lastErr error
+	for range 3 { // the free port may be taken between picking and binding
+		s, err := start(path)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func start(path string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "plexor-redis-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, out: &syncBuffer{}}
+	s.cmd = exec.Command(path,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir,
+		"--databases", "1", "--loglevel", "warning")
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	setDeathSignal(s.cmd)
+	if err := s.cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := ping(s.Addr); err == nil {
+			s.exited = exited
+			return s, nil
+		}
+		select {
+		case <-exited:
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("redis-server on port %d exited: %s", port, s.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = s.cmd.Process.Kill()
+			<-exited
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("redis-server on port %d did not answer PING within 10s: %s", port, s.out.String())
+		}
+	}
+}
+
+// Stop kills the server and removes its directory. It may be called more
+// than once.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		_ = os.RemoveAll(s.dir)
+	})
+}
+
+// FreePort returns a loopback port that was free a moment ago (nothing
+// listens on it after the call).
+func FreePort() (int, error) { return freePort() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ping sends an inline PING and expects +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// syncBuffer collects the server's output for error messages.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
