@@ -30,6 +30,7 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(log))
+	e.Use(events.RejectMalformedQuery)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
@@ -108,22 +109,24 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		}
 	}
 	e.POST("/hooks/:name", events.UnknownHook)
-	adm := e.Group("/channels", admin)
-	adm.GET("", api.Channels)
-	adm.GET("/watch", api.Watch, connLimit)
-	adm.GET("/:name", api.Channel)
-	adm.DELETE("/:name/history", api.ClearHistory)
+	// The admin middleware goes on each route, not on a group: a group's
+	// middleware makes Echo answer a wrong method with 404 instead of 405.
+	e.GET("/channels", api.Channels, admin)
+	e.GET("/channels/watch", api.Watch, admin, connLimit)
+	e.GET("/channels/:name", api.Channel, admin)
+	e.DELETE("/channels/:name/history", api.ClearHistory, admin)
 	e.GET("/stats", api.Stats, admin)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
+	probe := []string{http.MethodGet, http.MethodHead} // load balancers probe with HEAD too
+	e.Match(probe, "/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
 		e.POST("/demo/publish", api.DemoPublish,
 			rateLimit(cfg.DemoRate, max(1, int(2*cfg.DemoRate)), func(c echo.Context) string { return c.RealIP() }, "from one address to the demo publisher"),
 			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
 	}
-	e.GET("/healthz", func(c echo.Context) error {
+	e.Match(probe, "/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", func(c echo.Context) error {
+	e.Match(probe, "/readyz", func(c echo.Context) error {
 		if hub.Draining() {
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 		}

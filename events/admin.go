@@ -82,7 +82,7 @@ func (a *API) Watch(c echo.Context) error {
 	}
 	start, err := a.hub.watchSubscribe(prefixes, cursor, hasCursor)
 	startStream(c)
-	w := newFeedWriter(c, a.cfg.WriteTimeout)
+	w := a.newFeedWriter(c)
 	if err != nil { // shutting down: only say when to come back
 		w.goodbye(a.cfg.Retry)
 		return nil

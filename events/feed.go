@@ -49,7 +49,7 @@ func (a *API) Feed(c echo.Context) error {
 		// A 503 would make a browser's EventSource give up for good; a stream
 		// that only says "come back later" makes it reconnect (elsewhere).
 		startStream(c)
-		w := newFeedWriter(c, a.cfg.WriteTimeout)
+		w := a.newFeedWriter(c)
 		w.goodbye(a.cfg.Retry)
 		return nil
 	}
@@ -69,7 +69,7 @@ func (a *API) Feed(c echo.Context) error {
 	}
 
 	startStream(c)
-	w := newFeedWriter(c, a.cfg.WriteTimeout)
+	w := a.newFeedWriter(c)
 	buf := make([]byte, 0, 512)
 	if legacy.preamble {
 		buf = append(buf, preamble...)
@@ -222,9 +222,6 @@ func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint
 				continue
 			}
 			if err := w.write(buf); err != nil || closeAfterBatch {
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					m.slowDisconnects.Add(1)
-				}
 				return nil
 			}
 			m.delivered.Add(int64(sent))
@@ -284,15 +281,25 @@ type feedWriter struct {
 	c       echo.Context
 	rc      *http.ResponseController
 	timeout time.Duration
+	metrics *Metrics
 }
 
-func newFeedWriter(c echo.Context, timeout time.Duration) *feedWriter {
-	return &feedWriter{c: c, rc: http.NewResponseController(c.Response()), timeout: timeout}
+// newFeedWriter returns the writer of c's feed. Its ResponseController is
+// built on net/http's writer, not on Echo's wrapper: Echo's Flush drops the
+// error of a flush that missed its deadline, and that error is how a stalled
+// client is noticed.
+func (a *API) newFeedWriter(c echo.Context) *feedWriter {
+	return &feedWriter{c: c, rc: http.NewResponseController(c.Response().Writer), timeout: a.cfg.WriteTimeout, metrics: a.hub.metrics}
 }
 
-// write sends b and flushes it, within the write timeout.
+// write sends b and flushes it, within the write timeout. A client that
+// does not take the bytes in time counts as a slow disconnect.
 func (w *feedWriter) write(b []byte) error {
-	return w.writeWithin(b, w.timeout)
+	err := w.writeWithin(b, w.timeout)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.metrics.slowDisconnects.Add(1)
+	}
+	return err
 }
 
 func (w *feedWriter) writeWithin(b []byte, timeout time.Duration) error {
