@@ -35,6 +35,13 @@ type testServer struct {
 // startServer boots run with the test defaults overridden by env.
 func startServer(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
+	return startServerWith(t, env, discardLogger())
+}
+
+// startServerWith boots run with the test defaults overridden by env,
+// logging to log.
+func startServerWith(t *testing.T, env map[string]string, log *slog.Logger) *testServer {
+	t.Helper()
 	vars := map[string]string{
 		"PLEXOR_ADDR":           "127.0.0.1:0",
 		"PLEXOR_PUBLISH_TOKENS": testToken,
@@ -53,7 +60,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
-	go func() { s.done <- run(ctx, cfg, discardLogger(), ready) }()
+	go func() { s.done <- run(ctx, cfg, log, ready) }()
 	select {
 	case addr := <-ready:
 		s.base = "http://" + addr

@@ -9,7 +9,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,37 +47,9 @@ func (l *lockedBuffer) String() string {
 // buffer, so a test can inspect everything the service logged.
 func startServerLogged(t *testing.T, env map[string]string) (*testServer, *lockedBuffer) {
 	t.Helper()
-	vars := map[string]string{
-		"PLEXOR_ADDR":           "127.0.0.1:0",
-		"PLEXOR_PUBLISH_TOKENS": testToken,
-		"PLEXOR_ADMIN_TOKENS":   testAdminToken,
-		"PLEXOR_HEARTBEAT":      "200ms",
-		"PLEXOR_RETRY":          "50ms",
-		"PLEXOR_WRITE_TIMEOUT":  "1s",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := loadConfig(vars)
-	if err != nil {
-		t.Fatalf("loadConfig: %v", err)
-	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
-	ready := make(chan string, 1)
-	go func() { s.done <- run(ctx, cfg, log, ready) }()
-	select {
-	case addr := <-ready:
-		s.base = "http://" + addr
-	case err := <-s.done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() { _ = s.stop() })
-	return s, logs
+	return startServerWith(t, env, log), logs
 }
 
 // ---- a lean SSE client ---------------------------------------------------

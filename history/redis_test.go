@@ -1,7 +1,6 @@
 package history_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -464,64 +463,14 @@ func mustInfo(t *testing.T, s history.Store, ch string) history.ChannelInfo {
 
 func BenchmarkRedisAppend(b *testing.B) {
 	client := needRedis(b)
-	for _, bc := range []struct {
-		name     string
-		channels []string
-	}{
-		{"1ch", []string{"a"}},
-		{"3ch", []string{"a", "b", "c"}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s := newRedis(b, history.RedisConfig{Client: client, Prefix: newPrefix(), Size: 1024, TTL: time.Hour})
-			ctx := context.Background()
-			msgs := []history.Message{{Channels: bc.channels, Type: "t", Data: []byte(`{"n":1}`)}}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.Append(ctx, msgs); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	storetest.BenchmarkAppend(b, func(b *testing.B) history.Store {
+		return newRedis(b, history.RedisConfig{Client: client, Prefix: newPrefix(), Size: storetest.BenchSize, TTL: time.Hour})
+	})
 }
 
 func BenchmarkRedisSince(b *testing.B) {
 	client := needRedis(b)
-	const size = 1024
-	s := newRedis(b, history.RedisConfig{Client: client, Prefix: newPrefix(), Size: size})
-	ctx := context.Background()
-	chans := []string{"a", "b", "c"}
-	var ids []uint64
-	for i := range 2 * size {
-		evs, err := s.Append(ctx, []history.Message{{Channels: []string{chans[i%3]}, Data: []byte(`1`)}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, evs[0].ID)
-	}
-	newest := ids[len(ids)-1]
-	for _, bc := range []struct {
-		name     string
-		channels []string
-		after    uint64
-		want     int
-	}{
-		{"1ch/tail100", chans[:1], ids[len(ids)-300], 100},
-		{"3ch/tail100", chans, ids[len(ids)-101], 100},
-		{"3ch/all", chans, 0, 2 * size},
-		{"3ch/none", chans, newest, 0},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				r, err := s.Since(ctx, bc.channels, bc.after, newest)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(r.Events) != bc.want {
-					b.Fatalf("Since returned %d events, want %d", len(r.Events), bc.want)
-				}
-			}
-		})
-	}
+	storetest.BenchmarkSince(b, func(b *testing.B) history.Store {
+		return newRedis(b, history.RedisConfig{Client: client, Prefix: newPrefix(), Size: storetest.BenchSize})
+	})
 }
