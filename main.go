@@ -128,6 +128,6 @@ func announce(log *slog.Logger, addr, token string, generated bool) {
 		shown = token
 		log.Warn("PLEXOR_PUBLISH_TOKENS is not set: generated a publisher token for this run only (in the publish line below)")
 	}
-	log.Info("plexor listening", "addr", addr, "subscribe", "curl -N '"+base+"/events?channels=demo'")
+	log.Info("plexor listening", "addr", addr, "demo", base+"/", "admin", base+"/admin", "subscribe", "curl -N '"+base+"/events?channels=demo'")
 	log.Info("publish with: curl -H 'Authorization: Bearer " + shown + "' -H 'Content-Type: application/json' -d '{\"channels\":[\"demo\"],\"data\":\"hello\"}' " + base + "/publish")
 }
