@@ -3,7 +3,6 @@ package events
 import (
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // FormatID renders an event ID the way it appears on the wire: decimal.
@@ -41,48 +40,44 @@ func ParseCursor(s string) (id uint64, ok bool, err error) {
 // cursor in the header. Within the header, and within the query, several
 // values must agree; conflicting ones are a 400.
 func cursorFromRequest(r *http.Request) (uint64, bool, error) {
-	value, err := agreeing(r.Header.Values("Last-Event-ID"), "Last-Event-ID")
-	if err != nil || value != "" {
-		if err != nil {
+	var header []namedValue
+	for _, v := range r.Header.Values("Last-Event-ID") {
+		header = append(header, namedValue{"Last-Event-ID", v})
+	}
+	value, err := agreeing(header)
+	if err != nil {
+		return 0, false, err
+	}
+	if value == "" {
+		q := r.URL.Query()
+		var query []namedValue
+		for _, name := range []string{"lastEventId", "last_event_id", "evs_last_event_id"} {
+			for _, v := range q[name] {
+				query = append(query, namedValue{name, v})
+			}
+		}
+		if value, err = agreeing(query); err != nil {
 			return 0, false, err
 		}
-		return ParseCursor(value)
-	}
-	q := r.URL.Query()
-	var named []string
-	for _, name := range []string{"lastEventId", "last_event_id", "evs_last_event_id"} {
-		for _, v := range q[name] {
-			named = append(named, name+"="+v)
-		}
-	}
-	if value, err = agreeingNamed(named); err != nil {
-		return 0, false, err
 	}
 	return ParseCursor(value)
 }
 
-// agreeing returns the one non-empty value of values (all must be equal).
-func agreeing(values []string, name string) (string, error) {
-	named := make([]string, len(values))
-	for i, v := range values {
-		named[i] = name + "=" + v
-	}
-	return agreeingNamed(named)
-}
+// namedValue is a cursor value and the header or parameter it came in.
+type namedValue struct{ name, value string }
 
-// agreeingNamed is agreeing for "name=value" entries of possibly different names.
-func agreeingNamed(named []string) (string, error) {
-	var value, from string
-	for _, nv := range named {
-		name, v, _ := strings.Cut(nv, "=")
-		if v == "" {
+// agreeing returns the one non-empty value of vs: all must be equal.
+func agreeing(vs []namedValue) (string, error) {
+	var got namedValue
+	for _, v := range vs {
+		if v.value == "" {
 			continue
 		}
-		if value != "" && v != value {
+		if got.value != "" && v.value != got.value {
 			return "", errorf(http.StatusBadRequest, "conflicting_cursor",
-				"%s and %s disagree; send the cursor once", from, name)
+				"%s and %s disagree; send the cursor once", got.name, v.name)
 		}
-		value, from = v, name
+		got = v
 	}
-	return value, nil
+	return got.value, nil
 }

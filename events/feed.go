@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func (a *API) Feed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	legacy := legacyModes(req)
+	legacy := legacyModes(req, q)
 	until, err := a.authorizeSubscribe(req, channels)
 	if err != nil {
 		return err
@@ -129,8 +130,7 @@ type legacy struct {
 
 // legacyModes reads ?padding=true / ?evs_preamble for the preamble and
 // X-Requested-With: XMLHttpRequest / ?poll=1 for close-after-batch.
-func legacyModes(r *http.Request) legacy {
-	q := r.URL.Query()
+func legacyModes(r *http.Request, q url.Values) legacy {
 	return legacy{
 		preamble:        q.Get("padding") == "true" || q.Get("padding") == "1" || q.Has("evs_preamble"),
 		closeAfterBatch: r.Header.Get(echo.HeaderXRequestedWith) == "XMLHttpRequest" || q.Get("poll") == "1",
