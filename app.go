@@ -20,8 +20,9 @@ import (
 // demoMaxBytes caps a demo-page publish, whatever PLEXOR_MAX_PUBLISH_BYTES says.
 const demoMaxBytes = 16 << 10
 
-// newApp builds the Echo application: middleware and routes.
-func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTokens, adminTokens []string, log *slog.Logger) (*echo.Echo, error) {
+// newApp builds the Echo application: middleware and routes. ready tells
+// /readyz whether the node's dependencies (in cluster mode, Redis) are there.
+func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTokens, adminTokens []string, ready func() error, log *slog.Logger) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)
@@ -129,6 +130,9 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 	e.Match(probe, "/readyz", func(c echo.Context) error {
 		if hub.Draining() {
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		}
+		if err := ready(); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})

@@ -23,6 +23,8 @@ import (
 type Config struct {
 	Addr                string        `env:"ADDR" envDefault:":8080"`
 	RedisURL            string        `env:"REDIS_URL"`
+	RedisPrefix         string        `env:"REDIS_PREFIX" envDefault:"plexor"`
+	PresenceInterval    time.Duration `env:"PRESENCE_INTERVAL" envDefault:"2s"`
 	PublishTokens       []string      `env:"PUBLISH_TOKENS"`
 	AdminTokens         []string      `env:"ADMIN_TOKENS"`
 	HistorySize         int           `env:"HISTORY_SIZE" envDefault:"1000"`
@@ -206,7 +208,15 @@ func (c Config) validate() error {
 		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
 	}
 	if c.RedisURL != "" {
-		bad("REDIS_URL", "cluster mode over Redis is not available in this version; unset it to run one node with in-memory history")
+		if _, err := redisOptions(c.RedisURL); err != nil {
+			bad("REDIS_URL", "%s", err)
+		}
+	}
+	if c.RedisPrefix == "" || len(c.RedisPrefix) > 64 || strings.ContainsAny(c.RedisPrefix, "{} \t\r\n") {
+		bad("REDIS_PREFIX", "must be 1-64 characters without '{', '}' or white space, got %q", c.RedisPrefix)
+	}
+	if c.PresenceInterval < 100*time.Millisecond || c.PresenceInterval > time.Minute {
+		bad("PRESENCE_INTERVAL", "must be between 100ms and 1m, got %s", c.PresenceInterval)
 	}
 	if _, err := auth.ParseTokenList(c.PublishTokens); err != nil {
 		bad("PUBLISH_TOKENS", "%s; entries are TOKEN or TOKEN:PATTERN|PATTERN…, separated by commas", err)

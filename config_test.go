@@ -72,7 +72,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad trusted proxy", "PLEXOR_TRUSTED_PROXIES", "proxy.local", "PLEXOR_TRUSTED_PROXIES: \"proxy.local\" is neither an IP address nor a CIDR range"},
 		{"negative publish rate", "PLEXOR_PUBLISH_RATE", "-5", "PLEXOR_PUBLISH_RATE: must not be negative"},
 		{"small idempotency memory", "PLEXOR_IDEMPOTENCY_MAX_BYTES", "1000", "PLEXOR_IDEMPOTENCY_MAX_BYTES: must be at least 1048576"},
-		{"redis not available", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379", "PLEXOR_REDIS_URL: cluster mode over Redis is not available"},
+		{"redis url scheme", "PLEXOR_REDIS_URL", "http://127.0.0.1:6379", "PLEXOR_REDIS_URL: not a usable Redis URL"},
+		{"redis url database", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379/x", "PLEXOR_REDIS_URL: not a usable Redis URL"},
+		{"redis prefix with braces", "PLEXOR_REDIS_PREFIX", "a{b}", "PLEXOR_REDIS_PREFIX: must be 1-64 characters"},
+		{"presence interval too fast", "PLEXOR_PRESENCE_INTERVAL", "1ms", "PLEXOR_PRESENCE_INTERVAL: must be between 100ms and 1m"},
 		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
 	}
 	for _, tt := range tests {
@@ -118,5 +121,46 @@ func TestPatternMeetsPrefix(t *testing.T) {
 		if got := patternMeetsPrefix(tt.pattern, tt.prefix); got != tt.want {
 			t.Errorf("patternMeetsPrefix(%q, %q) = %v, want %v", tt.pattern, tt.prefix, got, tt.want)
 		}
+	}
+}
+
+func TestRedisURLErrorsDoNotRepeatThePassword(t *testing.T) {
+	tests := []struct{ name, url string }{
+		{"bad escape", "redis://user:s3cr%zzet@127.0.0.1:6379"},
+		{"bad scheme", "http://user:s3cret@127.0.0.1:6379"},
+		{"bad database", "redis://user:s3cret@127.0.0.1:6379/nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(map[string]string{"PLEXOR_REDIS_URL": tt.url})
+			if err == nil {
+				t.Fatalf("PLEXOR_REDIS_URL=%q accepted, want an error", tt.url)
+			}
+			if strings.Contains(err.Error(), "s3cr") {
+				t.Fatalf("error = %q, want it without the password", err)
+			}
+		})
+	}
+}
+
+func TestRedisOptionsKeepWhatTheURLSays(t *testing.T) {
+	tests := []struct {
+		url         string
+		wantRetries int
+		wantDial    time.Duration
+	}{
+		{"redis://127.0.0.1:6379", -1, 2 * time.Second},
+		{"redis://127.0.0.1:6379/0?max_retries=2&dial_timeout=7s", 2, 7 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			opts, err := redisOptions(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.MaxRetries != tt.wantRetries || opts.DialTimeout != tt.wantDial {
+				t.Fatalf("max retries %d, dial timeout %s; want %d, %s", opts.MaxRetries, opts.DialTimeout, tt.wantRetries, tt.wantDial)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
@@ -42,13 +43,32 @@ func main() {
 // cfg.ShutdownTimeout. When ready is not nil it receives the bound address
 // once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
 func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
-	store, err := history.NewMemory(history.MemoryConfig{Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	var store history.Store
+	var redisClient *redis.Client
+	var redisStore *history.Redis
+	var err error
+	if cfg.RedisURL != "" {
+		redisClient, redisStore, err = newClusterStore(cfg, log)
+		store = redisStore
+	} else {
+		store, err = history.NewMemory(history.MemoryConfig{Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	}
 	if err != nil {
 		return err
 	}
 	defer func() { _ = store.Close() }()
 	metrics := events.NewMetrics()
-	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes, Metrics: metrics})
+	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes, Metrics: metrics, Relayed: redisClient != nil})
+	nodeReady := func() error { return nil }
+	if redisClient != nil {
+		cl, err := startCluster(cfg, redisClient, redisStore, hub, log)
+		if err != nil {
+			_ = redisClient.Close()
+			return err
+		}
+		defer cl.stop() // after the server has shut down
+		nodeReady = cl.ready
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := metrics.Register(registry, hub); err != nil {
@@ -65,7 +85,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		adminTokens = []string{auth.GenerateToken()}
 		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
 	}
-	app, err := newApp(cfg, hub, registry, tokens, adminTokens, log)
+	app, err := newApp(cfg, hub, registry, tokens, adminTokens, nodeReady, log)
 	if err != nil {
 		return err
 	}

@@ -46,16 +46,8 @@ func (a *API) Feed(c echo.Context) error {
 	}
 
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, envelope)
-	if errors.Is(err, ErrDraining) {
-		// A 503 would make a browser's EventSource give up for good; a stream
-		// that only says "come back later" makes it reconnect (elsewhere).
-		startStream(c)
-		w := a.newFeedWriter(c)
-		w.goodbye(a.cfg.Retry)
-		return nil
-	}
 	if err != nil {
-		return unavailable(err)
+		return a.comeBackLater(c, err)
 	}
 	defer a.hub.Unsubscribe(sub)
 	a.hub.Resume(client) // a poll this client made before (e.g. to learn the cursor) stops counting
@@ -65,7 +57,7 @@ func (a *API) Feed(c echo.Context) error {
 	var replay history.Replay
 	if hasCursor {
 		if replay, err = a.hub.store.Since(ctx, channels, cursor, upTo); err != nil {
-			return unavailable(err)
+			return a.comeBackLater(c, err)
 		}
 	}
 
@@ -109,6 +101,22 @@ func (a *API) Feed(c echo.Context) error {
 		return nil
 	}
 	return a.stream(c, w, sub, last, legacy.closeAfterBatch, until)
+}
+
+// comeBackLater answers a feed that cannot start now (the hub is draining,
+// or in cluster mode Redis is unreachable) with a stream that only says why,
+// in a comment, and when to come back. A 503 would make a browser's
+// EventSource give up for good; this makes it reconnect (elsewhere, or once
+// Redis is back).
+func (a *API) comeBackLater(c echo.Context, why error) error {
+	startStream(c)
+	w := a.newFeedWriter(c)
+	if !errors.Is(why, ErrDraining) {
+		a.log.Warn("feed refused for now", "err", why)
+		_ = w.writeWithin(appendComment(nil, "unavailable: "+why.Error()), lastWriteTimeout)
+	}
+	w.goodbye(a.cfg.Retry)
+	return nil
 }
 
 // authorizeSubscribe applies Config.AuthorizeSubscribe, if any.

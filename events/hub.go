@@ -28,9 +28,22 @@ type Hub struct {
 	seed       maphash.Seed
 	draining   atomic.Bool
 
-	// pubMu serialises "assign IDs, append to history, enqueue" so that every
-	// queue receives events in ID order and Subscription.lastQueued is only
-	// touched by one publisher at a time.
+	// relayed is cluster mode: Publish only stores, and a backplane hands
+	// every event of the deployment (this node's too) to Deliver in ID order.
+	relayed bool
+	// position is, in cluster mode, the ID of the newest event the backplane
+	// has handed over (or skipped over while catching up): every event after
+	// it will still be fanned out. 0 until the backplane first connected.
+	position atomic.Uint64
+	// presenceVersion changes whenever a local listener comes or goes, so
+	// cluster presence republishes this node's counts only when they changed.
+	presenceVersion atomic.Uint64
+
+	// pubMu serialises "assign IDs, append to history, enqueue" (in cluster
+	// mode: "advance position, enqueue") so that every queue receives events
+	// in ID order and Subscription.lastQueued is only touched by one
+	// publisher at a time. In cluster mode it is never held across a call
+	// to Redis by Publish.
 	pubMu sync.Mutex
 
 	shards [shardCount]shard
@@ -56,8 +69,11 @@ type lingerer struct {
 
 // shard is one stripe of the registry.
 type shard struct {
-	mu       sync.RWMutex // guards channels
+	mu       sync.RWMutex // guards channels and remote
 	channels map[string]map[*Subscription]struct{}
+	// remote counts, in cluster mode, the listeners other nodes have on the
+	// shard's channels (only channels with some); see SetRemoteListeners.
+	remote map[string]int
 }
 
 // Subscription is one connection's interest in a set of channels.
@@ -87,6 +103,11 @@ type HubConfig struct {
 	Clock history.Clock
 	// Metrics receives the hub's counts; nil means fresh, unregistered ones.
 	Metrics *Metrics
+	// Relayed is cluster mode: Publish stores events without fanning them
+	// out, because a backplane (RedisBackplane) hands every event of the
+	// deployment to Deliver, in ID order. Subscribe fails with
+	// ErrNotConnected until the backplane first connected (CatchUp).
+	Relayed bool
 }
 
 // DefaultQueueBytes is the queue bound used when HubConfig.QueueBytes is 0.
@@ -106,7 +127,7 @@ func NewHub(store history.Store, cfg HubConfig) *Hub {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(),
+	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(), relayed: cfg.Relayed,
 		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize), lingering: make(map[string]*lingerer), metrics: cfg.Metrics}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string]map[*Subscription]struct{})
@@ -117,17 +138,25 @@ func NewHub(store history.Store, cfg HubConfig) *Hub {
 // Store returns the hub's history store.
 func (h *Hub) Store() history.Store { return h.store }
 
-func (h *Hub) shardOf(channel string) *shard {
-	return &h.shards[maphash.String(h.seed, channel)%shardCount]
+func (h *Hub) shardOf(channel string) *shard { return &h.shards[h.shardIndex(channel)] }
+
+func (h *Hub) shardIndex(channel string) int {
+	return int(maphash.String(h.seed, channel) % shardCount)
 }
 
 // Subscribe registers a connection for channels and returns its subscription
 // and the newest event ID at that moment: every event after it will be queued
 // on the subscription, every event up to it can be read from history. (The
 // queue may also hold a few events up to it; the feed skips those.)
+//
+// In cluster mode the ID is the backplane's position rather than the store's
+// newest, and Subscribe makes no call to Redis.
 func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (*Subscription, uint64, error) {
 	if h.draining.Load() {
 		return nil, 0, ErrDraining
+	}
+	if h.relayed && h.position.Load() == 0 {
+		return nil, 0, ErrNotConnected
 	}
 	sub := &Subscription{channels: channels, envelope: envelope, q: newQueue(h.queueBytes)}
 	for _, ch := range channels {
@@ -137,15 +166,23 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		if subs == nil {
 			subs = make(map[*Subscription]struct{})
 			sh.channels[ch] = subs
-			h.watch.record(ch, true)
+			if sh.remote[ch] == 0 {
+				h.watch.record(ch, true)
+			}
 		}
 		subs[sub] = struct{}{}
 		sh.mu.Unlock()
 	}
 	h.metrics.subscriptions.Add(int64(len(channels)))
+	h.presenceVersion.Add(1)
 	if h.draining.Load() { // Drain may have walked the registry before we joined it
 		h.Unsubscribe(sub)
 		return nil, 0, ErrDraining
+	}
+	if h.relayed {
+		// Read after registering: see Deliver and CatchUp for why every
+		// event after this position reaches the queue.
+		return sub, h.position.Load(), nil
 	}
 	newest, err := h.store.Newest(ctx)
 	if err != nil {
@@ -166,12 +203,15 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 				delete(subs, sub)
 				if len(subs) == 0 {
 					delete(sh.channels, ch)
-					h.watch.record(ch, false)
+					if sh.remote[ch] == 0 {
+						h.watch.record(ch, false)
+					}
 				}
 			}
 		}
 		sh.mu.Unlock()
 	}
+	h.presenceVersion.Add(1)
 	sub.q.close(errUnsubscribed)
 }
 
@@ -185,8 +225,15 @@ type Published struct {
 
 // Publish stores msgs (all or none) and queues each resulting event once on
 // every subscription of any of its channels. It never waits for a connection.
+//
+// In cluster mode it only stores: the events reach this node's subscribers,
+// like every other node's, through the backplane; Subscribers then counts
+// the listeners of every node as this node last heard of them.
 func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published, error) {
 	start := time.Now()
+	if h.relayed {
+		return h.publishRelayed(ctx, msgs, start)
+	}
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	evs, err := h.store.Append(ctx, msgs)
@@ -202,13 +249,19 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 	return out, nil
 }
 
-// onlineCount is the number of channels with at least one listener.
+// onlineCount is the number of channels with at least one listener on any
+// node.
 func (h *Hub) onlineCount() int {
 	n := 0
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		n += len(sh.channels)
+		for ch := range sh.remote {
+			if sh.channels[ch] == nil {
+				n++
+			}
+		}
 		sh.mu.RUnlock()
 	}
 	return n
@@ -308,8 +361,9 @@ type ChannelCount struct {
 	Listeners int    `json:"listeners"`
 }
 
-// Online lists the channels with at least one listener whose names start
-// with one of prefixes (all when there is none), sorted by name.
+// Online lists the channels with at least one listener (on any node, in
+// cluster mode) whose names start with one of prefixes (all when there is
+// none), sorted by name.
 func (h *Hub) Online(prefixes []string) []ChannelCount {
 	var out []ChannelCount
 	for i := range h.shards {
@@ -317,7 +371,12 @@ func (h *Hub) Online(prefixes []string) []ChannelCount {
 		sh.mu.RLock()
 		for ch, subs := range sh.channels {
 			if matchesPrefix(ch, prefixes) {
-				out = append(out, ChannelCount{Channel: ch, Listeners: len(subs)})
+				out = append(out, ChannelCount{Channel: ch, Listeners: len(subs) + sh.remote[ch]})
+			}
+		}
+		for ch, n := range sh.remote {
+			if sh.channels[ch] == nil && matchesPrefix(ch, prefixes) {
+				out = append(out, ChannelCount{Channel: ch, Listeners: n})
 			}
 		}
 		sh.mu.RUnlock()
@@ -326,12 +385,13 @@ func (h *Hub) Online(prefixes []string) []ChannelCount {
 	return out
 }
 
-// Listeners returns the number of listeners of one channel.
+// Listeners returns the number of listeners of one channel (on every node,
+// in cluster mode).
 func (h *Hub) Listeners(channel string) int {
 	sh := h.shardOf(channel)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return len(sh.channels[channel])
+	return len(sh.channels[channel]) + sh.remote[channel]
 }
 
 // Drain closes every subscription with ErrShuttingDown and refuses new ones.

@@ -14,6 +14,7 @@ type Metrics struct {
 	connections     atomic.Int64 // open SSE feeds (event feeds and watch feeds)
 	subscriptions   atomic.Int64 // registered (connection, channel) pairs, lingering pollers included
 	published       atomic.Int64 // events published
+	relayed         atomic.Int64 // events handed over by the cluster backplane (any node's)
 	delivered       atomic.Int64 // events written to clients (live, replayed, polled)
 	replayed        atomic.Int64 // events sent from history to resuming clients
 	resets          atomic.Int64 // reset events sent
@@ -49,6 +50,7 @@ func (m *Metrics) Register(reg prometheus.Registerer, hub *Hub) error {
 		gauge("plexor_subscriptions", "Registered connection-channel pairs (pollers within their grace included).", func() float64 { return float64(m.subscriptions.Load()) }),
 		gauge("plexor_channels", "Channels with at least one listener.", func() float64 { return float64(hub.onlineCount()) }),
 		counter("plexor_published_total", "Events published.", &m.published),
+		counter("plexor_relayed_total", "Events of the whole cluster received from the Redis backplane (cluster mode).", &m.relayed),
 		counter("plexor_delivered_total", "Events written to clients: live, replayed and polled.", &m.delivered),
 		counter("plexor_replayed_total", "Events sent from history to resuming clients.", &m.replayed),
 		counter("plexor_resets_total", "Reset events sent (cursor older than the history).", &m.resets),

@@ -141,3 +141,17 @@ func mustJSONString(b []byte) json.RawMessage {
 	s, _ := json.Marshal(string(b))
 	return s
 }
+
+// appendComment appends a comment line (": text") to dst; line breaks in
+// text become spaces, so it stays one line.
+func appendComment(dst []byte, text string) []byte {
+	dst = append(dst, ": "...)
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c == '\n' || c == '\r' {
+			dst = append(dst, ' ')
+		} else {
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, "\n\n"...)
+}

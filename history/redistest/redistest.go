@@ -101,6 +101,60 @@ func start(path string) (*Server, error) {
 	}
 }
 
+// Shutdown stops the server the way an operator would (SHUTDOWN SAVE: its
+// data is written to its directory first) and waits until it has exited;
+// Restart brings it back with that data.
+func (s *Server) Shutdown() error {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("SHUTDOWN SAVE\r\n")); err != nil {
+		return err
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("redis-server on %s did not exit within 10s of SHUTDOWN: %s", s.Addr, s.out.String())
+	}
+}
+
+// Restart starts the server again after Shutdown, on the same port and with
+// the same directory (so with the data it saved), and waits until it
+// answers PING.
+func (s *Server) Restart() error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("redistest: Restart of a server that is running")
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("restart redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	deadline := time.Now().Add(10 * time.Second)
+	for ping(s.Addr) != nil {
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server on port %s exited on restart: %s", port, s.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on port %s did not answer PING within 10s of its restart", port)
+		}
+	}
+	return nil
+}
+
 // Stop kills the server and removes its directory. It may be called more
 // than once.
 func (s *Server) Stop() {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/history"
+)
+
+// redisOptions reads PLEXOR_REDIS_URL (redis://[user:password@]host:port[/db]
+// or rediss:// for TLS, with go-redis's query options such as
+// ?dial_timeout=3s&pool_size=50). Where the URL says nothing, the choices are
+// Plexor's:
+//
+//   - No command is retried (max_retries=-1): a retried append whose first
+//     attempt ran in Redis but lost its answer would store the event twice.
+//     A publisher that gets a 503 retries itself, with an Idempotency-Key.
+//   - Dial, read and write time out after 2s, so a publish against an
+//     unreachable Redis fails with a 503 quickly rather than hanging.
+//
+// Its errors never repeat the URL, which may hold a password.
+func redisOptions(raw string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("not a usable Redis URL (redis://[user:password@]host:port[/db], or rediss:// for TLS): %s",
+			strings.TrimPrefix(err.Error(), "redis: "))
+	}
+	q := map[string]bool{}
+	if u, err := url.Parse(raw); err == nil {
+		for k := range u.Query() {
+			q[k] = true
+		}
+	}
+	if !q["max_retries"] {
+		opts.MaxRetries = -1
+	}
+	if !q["dial_timeout"] {
+		opts.DialTimeout = 2 * time.Second
+	}
+	if !q["read_timeout"] {
+		opts.ReadTimeout = 2 * time.Second
+	}
+	if !q["write_timeout"] {
+		opts.WriteTimeout = 2 * time.Second
+	}
+	return opts, nil
+}
+
+// cluster is what cluster mode adds to a node: the Redis connection, the
+// backplane that carries every node's events to the hub, and presence
+// across nodes. Its goroutines run from start until stop.
+type cluster struct {
+	client    *redis.Client
+	backplane *events.RedisBackplane
+	presence  *events.RedisPresence
+	cancel    context.CancelFunc
+	done      sync.WaitGroup // the backplane's and presence's goroutines
+}
+
+// redisLogOnce sets go-redis's process-wide logger once.
+var redisLogOnce sync.Once
+
+// redisLog passes go-redis's own messages (e.g. each failed dial while Redis
+// is down) to the service log at debug level: the backplane and presence
+// already report an outage once, at warn level, and its end.
+type redisLog struct{ log *slog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// newClusterStore connects to PLEXOR_REDIS_URL (lazily: a Redis that is down
+// makes requests fail, not the start-up) and returns the Redis history store.
+func newClusterStore(cfg Config, log *slog.Logger) (*redis.Client, *history.Redis, error) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
+	opts, err := redisOptions(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	store, err := history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
+	}
+	return client, store, nil
+}
+
+// startCluster starts the backplane and presence of hub, which must be in
+// cluster mode over store.
+func startCluster(cfg Config, client *redis.Client, store *history.Redis, hub *events.Hub, log *slog.Logger) (*cluster, error) {
+	backplane, err := events.NewRedisBackplane(events.RedisBackplaneConfig{
+		Client: client, Channel: store.FanoutChannel(), Hub: hub, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	presence, err := events.NewRedisPresence(events.RedisPresenceConfig{
+		Client: client, Prefix: cfg.RedisPrefix, Hub: hub, Interval: cfg.PresenceInterval, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &cluster{client: client, backplane: backplane, presence: presence, cancel: cancel}
+	c.done.Add(2)
+	go func() { defer c.done.Done(); backplane.Run(ctx) }()
+	go func() { defer c.done.Done(); presence.Run(ctx) }()
+	log.Info("cluster mode: history, fan-out and presence over Redis", "node", presence.Node(), "prefix", cfg.RedisPrefix)
+	return c, nil
+}
+
+// ready is nil while the node is connected to the cluster.
+func (c *cluster) ready() error { return c.backplane.Ready() }
+
+// stop ends the goroutines (presence removes this node's counts) and closes
+// the connection.
+func (c *cluster) stop() {
+	c.cancel()
+	c.done.Wait()
+	_ = c.client.Close()
+}

@@ -1,0 +1,118 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/history/redistest"
+)
+
+// presenceRedis starts a redis-server for one test and returns a client.
+func presenceRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	if redistest.Skipped() {
+		t.Skip("PLEXOR_SKIP_REDIS=1")
+	}
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// runPresence runs a node's presence until the returned stop is called (or
+// the test ends).
+func runPresence(t *testing.T, client *redis.Client, h *Hub, node string) (stop func()) {
+	t.Helper()
+	p, err := NewRedisPresence(RedisPresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitOnline waits until h.Online(nil) is want.
+func waitOnline(t *testing.T, h *Hub, want []ChannelCount, why string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := h.Online(nil)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: Online = %v, want %v", why, got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRedisPresenceCoversEveryNode(t *testing.T) {
+	client := presenceRedis(t)
+	ctx := context.Background()
+	one, _ := relayedHub(t, 10)
+	two, _ := relayedHub(t, 10)
+	for _, h := range []*Hub{one, two} {
+		if err := h.CatchUp(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopOne := runPresence(t, client, one, "one")
+	runPresence(t, client, two, "two")
+
+	sub, _ := hqSubscribe(t, one, []string{"a"}, false)
+	hqSubscribe(t, two, []string{"a"}, false)
+	waitOnline(t, two, []ChannelCount{{"a", 2}}, "a listener on each node")
+
+	// A node that dies stops refreshing: its counts expire with their key.
+	if err := client.HSet(ctx, "{t}:presence:ghost", "g", 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	client.PExpire(ctx, "{t}:presence:ghost", 300*time.Millisecond)
+	client.ZAdd(ctx, "{t}:nodes", redis.Z{Score: float64(time.Now().UnixMilli()), Member: "ghost"})
+	waitOnline(t, two, []ChannelCount{{"a", 2}, {"g", 3}}, "a node that then dies")
+	waitOnline(t, two, []ChannelCount{{"a", 2}}, "after the dead node's counts expired")
+	deadline := time.Now().Add(10 * time.Second)
+	for client.ZScore(ctx, "{t}:nodes", "ghost").Err() != redis.Nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node is still in the set of nodes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Redis loses everything (restarted without persistence): each node
+	// writes its counts again.
+	if err := client.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	one.Unsubscribe(sub)
+	hqSubscribe(t, one, []string{"b"}, false)
+	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied")
+	if err := client.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // six intervals: node two has read an empty Redis by now
+	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied with no change on the node")
+
+	// A node that stops cleanly removes its counts at once.
+	stopOne()
+	if n, err := client.Exists(ctx, "{t}:presence:one").Result(); err != nil || n != 0 {
+		t.Errorf("after a clean stop the node's hash exists = %d (%v), want 0", n, err)
+	}
+	waitOnline(t, two, []ChannelCount{{"a", 1}}, "after node one stopped")
+}
