@@ -126,34 +126,14 @@ func TestMemoryIdempotencyBoundsBytes(t *testing.T) {
 	}
 }
 
-func TestMemoryIdempotencyReservations(t *testing.T) {
-	s := NewMemoryIdempotency(MemoryIdempotencyConfig{})
-	ctx := context.Background()
-	steps := []struct {
-		name    string
-		do      func() (*StoredResponse, error)
-		wantErr error
-		wantHit bool
-	}{
-		{"first reserves", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
-		{"second is refused while held", func() (*StoredResponse, error) { return reserve(s, "k") }, ErrKeyInFlight, false},
-		{"another key is independent", func() (*StoredResponse, error) { return reserve(s, "other") }, nil, false},
-		{"release", func() (*StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, false},
-		{"reserves again after release", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
-		{"save", func() (*StoredResponse, error) { return nil, s.Save(ctx, "k", answer("x")) }, nil, false},
-		{"remembered after save", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, true},
-	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			got, err := st.do()
-			if !errors.Is(err, st.wantErr) {
-				t.Fatalf("err = %v, want %v", err, st.wantErr)
-			}
-			if (got != nil) != st.wantHit {
-				t.Fatalf("remembered answer = %v, want present: %v", got, st.wantHit)
-			}
-		})
-	}
+func TestMemoryIdempotencyConformance(t *testing.T) {
+	runIdempotencyStoreSuite(t, func(t *testing.T, ttl time.Duration) idemSubject {
+		clock := newFakeClock()
+		return idemSubject{
+			Store:  NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: ttl, Clock: clock.Now}),
+			Elapse: clock.Add,
+		}
+	})
 }
 
 // idemApp is an Echo app with the idempotency middleware in front of a
