@@ -30,9 +30,12 @@ type StoredResponse struct {
 // carried out again. Keys are opaque to the store (the middleware scopes and
 // hashes them). Implementations are safe for concurrent use.
 //
-// This version has the in-memory store (NewMemoryIdempotency), which is right
-// for one node; cluster mode (the Redis issue) adds a Redis implementation of
-// this interface, so retries that reach another node are recognised too.
+// There are two: the in-memory store (NewMemoryIdempotency), which is right
+// for one node, and the Redis store of cluster mode (NewRedisIdempotency),
+// shared by every node, so that retries that reach another node are
+// recognised too. Both pass one conformance suite. A store's errors other
+// than ErrKeyInFlight mean it could not answer (e.g. Redis is down); see
+// IdempotencyConfig.ToMiddleware for what the middleware then does.
 type IdempotencyStore interface {
 	// Reserve looks key up. When an answer is remembered it returns it. When
 	// not, it reserves key for the caller and returns nil: the caller must

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,8 @@ type IdempotencyConfig struct {
 	// Key, when set, derives the key from the request instead of Headers
 	// (e.g. from a verified webhook signature); ok false means no key.
 	Key func(c echo.Context) (key string, ok bool)
+	// Log receives the store's failures. Default slog.Default().
+	Log *slog.Logger
 }
 
 // ToMiddleware validates config and returns the middleware. A request
@@ -56,6 +59,20 @@ type IdempotencyConfig struct {
 //   - the same key with a different request (method, path, query,
 //     Content-Type or body differ) is a 422.
 //
+// When the store fails (a Redis that is down or slow), the request is not
+// carried out unless it can still be carried out at most once:
+//
+//   - Reserve fails: a 503 idempotency_unavailable with Retry-After: 1, and
+//     nothing is published — without the reservation a retry on another
+//     node could publish the same request again;
+//   - Save fails after the request succeeded: the client gets its answer
+//     all the same (what it asked for has been done and must be reported),
+//     and the failure is logged. The key keeps its reservation, so a retry
+//     gets a 409 until the store's lease ends (see RedisIdempotency), and is
+//     carried out again after that: the reservation is deliberately not
+//     released, which would let a prompt retry through at once;
+//   - Release fails: logged; the key stays reserved until the lease ends.
+//
 // It reads the body to fingerprint it: put a body limit in front of it.
 func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Store == nil {
@@ -67,6 +84,10 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if len(config.Headers) == 0 {
 		config.Headers = []string{HeaderIdempotencyKey}
 	}
+	if config.Log == nil {
+		config.Log = slog.Default()
+	}
+	log := config.Log
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -89,15 +110,19 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			storeKey := scopedKey(config.Scope(c), key)
 			fingerprint := requestFingerprint(req, body)
 
-			// Save and Release must happen even if the client has gone.
+			// Reserve, Save and Release must run to their end even if the
+			// client has gone: a Reserve cut short could leave the key
+			// reserved without anyone to release it.
 			ctx := context.WithoutCancel(req.Context())
-			stored, err := config.Store.Reserve(req.Context(), storeKey)
+			stored, err := config.Store.Reserve(ctx, storeKey)
 			switch {
 			case errors.Is(err, ErrKeyInFlight):
 				return &Error{Status: http.StatusConflict, Code: "idempotency_key_in_use", RetryAfter: 1,
 					Message: "a request with this idempotency key is still in progress; retry it shortly to get its answer"}
 			case err != nil:
-				return unavailable(err)
+				log.Warn("idempotency store: reserve failed; request refused", "path", req.URL.Path, "err", err)
+				return &Error{Status: http.StatusServiceUnavailable, Code: "idempotency_unavailable", RetryAfter: 1,
+					Message: "the idempotency store is unavailable, so the request was not carried out; retry it shortly"}
 			case stored != nil && stored.Fingerprint != fingerprint:
 				return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 					"this idempotency key was used for a different request; use a new key for a new request")
@@ -108,8 +133,12 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 
 			saved := false
 			defer func() { // also when next panics: never leave the key reserved
-				if !saved {
-					_ = config.Store.Release(ctx, storeKey)
+				if saved {
+					return
+				}
+				if err := config.Store.Release(ctx, storeKey); err != nil {
+					log.Warn("idempotency store: release failed; the key stays reserved until its lease ends",
+						"path", req.URL.Path, "err", err)
 				}
 			}()
 			res := c.Response()
@@ -118,13 +147,16 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			err = next(c)
 			res.Writer = capture.ResponseWriter
 			if err == nil && res.Status >= 200 && res.Status < 300 {
-				// A failed Save cannot be helped: the answer is already sent;
-				// a retry would then be carried out again.
-				_ = config.Store.Save(ctx, storeKey, StoredResponse{
+				// The answer is written (the request was carried out), so a
+				// failed Save cannot change it; see the function's comment.
+				saved = true
+				if err := config.Store.Save(ctx, storeKey, StoredResponse{
 					Fingerprint: fingerprint, Status: res.Status,
 					ContentType: res.Header().Get(echo.HeaderContentType), Body: capture.body.Bytes(),
-				})
-				saved = true
+				}); err != nil {
+					log.Error("idempotency store: save failed; the request succeeded, but a retry after the store's lease will be carried out again",
+						"path", req.URL.Path, "status", res.Status, "err", err)
+				}
 			}
 			return err
 		}

@@ -1,7 +1,9 @@
 package events
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,34 +126,14 @@ func TestMemoryIdempotencyBoundsBytes(t *testing.T) {
 	}
 }
 
-func TestMemoryIdempotencyReservations(t *testing.T) {
-	s := NewMemoryIdempotency(MemoryIdempotencyConfig{})
-	ctx := context.Background()
-	steps := []struct {
-		name    string
-		do      func() (*StoredResponse, error)
-		wantErr error
-		wantHit bool
-	}{
-		{"first reserves", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
-		{"second is refused while held", func() (*StoredResponse, error) { return reserve(s, "k") }, ErrKeyInFlight, false},
-		{"another key is independent", func() (*StoredResponse, error) { return reserve(s, "other") }, nil, false},
-		{"release", func() (*StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, false},
-		{"reserves again after release", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, false},
-		{"save", func() (*StoredResponse, error) { return nil, s.Save(ctx, "k", answer("x")) }, nil, false},
-		{"remembered after save", func() (*StoredResponse, error) { return reserve(s, "k") }, nil, true},
-	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			got, err := st.do()
-			if !errors.Is(err, st.wantErr) {
-				t.Fatalf("err = %v, want %v", err, st.wantErr)
-			}
-			if (got != nil) != st.wantHit {
-				t.Fatalf("remembered answer = %v, want present: %v", got, st.wantHit)
-			}
-		})
-	}
+func TestMemoryIdempotencyConformance(t *testing.T) {
+	runIdempotencyStoreSuite(t, func(t *testing.T, ttl time.Duration) idemSubject {
+		clock := newFakeClock()
+		return idemSubject{
+			Store:  NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: ttl, Clock: clock.Now}),
+			Elapse: clock.Add,
+		}
+	})
 }
 
 // idemApp is an Echo app with the idempotency middleware in front of a
@@ -370,5 +353,177 @@ func TestIdempotencyMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
 		if rec.Code != want {
 			t.Fatalf("request %d: status %d, want %d (a panic must not leave the key reserved)", i, rec.Code, want)
 		}
+	}
+}
+
+// failingStore is an IdempotencyStore whose calls fail on demand; otherwise
+// it is a memory store. It counts its calls.
+type failingStore struct {
+	*MemoryIdempotency
+	reserveErr, saveErr, releaseErr error
+	reserves, saves, releases       atomic.Int32
+}
+
+func (s *failingStore) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
+	s.reserves.Add(1)
+	if s.reserveErr != nil {
+		return nil, s.reserveErr
+	}
+	return s.MemoryIdempotency.Reserve(ctx, key)
+}
+
+func (s *failingStore) Save(ctx context.Context, key string, resp StoredResponse) error {
+	s.saves.Add(1)
+	if s.saveErr != nil {
+		return s.saveErr
+	}
+	return s.MemoryIdempotency.Save(ctx, key, resp)
+}
+
+func (s *failingStore) Release(ctx context.Context, key string) error {
+	s.releases.Add(1)
+	if s.releaseErr != nil {
+		return s.releaseErr
+	}
+	return s.MemoryIdempotency.Release(ctx, key)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestIdempotencyMiddlewareStoreFailures: a store that cannot reserve stops
+// the request with a 503 before anything is published; one that cannot save
+// or release does not change the answer, and says so in the log.
+func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
+	down := errors.New("dial tcp 10.0.0.7:6379: connect: connection refused")
+	tests := []struct {
+		name        string
+		store       *failingStore
+		handlerFail int // the handler's status (0: 200)
+
+		wantStatus       int
+		wantCode         string // the error's code ("" = a success answer)
+		wantRetryAfter   string
+		wantCalls        int32 // handler calls
+		wantSaves        int32
+		wantReleases     int32
+		wantLog          string // "" = nothing logged
+		wantRetryStatus  int    // the same request again, the store still failing
+		wantRetryCalls   int32  // handler calls after the retry
+		wantRetryReplays bool
+	}{
+		{
+			name:       "reserve fails: 503, nothing published",
+			store:      &failingStore{reserveErr: down},
+			wantStatus: 503, wantCode: "idempotency_unavailable", wantRetryAfter: "1",
+			wantCalls: 0, wantSaves: 0, wantReleases: 0, wantLog: "reserve failed",
+			wantRetryStatus: 503, wantRetryCalls: 0,
+		},
+		{
+			name:       "save fails after a publish: the answer is sent, the key stays reserved",
+			store:      &failingStore{saveErr: down},
+			wantStatus: 200, wantCalls: 1, wantSaves: 1, wantReleases: 0, wantLog: "save failed",
+			wantRetryStatus: 409, wantRetryCalls: 1,
+		},
+		{
+			name:        "release fails after a failure: the failure is sent",
+			store:       &failingStore{releaseErr: down},
+			handlerFail: 400,
+			wantStatus:  400, wantCode: "test_failure", wantCalls: 1, wantSaves: 0, wantReleases: 1, wantLog: "release failed",
+			wantRetryStatus: 409, wantRetryCalls: 1, // the memory store underneath kept the reservation
+		},
+		{
+			name:       "a store that works logs nothing",
+			store:      &failingStore{},
+			wantStatus: 200, wantCalls: 1, wantSaves: 1,
+			wantRetryStatus: 200, wantRetryCalls: 1, wantRetryReplays: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.store.MemoryIdempotency = NewMemoryIdempotency(MemoryIdempotencyConfig{})
+			var logs syncBuffer
+			e := echo.New()
+			e.HTTPErrorHandler = ErrorHandler(discardLog())
+			mw, err := IdempotencyConfig{Store: tt.store, Log: slog.New(slog.NewTextHandler(&logs, nil))}.ToMiddleware()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls atomic.Int32
+			e.POST("/publish", func(c echo.Context) error {
+				n := calls.Add(1)
+				if tt.handlerFail != 0 {
+					return errorf(tt.handlerFail, "test_failure", "failure %d", n)
+				}
+				return c.JSON(http.StatusOK, map[string]any{"id": "1", "call": n})
+			}, mw)
+			send := func() *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
+				req.Header.Set(HeaderIdempotencyKey, "k")
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				return rec
+			}
+
+			rec := send()
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if tt.wantCode != "" {
+				var body struct{ Error Error }
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code != tt.wantCode || body.Error.Status != tt.wantStatus {
+					t.Fatalf("body = %s (%v), want an error with code %q and status %d", rec.Body, err, tt.wantCode, tt.wantStatus)
+				}
+				if strings.Contains(rec.Body.String(), "10.0.0.7") {
+					t.Errorf("body = %s, want the store's error (and address) kept from the client", rec.Body)
+				}
+			} else if !strings.Contains(rec.Body.String(), `"call":1`) {
+				t.Fatalf("body = %s, want the handler's answer", rec.Body)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tt.wantRetryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tt.wantRetryAfter)
+			}
+			if got := calls.Load(); got != tt.wantCalls {
+				t.Errorf("handler ran %d times, want %d", got, tt.wantCalls)
+			}
+			if got := tt.store.saves.Load(); got != tt.wantSaves {
+				t.Errorf("Save called %d times, want %d", got, tt.wantSaves)
+			}
+			if got := tt.store.releases.Load(); got != tt.wantReleases {
+				t.Errorf("Release called %d times, want %d", got, tt.wantReleases)
+			}
+			switch got := logs.String(); {
+			case tt.wantLog == "" && got != "":
+				t.Errorf("log = %q, want nothing", got)
+			case tt.wantLog != "" && (!strings.Contains(got, tt.wantLog) || !strings.Contains(got, "connection refused")):
+				t.Errorf("log = %q, want %q with the store's error", got, tt.wantLog)
+			}
+
+			rec = send()
+			if rec.Code != tt.wantRetryStatus {
+				t.Fatalf("retry: status = %d, want %d (body %s)", rec.Code, tt.wantRetryStatus, rec.Body)
+			}
+			if got := rec.Header().Get(HeaderIdempotentReplayed) == "true"; got != tt.wantRetryReplays {
+				t.Errorf("retry: replayed = %v, want %v", got, tt.wantRetryReplays)
+			}
+			if got := calls.Load(); got != tt.wantRetryCalls {
+				t.Errorf("handler ran %d times after the retry, want %d", got, tt.wantRetryCalls)
+			}
+		})
 	}
 }
