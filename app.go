@@ -20,9 +20,21 @@ import (
 // demoMaxBytes caps a demo-page publish, whatever PLEXOR_MAX_PUBLISH_BYTES says.
 const demoMaxBytes = 16 << 10
 
-// newApp builds the Echo application: middleware and routes. ready tells
-// /readyz whether the node's dependencies (in cluster mode, Redis) are there.
-func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTokens, adminTokens []string, ready func() error, log *slog.Logger) (*echo.Echo, error) {
+// appDeps are what run builds for the app besides the hub.
+type appDeps struct {
+	metrics                    *prometheus.Registry
+	publishTokens, adminTokens []string
+	// idempotency remembers the answers of requests with an idempotency key
+	// (in Redis in cluster mode, so every node recognises a retry).
+	idempotency events.IdempotencyStore
+	// ready tells /readyz whether the node's dependencies (in cluster mode,
+	// Redis) are there: nil when they are.
+	ready func() error
+}
+
+// newApp builds the Echo application: middleware and routes.
+func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
+	metrics, publishTokens, adminTokens, idempotency, ready := deps.metrics, deps.publishTokens, deps.adminTokens, deps.idempotency, deps.ready
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)
@@ -82,11 +94,9 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 		AuthorizeSubscribe: authorizeSubscribe,
 		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
-	idempotency := events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
-		TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,
-	})
 	publishOnce, err := events.IdempotencyConfig{
 		Store: idempotency,
+		Log:   log,
 		Scope: func(c echo.Context) string { return "publisher:" + auth.PublisherID(c) },
 	}.ToMiddleware()
 	if err != nil {
@@ -105,7 +115,7 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 	}
 	e.POST("/publish", api.Publish, append(publishMW, bodyLimit, publishOnce)...)
 	for _, h := range cfg.Hooks {
-		if err := addHook(e, api, h, bodyLimit, idempotency); err != nil {
+		if err := addHook(e, api, h, bodyLimit, idempotency, log); err != nil {
 			return nil, err
 		}
 	}
@@ -143,13 +153,14 @@ func newApp(cfg Config, hub *events.Hub, metrics *prometheus.Registry, publishTo
 // addHook routes POST /hooks/{name} of h: body limit, signature check,
 // idempotency (Idempotency-Key or X-GitHub-Delivery, scoped to the hook),
 // then the publish.
-func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore) error {
+func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore, log *slog.Logger) error {
 	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
 	}
 	once, err := events.IdempotencyConfig{
 		Store:   store,
+		Log:     log,
 		Scope:   func(echo.Context) string { return "hook:" + h.Name },
 		Headers: []string{events.HeaderIdempotencyKey, events.HeaderGitHubDelivery},
 	}.ToMiddleware()
@@ -161,6 +172,7 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 	// a replay within the idempotency window only gets the first answer.
 	onceBySignature, err := events.IdempotencyConfig{
 		Store: store,
+		Log:   log,
 		Scope: func(echo.Context) string { return "hook-signature:" + h.Name },
 		Key: func(c echo.Context) (string, bool) {
 			sig := c.Request().Header.Get(auth.SignatureHeader(h.Scheme))

@@ -346,3 +346,36 @@ func TestClusterNodeCatchesUpAfterLosingItsSubscription(t *testing.T) {
 		t.Fatalf("feed on A got %d events (first %v), want the %d published on B, each once, in order", len(got), got[:min(5, len(got))], total)
 	}
 }
+
+func TestClusterRetryOnAnotherNodeIsNotPublishedTwice(t *testing.T) {
+	rds := startRedis(t)
+	nodes := startNodes(t, rds.Addr, 2, nil)
+	feed := openFeed(t, nodes[0], "", "orders")
+	post := func(s *testServer) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/publish", strings.NewReader(`{"channels":["orders"],"data":"paid"}`))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "order-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	firstStatus, first := post(nodes[0])
+	retryStatus, retry := post(nodes[1]) // the load balancer sent the retry elsewhere
+	if firstStatus != http.StatusOK || retryStatus != firstStatus || retry != first {
+		t.Fatalf("first answer %d %s, retry on another node %d %s; want the same 200 answer", firstStatus, first, retryStatus, retry)
+	}
+	var res publishResult
+	if err := json.Unmarshal([]byte(first), &res); err != nil {
+		t.Fatal(err)
+	}
+	marker := publishOne(t, nodes[1], "orders")
+	id, _ := strconv.ParseUint(res.ID, 10, 64)
+	if got, want := readIDs(t, feed, 2), []uint64{id, marker}; !slices.Equal(got, want) {
+		t.Errorf("feed got %v, want %v (the retried message once, then the next one)", got, want)
+	}
+}

@@ -54,6 +54,7 @@ type Config struct {
 	IdempotencyTTL      time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
 	IdempotencyMax      int           `env:"IDEMPOTENCY_MAX" envDefault:"100000"`
 	IdempotencyMaxBytes int           `env:"IDEMPOTENCY_MAX_BYTES" envDefault:"67108864"`
+	IdempotencyLease    time.Duration `env:"IDEMPOTENCY_LEASE" envDefault:"1m"`
 	HookNames           []string      `env:"HOOKS"`
 	// Hooks are the webhooks named by PLEXOR_HOOKS, each described by its
 	// PLEXOR_HOOK_<NAME>_* variables (see hook_config.go).
@@ -335,6 +336,9 @@ func (c Config) validate() error {
 	}
 	if c.IdempotencyMax < 1 || c.IdempotencyMax > 10_000_000 {
 		bad("IDEMPOTENCY_MAX", "must be between 1 and 10000000 remembered answers, got %d", c.IdempotencyMax)
+	}
+	if c.IdempotencyLease < time.Second || c.IdempotencyLease > time.Hour {
+		bad("IDEMPOTENCY_LEASE", "must be between 1s and 1h, got %s", c.IdempotencyLease)
 	}
 	if c.IdempotencyMaxBytes < 1<<20 {
 		bad("IDEMPOTENCY_MAX_BYTES", "must be at least 1048576 bytes, got %d", c.IdempotencyMaxBytes)

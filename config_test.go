@@ -75,6 +75,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"redis url scheme", "PLEXOR_REDIS_URL", "http://127.0.0.1:6379", "PLEXOR_REDIS_URL: not a usable Redis URL"},
 		{"redis url database", "PLEXOR_REDIS_URL", "redis://127.0.0.1:6379/x", "PLEXOR_REDIS_URL: not a usable Redis URL"},
 		{"redis prefix with braces", "PLEXOR_REDIS_PREFIX", "a{b}", "PLEXOR_REDIS_PREFIX: must be 1-64 characters"},
+		{"idempotency lease too short", "PLEXOR_IDEMPOTENCY_LEASE", "10ms", "PLEXOR_IDEMPOTENCY_LEASE: must be between 1s and 1h"},
 		{"presence interval too fast", "PLEXOR_PRESENCE_INTERVAL", "1ms", "PLEXOR_PRESENCE_INTERVAL: must be between 100ms and 1m"},
 		{"addr without port", "PLEXOR_ADDR", "localhost", "PLEXOR_ADDR: \"localhost\" is not a listen address"},
 	}

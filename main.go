@@ -59,7 +59,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	defer func() { _ = store.Close() }()
 	metrics := events.NewMetrics()
 	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes, Metrics: metrics, Relayed: redisClient != nil})
-	nodeReady := func() error { return nil }
+	deps := appDeps{ready: func() error { return nil }}
 	if redisClient != nil {
 		cl, err := startCluster(cfg, redisClient, redisStore, hub, log)
 		if err != nil {
@@ -67,7 +67,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 			return err
 		}
 		defer cl.stop() // after the server has shut down
-		nodeReady = cl.ready
+		deps.ready = cl.ready
+		if deps.idempotency, err = events.NewRedisIdempotency(events.RedisIdempotencyConfig{
+			Client: redisClient, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
+		}); err != nil {
+			return err
+		}
+	} else {
+		deps.idempotency = events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
+			TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,
+		})
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -85,7 +94,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		adminTokens = []string{auth.GenerateToken()}
 		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
 	}
-	app, err := newApp(cfg, hub, registry, tokens, adminTokens, nodeReady, log)
+	deps.metrics, deps.publishTokens, deps.adminTokens = registry, tokens, adminTokens
+	app, err := newApp(cfg, hub, deps, log)
 	if err != nil {
 		return err
 	}
