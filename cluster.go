@@ -63,7 +63,6 @@ func redisOptions(raw string) (*redis.Options, error) {
 // backplane that carries every node's events to the hub, and presence
 // across nodes. Its goroutines run from start until stop.
 type cluster struct {
-	client    *redis.Client
 	backplane *events.RedisBackplane
 	presence  *events.RedisPresence
 	cancel    context.CancelFunc
@@ -116,7 +115,7 @@ func startCluster(cfg Config, client *redis.Client, store *history.Redis, hub *e
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &cluster{client: client, backplane: backplane, presence: presence, cancel: cancel}
+	c := &cluster{backplane: backplane, presence: presence, cancel: cancel}
 	c.done.Add(2)
 	go func() { defer c.done.Done(); backplane.Run(ctx) }()
 	go func() { defer c.done.Done(); presence.Run(ctx) }()
@@ -127,10 +126,9 @@ func startCluster(cfg Config, client *redis.Client, store *history.Redis, hub *e
 // ready is nil while the node is connected to the cluster.
 func (c *cluster) ready() error { return c.backplane.Ready() }
 
-// stop ends the goroutines (presence removes this node's counts) and closes
-// the connection.
+// stop ends the goroutines (presence removes this node's counts). The
+// connection stays open: run closes it after the store.
 func (c *cluster) stop() {
 	c.cancel()
 	c.done.Wait()
-	_ = c.client.Close()
 }

@@ -48,7 +48,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	var redisStore *history.Redis
 	var err error
 	if cfg.RedisURL != "" {
-		redisClient, redisStore, err = newClusterStore(cfg, log)
+		if redisClient, redisStore, err = newClusterStore(cfg, log); err != nil {
+			return err
+		}
+		defer func() { _ = redisClient.Close() }() // last: after the store and the cluster's goroutines
 		store = redisStore
 	} else {
 		store, err = history.NewMemory(history.MemoryConfig{Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
@@ -63,7 +66,6 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	if redisClient != nil {
 		cl, err := startCluster(cfg, redisClient, redisStore, hub, log)
 		if err != nil {
-			_ = redisClient.Close()
 			return err
 		}
 		defer cl.stop() // after the server has shut down

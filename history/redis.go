@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,11 @@ type RedisConfig struct {
 	// Clock tells the time that IDs and ages are taken from; nil means
 	// time.Now. In cluster mode every node's clock matters; see Redis.
 	Clock Clock
+	// SweepEvery is how often a background sweep forgets the metadata of
+	// channels gone for longer than the TTL (see Sweep); 0 means TTL/4
+	// (at least a second, at most 10 minutes), a negative value disables it
+	// (tests call Sweep themselves). Without a TTL there is no sweep.
+	SweepEvery time.Duration
 }
 
 // Redis is the cluster-mode Store: history in Redis Streams, shared by every
@@ -95,6 +101,10 @@ type Redis struct {
 	now    Clock
 	keys   redisKeys
 	closed atomic.Bool
+	// stop ends the sweep goroutine, which NewRedis starts (with a TTL) and
+	// Close waits for via done.
+	stop, done chan struct{}
+	once       sync.Once // closes stop
 }
 
 // NewRedis returns a Redis Streams store. It does not talk to Redis: a Redis
@@ -121,12 +131,22 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Redis{client: cfg.Client, size: cfg.Size, now: now, keys: redisKeys{base: "{" + prefix + "}:"}}
+	r := &Redis{client: cfg.Client, size: cfg.Size, now: now, keys: redisKeys{base: "{" + prefix + "}:"},
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.TTL > 0 {
 		r.ttl = max(cfg.TTL.Microseconds(), 1)
 		// A stream's newest entry is older than the TTL this long after the
 		// last append; the second of slack covers clock differences.
 		r.expire = cfg.TTL.Milliseconds() + 1000
+	}
+	every := cfg.SweepEvery
+	if every == 0 {
+		every = min(max(cfg.TTL/4, time.Second), 10*time.Minute)
+	}
+	if cfg.TTL > 0 && every > 0 {
+		go r.sweepLoop(every)
+	} else {
+		close(r.done)
 	}
 	return r, nil
 }
@@ -395,6 +415,8 @@ func (r *Redis) Clear(ctx context.Context, channel string) error {
 // next start.
 func (r *Redis) Close() error {
 	r.closed.Store(true)
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
 	return nil
 }
 
