@@ -481,7 +481,9 @@ func TestRedisSweepForgetsChannelsGoneLongerThanTheTTL(t *testing.T) {
 	prefix := newPrefix()
 	clock := storetest.NewFakeClock(storetest.Epoch)
 	s := newRedis(t, history.RedisConfig{Client: client, Prefix: prefix, Size: 10, TTL: time.Minute, Clock: clock.Now, SweepEvery: -1})
-	msg := func(ch string) []history.Message { return []history.Message{{Channels: []string{ch}, Data: []byte(`1`)}} }
+	msg := func(ch string) []history.Message {
+		return []history.Message{{Channels: []string{ch}, Data: []byte(`1`)}}
+	}
 	if _, err := s.Append(ctx, msg("first")); err != nil { // sets the starting point
 		t.Fatal(err)
 	}
