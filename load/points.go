@@ -17,8 +17,8 @@ import (
 //
 //   - idle: 10,000 feeds over 100 channels, nothing published: RSS per
 //     connection.
-//   - one-channel: 10,000 subscribers of one channel, 200 messages at 50/s
-//     (2M deliveries): CPU per 1M deliveries.
+//   - one-channel: 10,000 subscribers of one channel, 100 messages at 10/s
+//     (1M deliveries): CPU per 1M deliveries.
 //   - hundred-channel: 1,000 subscribers over 100 channels (one channel each,
 //     10 per channel), 1,000 msg/s for 30 s from 4 publishers: CPU per 1M
 //     deliveries and latency.
@@ -28,7 +28,7 @@ func StandardPoints(scale float64, idleSettle time.Duration) []Point {
 	n := func(v int) int { return max(1, int(math.Round(float64(v)*scale))) }
 	return []Point{
 		{Name: "idle", Subscribers: n(10000), Channels: 100, Settle: idleSettle},
-		{Name: "one-channel", Subscribers: n(10000), Channels: 1, Messages: n(200), Rate: 50, Settle: 2 * time.Second},
+		{Name: "one-channel", Subscribers: n(10000), Channels: 1, Messages: n(100), Rate: 10, Settle: 2 * time.Second},
 		{Name: "hundred-channel", Subscribers: n(1000), Channels: 100, Messages: n(30000), Rate: 1000, Publishers: 4, Settle: time.Second},
 		{Name: "publish-rate", Subscribers: n(100), Channels: 1, Messages: n(1000000), Publishers: 8, Duration: 10 * time.Second, Settle: time.Second},
 	}

@@ -174,6 +174,11 @@ func (s *subscriber) read() {
 
 // onData checks one event's data, received at now (Unix nanoseconds).
 func (s *subscriber) onData(data []byte, now int64) {
+	if len(data) == 0 {
+		// A keep-alive event without data, such as Nchan's EventSource ping
+		// with its default empty ping data.
+		return
+	}
 	p, err := parsePayload(data)
 	if err != nil || p.pub >= s.publishers {
 		s.bad++
