@@ -309,3 +309,33 @@ func TestRunDetectsLossDuplicatesAndReordering(t *testing.T) {
 		t.Fatalf("the process was not sampled: %+v", res)
 	}
 }
+
+// BenchmarkParser measures the subscriber side: de-chunking and parsing a
+// batch of 16 events as Plexor frames them, and checking their payloads.
+func BenchmarkParser(b *testing.B) {
+	var frames []byte
+	for i := range 16 {
+		frames = append(frames, "id: 1795318660993458\nevent: message\ndata: "...)
+		frames = appendPayload(frames, payload{pub: 1, ch: 2, seq: i, sent: 1767225600123456789}, 0)
+		frames = append(frames, "\n\n"...)
+	}
+	chunk := append(fmt.Appendf(nil, "%x\r\n", len(frames)), frames...)
+	chunk = append(chunk, "\r\n"...)
+	n := 0
+	p := &Parser{OnData: func(d []byte) {
+		if _, err := parsePayload(d); err == nil {
+			n++
+		}
+	}}
+	var d dechunker
+	b.ReportAllocs()
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		if err := d.feed(chunk, p.Feed); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n != 16*b.N {
+		b.Fatalf("%d events parsed, want %d", n, 16*b.N)
+	}
+}
