@@ -70,7 +70,8 @@ func SelectPoints(list string, std []Point) ([]Point, error) {
 
 // WriteTable writes one row per result: the load, the checks and the
 // figures. Figures that were not measured (no server PID, nothing
-// published) are shown as "-".
+// published) are shown as "-"; RSS per connection only for idle points,
+// where nothing but the connections changes the server's memory.
 func WriteTable(w io.Writer, target string, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tpoint\tsubs\tchans\tpublished\tpub/s\tdeliveries\tdeliv/s\tlost\tdup\treord\tdisc\tp50\tp90\tp99\tmax\tCPU s/1M\tRSS/conn\t")
@@ -94,7 +95,7 @@ func WriteTable(w io.Writer, target string, results []Result) error {
 				row = append(row, "-")
 			}
 		}
-		if r.Measured {
+		if r.Measured && p.Messages == 0 {
 			row = append(row, fmt.Sprintf("%.1f KiB", r.RSSPerConnection()/1024))
 		} else {
 			row = append(row, "-")
