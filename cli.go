@@ -37,6 +37,7 @@ func commands() []command {
 		{"serve", "", "run the service (the default without a command); configuration from PLEXOR_* variables", cmdServe},
 		{"sub", "[flags] channel…", "subscribe to channels and print their events; reconnects and resumes until interrupted", cmdSub},
 		{"pub", "[flags] --channels a,b [data | --file F | -]", "publish a message, a file, or stdin lines (one message each)", cmdPub},
+		{"load", "[flags]", "drive a running server (Plexor or Nchan) on loopback and measure it: deliveries/s, loss, latency, CPU and memory", cmdLoad},
 		{"help", "[command]", "show this list, or a command's flags", nil},
 	}
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plexor/plexor/load"
+)
+
+// TestLoadAgainstTheApp runs a tiny load point against the real service:
+// every message must reach every subscriber of its channels exactly once,
+// in order, and the process (the service runs in it) is sampled.
+func TestLoadAgainstTheApp(t *testing.T) {
+	s := startServerWith(t, map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "0"}, discardLogger())
+	tg, err := load.ParseTarget("plexor", s.base, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// 20 subscribers, each of 2 of 3 channels; 60 messages, 20 per channel:
+	// 40 deliveries per subscriber.
+	res, err := load.Run(ctx, load.Config{Target: tg, PIDs: []int{os.Getpid()}, SourceAddrs: 4},
+		load.Point{Name: "t", Subscribers: 20, Channels: 3, ChannelsPerSub: 2, Messages: 60, Publishers: 2, Size: 100, Settle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Published != 60 || res.Expected != 800 || res.Delivered != 800 || !res.Clean() {
+		t.Fatalf("result %+v", res)
+	}
+	if res.Latency.Count() != 800 || res.Latency.Max() <= 0 {
+		t.Fatalf("%d latencies, max %s", res.Latency.Count(), res.Latency.Max())
+	}
+	if !res.Measured || res.CPUSeconds < 0 || res.RSSConnected <= 0 {
+		t.Fatalf("not sampled: %+v", res)
+	}
+}
+
+// TestLoadCommand runs "plexor load" with a custom point (5 subscribers,
+// one of 2 channels each; 5 messages per channel: 25 deliveries) and checks
+// its table and its usage errors.
+func TestLoadCommand(t *testing.T) {
+	s := startServerWith(t, map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "0"}, discardLogger())
+	var out, errOut bytes.Buffer
+	sio := stdio{in: strings.NewReader(""), out: &out, err: &errOut, env: map[string]string{"PLEXOR_TOKEN": testToken}}
+	code := dispatch(context.Background(), []string{"load", "--url", s.base, "--pid", "1", "--subs", "5", "--channels", "2",
+		"--messages", "10", "--rate", "1000", "--settle", "10ms"}, sio)
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	table := out.String()
+	if !strings.Contains(table, "plexor") || !strings.Contains(table, "custom") || !strings.Contains(table, "25/25") {
+		t.Fatalf("table:\n%s", table)
+	}
+
+	out.Reset()
+	errOut.Reset()
+	code = dispatch(context.Background(), []string{"load", "--url", "http://example.com", "--subs", "1"}, sio)
+	if code != exitUsage || !strings.Contains(errOut.String(), "loopback") {
+		t.Fatalf("a non-loopback URL: exit %d, stderr %s", code, errOut.String())
+	}
+	code = dispatch(context.Background(), []string{"load", "--url", s.base, "--points", "nope"}, sio)
+	if code != exitUsage {
+		t.Fatalf("an unknown point: exit %d", code)
+	}
+	out.Reset()
+	if code := dispatch(context.Background(), []string{"load", "--free-port"}, sio); code != exitOK || strings.TrimSpace(out.String()) == "" {
+		t.Fatalf("--free-port: exit %d, %q", code, out.String())
+	}
+}

@@ -1,0 +1,481 @@
+// Package load drives a running SSE server (Plexor, or nginx with Nchan)
+// over real HTTP on loopback and measures it: lean raw-TCP subscribers spread
+// over many 127.0.0.0/8 source addresses, keep-alive HTTP publishers whose
+// messages carry a sequence number and a send timestamp, and per-subscriber
+// checks for loss, duplicates and reordering. It reports deliveries per
+// second, publish→receive latency percentiles, and the server's CPU seconds
+// per million deliveries and resident memory per connection from /proc.
+//
+// "plexor load" is its command line; bench/plexor.sh and bench/nchan.sh run
+// the standard points against either server.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Point is one load point: who subscribes to what, and what is published.
+type Point struct {
+	// Name labels the point in reports and prefixes its channel names.
+	Name string
+	// Subscribers is the number of SSE connections.
+	Subscribers int
+	// Channels is the number of channels; subscriber i subscribes to
+	// ChannelsPerSub consecutive channels starting at (i·ChannelsPerSub) mod
+	// Channels.
+	Channels int
+	// ChannelsPerSub is how many channels each connection subscribes to
+	// (default 1).
+	ChannelsPerSub int
+	// Messages is how many messages are published in all (0: an idle point
+	// that only measures memory). Message g goes to channel g mod Channels.
+	Messages int
+	// Rate is the total publish rate in messages per second, spread over the
+	// publishers; 0 publishes as fast as the publishers go.
+	Rate float64
+	// Publishers is the number of keep-alive publishing connections
+	// (default 1).
+	Publishers int
+	// Duration bounds the publishing phase (default 60 s): publishing stops
+	// then even when fewer than Messages were sent.
+	Duration time.Duration
+	// Size pads each message's data to this many bytes (default: no padding,
+	// about 30 bytes).
+	Size int
+	// Settle is how long to wait after every subscriber is connected before
+	// measuring memory and publishing (default 500 ms); for an idle point
+	// make it longer than the server's heartbeat interval, so every
+	// connection has had its heartbeat written.
+	Settle time.Duration
+}
+
+// Config is how Run reaches and observes the server.
+type Config struct {
+	// Target is the server under test.
+	Target Target
+	// PIDs are the server processes whose CPU time and RSS are measured
+	// (summed); none: those figures are not reported.
+	PIDs []int
+	// SourceAddrs is how many loopback source addresses (127.0.1.1 onwards)
+	// the subscribers are spread over (default 64), to stay clear of port
+	// limits and per-address limits. Only for an IPv4 target.
+	SourceAddrs int
+	// ConnectTimeout bounds connecting one subscriber (default 10 s).
+	ConnectTimeout time.Duration
+	// DrainTimeout bounds the wait for deliveries after the last publish
+	// (default 10 s); the wait also ends after 2 s without progress.
+	DrainTimeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Result is what one point measured.
+type Result struct {
+	Point Point
+	// Connected is the number of subscribers that connected.
+	Connected int
+	// Published counts messages the server accepted; PublishErrors those
+	// refused or failed (these are not expected at the subscribers).
+	Published, PublishErrors int
+	// LastPublishError describes the last failure, if any.
+	LastPublishError string
+	// PublishTime is the duration of the publishing phase.
+	PublishTime time.Duration
+	// Expected is the number of deliveries the accepted messages should
+	// make; Delivered the distinct ones that arrived; Lost = Expected − the
+	// expected ones that arrived.
+	Expected, Delivered, Lost int64
+	// Duplicates and Reordered count events that arrived twice, or after a
+	// later message of the same publisher and channel; Foreign counts events
+	// whose data was not a message of this point.
+	Duplicates, Reordered, Foreign int64
+	// Disconnects counts feeds the server ended before the point was over.
+	Disconnects int
+	// DeliverTime runs from the first publish until the last delivery seen.
+	DeliverTime time.Duration
+	// Latency holds publish→receive latencies of first deliveries.
+	Latency *Histogram
+	// Measured is true when server PIDs were given: then CPUSeconds is the
+	// server's CPU time from the first publish to the end of the drain, and
+	// RSSBefore and RSSConnected its resident memory before the subscribers
+	// connected and after they settled.
+	Measured                bool
+	CPUSeconds              float64
+	RSSBefore, RSSConnected int64
+}
+
+// DeliveriesPerSecond is Delivered over DeliverTime.
+func (r Result) DeliveriesPerSecond() float64 {
+	if r.DeliverTime <= 0 {
+		return 0
+	}
+	return float64(r.Delivered) / r.DeliverTime.Seconds()
+}
+
+// PublishesPerSecond is Published over PublishTime.
+func (r Result) PublishesPerSecond() float64 {
+	if r.PublishTime <= 0 {
+		return 0
+	}
+	return float64(r.Published) / r.PublishTime.Seconds()
+}
+
+// CPUPerMillion is the server's CPU seconds per million deliveries.
+func (r Result) CPUPerMillion() float64 {
+	if r.Delivered == 0 {
+		return 0
+	}
+	return r.CPUSeconds / float64(r.Delivered) * 1e6
+}
+
+// RSSPerConnection is the growth of the server's RSS per connected
+// subscriber, in bytes.
+func (r Result) RSSPerConnection() float64 {
+	if r.Connected == 0 {
+		return 0
+	}
+	return float64(r.RSSConnected-r.RSSBefore) / float64(r.Connected)
+}
+
+// Clean reports whether the point saw no loss, duplicate, reordering,
+// foreign event, disconnect or failed publish.
+func (r Result) Clean() bool {
+	return r.Lost == 0 && r.Duplicates == 0 && r.Reordered == 0 && r.Foreign == 0 &&
+		r.Disconnects == 0 && r.PublishErrors == 0
+}
+
+// withDefaults fills the zero fields of a point and checks it.
+func (p Point) withDefaults() (Point, error) {
+	if p.ChannelsPerSub == 0 {
+		p.ChannelsPerSub = 1
+	}
+	if p.Publishers == 0 {
+		p.Publishers = 1
+	}
+	if p.Duration == 0 {
+		p.Duration = 60 * time.Second
+	}
+	if p.Settle == 0 {
+		p.Settle = 500 * time.Millisecond
+	}
+	if p.Name == "" {
+		p.Name = "load"
+	}
+	switch {
+	case p.Subscribers < 0 || p.Subscribers > 100000:
+		return p, fmt.Errorf("point %s: subscribers %d: want 0–100000", p.Name, p.Subscribers)
+	case p.Channels < 1 || p.Channels > 100000:
+		return p, fmt.Errorf("point %s: channels %d: want 1–100000", p.Name, p.Channels)
+	case p.ChannelsPerSub < 1 || p.ChannelsPerSub > p.Channels || p.ChannelsPerSub > 255:
+		return p, fmt.Errorf("point %s: channels per subscriber %d: want 1–min(channels, 255)", p.Name, p.ChannelsPerSub)
+	case p.Messages < 0 || p.Messages > 100_000_000:
+		return p, fmt.Errorf("point %s: messages %d: want 0–100000000", p.Name, p.Messages)
+	case p.Rate < 0:
+		return p, fmt.Errorf("point %s: negative rate", p.Name)
+	case p.Publishers < 1 || p.Publishers > 1000:
+		return p, fmt.Errorf("point %s: publishers %d: want 1–1000", p.Name, p.Publishers)
+	case p.Duration < 0 || p.Duration > 10*time.Minute:
+		return p, fmt.Errorf("point %s: duration %s: want at most 10m", p.Name, p.Duration)
+	case p.Size < 0 || p.Size > 1<<20:
+		return p, fmt.Errorf("point %s: size %d: want 0–1048576", p.Name, p.Size)
+	}
+	return p, nil
+}
+
+// channelName is the name of channel k of a point.
+func channelName(point string, k int) string { return point + "-" + strconv.Itoa(k) }
+
+// Run runs one point against the server: it connects the subscribers,
+// waits Settle, samples the server, publishes, waits for the deliveries,
+// disconnects everything and returns the checked result. Every goroutine it
+// starts has ended when it returns. A cancelled ctx cuts the point short
+// (an error is returned with what was measured so far).
+func Run(ctx context.Context, cfg Config, p Point) (Result, error) {
+	p, err := p.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	if cfg.SourceAddrs <= 0 {
+		cfg.SourceAddrs = 64
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	logw := cfg.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(logw, "[%s] %s\n", p.Name, fmt.Sprintf(format, args...))
+	}
+	res := Result{Point: p, Latency: &Histogram{}, Measured: len(cfg.PIDs) > 0}
+
+	before, err := SampleProcs(cfg.PIDs)
+	if err != nil {
+		return res, fmt.Errorf("sampling the server: %w", err)
+	}
+	res.RSSBefore = before.RSS
+
+	// Connect the subscribers; each gets its read goroutine at once.
+	var closing atomic.Bool
+	var delivered atomic.Int64
+	var wg sync.WaitGroup
+	subs := make([]*subscriber, p.Subscribers)
+	defer func() {
+		// The read goroutines end when their connections are closed.
+		closing.Store(true)
+		for _, s := range subs {
+			if s != nil {
+				s.conn.Close()
+			}
+		}
+		wg.Wait()
+	}()
+	logf("connecting %d subscribers over %d channels", p.Subscribers, p.Channels)
+	if err := connectAll(ctx, cfg, p, subs, &closing, &delivered, res.Latency, &wg); err != nil {
+		return res, err
+	}
+	res.Connected = p.Subscribers
+	logf("connected; settling %s", p.Settle)
+	if err := sleep(ctx, p.Settle); err != nil {
+		return res, err
+	}
+	settled, err := SampleProcs(cfg.PIDs)
+	if err != nil {
+		return res, fmt.Errorf("sampling the server: %w", err)
+	}
+	res.RSSConnected = settled.RSS
+
+	pubs := make([]*publisher, p.Publishers)
+	for i := range pubs {
+		pubs[i] = newPublisher(i, cfg.Target, p.Channels, p.Size)
+	}
+	if p.Messages > 0 {
+		names := make([]string, p.Channels)
+		for k := range names {
+			names[k] = channelName(p.Name, k)
+		}
+		logf("publishing %d messages with %d publishers (rate %s)", p.Messages, p.Publishers, rateText(p.Rate))
+		start := time.Now()
+		publish(ctx, p, pubs, names, start)
+		res.PublishTime = time.Since(start)
+		for _, pb := range pubs {
+			res.Published += pb.sent
+			res.PublishErrors += pb.failed
+			if pb.lastErr != nil {
+				res.LastPublishError = pb.lastErr.Error()
+			}
+		}
+		expected := expectedDeliveries(p, pubs)
+		last := drain(ctx, &delivered, expected, cfg.DrainTimeout)
+		res.DeliverTime = last.Sub(start)
+		end, err := SampleProcs(cfg.PIDs)
+		if err != nil {
+			return res, fmt.Errorf("sampling the server: %w", err)
+		}
+		res.CPUSeconds = end.CPU - settled.CPU
+	}
+
+	// Disconnect and check.
+	closing.Store(true)
+	for _, s := range subs {
+		s.conn.Close()
+	}
+	wg.Wait()
+	for _, s := range subs {
+		res.Duplicates += s.dups
+		res.Reordered += s.reorders
+		res.Foreign += s.bad
+		res.Delivered += s.received - s.dups
+		if s.endErr != nil {
+			res.Disconnects++
+		}
+		for pos, ch := range s.chans {
+			for j, pb := range pubs {
+				want := pb.accepted[ch]
+				got := s.streams[pos*p.Publishers+j].seen
+				res.Expected += int64(want.count())
+				res.Lost += int64(got.missing(want))
+			}
+		}
+	}
+	for _, pb := range pubs {
+		pb.close()
+	}
+	logf("done: %d/%d deliveries, %d lost, %d duplicates, %d reordered", res.Delivered, res.Expected, res.Lost, res.Duplicates, res.Reordered)
+	return res, ctx.Err()
+}
+
+// connectAll connects the subscribers with a bounded number of dials at a
+// time and starts each one's read goroutine (counted in wg).
+func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, closing *atomic.Bool, delivered *atomic.Int64, hist *Histogram, wg *sync.WaitGroup) error {
+	host, _, _ := net.SplitHostPort(cfg.Target.Addr)
+	spread := net.ParseIP(host).To4() != nil
+	const dialers = 32
+	next := atomic.Int64{}
+	var mu sync.Mutex
+	var firstErr error
+	var dwg sync.WaitGroup
+	for range min(dialers, len(subs)) {
+		dwg.Add(1)
+		go func() { // a dialer: ends when every subscriber is taken or one failed
+			defer dwg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(subs) || ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				failed := firstErr != nil
+				mu.Unlock()
+				if failed {
+					return
+				}
+				chans := make([]int, p.ChannelsPerSub)
+				names := make([]string, p.ChannelsPerSub)
+				for j := range chans {
+					chans[j] = (i*p.ChannelsPerSub + j) % p.Channels
+					names[j] = channelName(p.Name, chans[j])
+				}
+				var local net.Addr
+				if spread {
+					a := i % cfg.SourceAddrs
+					local = &net.TCPAddr{IP: net.IPv4(127, byte(1+a/250), byte(1+a%250), 1)}
+				}
+				conn, rest, chunked, err := dialSubscriber(ctx, cfg.Target, local, names, cfg.ConnectTimeout)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("subscriber %d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+				s := &subscriber{
+					chans: chans, publishers: p.Publishers, conn: conn, buf: make([]byte, readBufSize),
+					pending: rest, chunked: chunked, streams: make([]stream, p.ChannelsPerSub*p.Publishers),
+					closing: closing, delivered: delivered, latency: hist,
+				}
+				mu.Lock()
+				subs[i] = s
+				mu.Unlock()
+				wg.Add(1)
+				go func() { // the subscriber: ends when its connection is closed
+					defer wg.Done()
+					s.read()
+				}()
+			}
+		}()
+	}
+	dwg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	return nil
+}
+
+// publish runs the publishers, each in its own goroutine, until Messages
+// are sent, Duration has passed or ctx ends. Message g (counted over all
+// publishers) is due at start + g/Rate and goes to channel g mod Channels;
+// publisher i sends the messages g ≡ i (mod Publishers).
+func publish(ctx context.Context, p Point, pubs []*publisher, names []string, start time.Time) {
+	deadline := start.Add(p.Duration)
+	var wg sync.WaitGroup
+	for i, pb := range pubs {
+		wg.Add(1)
+		go func() { // a publisher: ends when its share is sent or time is up
+			defer wg.Done()
+			for g := i; g < p.Messages; g += p.Publishers {
+				now := time.Now()
+				if now.After(deadline) || ctx.Err() != nil {
+					return
+				}
+				if p.Rate > 0 {
+					due := start.Add(time.Duration(float64(g) / p.Rate * float64(time.Second)))
+					if wait := due.Sub(now); wait > 0 {
+						if sleep(ctx, wait) != nil {
+							return
+						}
+					}
+				}
+				ch := g % p.Channels
+				pb.publish(ctx, ch, names[ch])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// expectedDeliveries is how many deliveries the accepted messages make.
+func expectedDeliveries(p Point, pubs []*publisher) int64 {
+	perChannel := make([]int64, p.Channels)
+	for _, pb := range pubs {
+		for ch := range perChannel {
+			perChannel[ch] += int64(pb.accepted[ch].count())
+		}
+	}
+	var n int64
+	for i := range p.Subscribers {
+		for j := range p.ChannelsPerSub {
+			n += perChannel[(i*p.ChannelsPerSub+j)%p.Channels]
+		}
+	}
+	return n
+}
+
+// drain waits until delivered reaches expected, 2 s pass without progress,
+// timeout passes or ctx ends, and returns when the last progress was seen.
+func drain(ctx context.Context, delivered *atomic.Int64, expected int64, timeout time.Duration) time.Time {
+	const poll = 5 * time.Millisecond
+	const stall = 2 * time.Second
+	end := time.Now().Add(timeout)
+	last, lastAt := delivered.Load(), time.Now()
+	for {
+		n := delivered.Load()
+		now := time.Now()
+		if n != last {
+			last, lastAt = n, now
+		}
+		if n >= expected || now.Sub(lastAt) > stall || now.After(end) || ctx.Err() != nil {
+			return lastAt
+		}
+		time.Sleep(poll)
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// rateText describes a publish rate.
+func rateText(r float64) string {
+	if r == 0 {
+		return "as fast as they go"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
+}
+
+// errNoPoints is returned by ParsePoints for an empty list.
+var errNoPoints = errors.New("no points named")
