@@ -379,3 +379,28 @@ func TestClusterRetryOnAnotherNodeIsNotPublishedTwice(t *testing.T) {
 		t.Errorf("feed got %v, want %v (the retried message once, then the next one)", got, want)
 	}
 }
+
+// TestLoadAgainstACluster runs "plexor load" over two nodes: subscribers and
+// publishers are spread over both, and every message still reaches every
+// subscriber once, in order (the command exits 1 otherwise).
+func TestLoadAgainstACluster(t *testing.T) {
+	rds := startRedis(t)
+	nodes := startNodes(t, rds.Addr, 2, nil)
+	var out, errOut strings.Builder
+	sio := stdio{in: strings.NewReader(""), out: &out, err: &errOut, env: map[string]string{"PLEXOR_TOKEN": testToken}}
+	code := dispatch(t.Context(), []string{"load", "--url", nodes[0].base + "," + nodes[1].base, "--subs", "6", "--channels", "2",
+		"--messages", "20", "--publishers", "2", "--rate", "1000", "--settle", "10ms"}, sio)
+	if code != exitOK || !strings.Contains(out.String(), "60/60") {
+		t.Fatalf("exit %d; table:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	client := newTestClient(5 * time.Second)
+	for i, n := range nodes {
+		stats, err := adminStats(client, n.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats["published"] == 0 || stats["delivered"] == 0 {
+			t.Errorf("node %d published %v and delivered %v, want both > 0 (load spread over the nodes)", i, stats["published"], stats["delivered"])
+		}
+	}
+}

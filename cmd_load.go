@@ -28,7 +28,7 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 			"bench/plexor.sh and bench/nchan.sh (go tool task bench, bench:nchan) start a\n"+
 			"server and run the standard points.", sio)
 	target := fs.String("target", "plexor", "the server's kind: plexor (/events, /publish) or nchan (/sub?ch=, /pub?ch=)")
-	base := fs.String("url", "", "the server's base URL, loopback only (default: PLEXOR_URL, else http://127.0.0.1:8080)")
+	base := fs.String("url", "", "the server's base URL, loopback only (default: PLEXOR_URL, else http://127.0.0.1:8080); for a cluster, the nodes' URLs separated by commas: subscribers and publishers are spread over them round-robin")
 	token := fs.String("token", "", "Plexor publisher token (default: PLEXOR_TOKEN)")
 	pids := fs.String("pid", "", "comma-separated PIDs of the server processes to measure (CPU and RSS summed)")
 	points := fs.String("points", "", "comma-separated standard points, or standard for all of them")
@@ -70,10 +70,15 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 	if *token == "" {
 		*token = sio.env["PLEXOR_TOKEN"]
 	}
-	tgt, err := load.ParseTarget(*target, *base, *token)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	var nodes []load.Target
+	for u := range strings.SplitSeq(*base, ",") {
+		tgt, err := load.ParseTarget(*target, strings.TrimSpace(u), *token)
+		if err != nil {
+			return usageError(fs, "%v", err)
+		}
+		nodes = append(nodes, tgt)
 	}
+	tgt := nodes[0]
 	pidList, err := parsePIDs(*pids)
 	if err != nil {
 		return usageError(fs, "--pid: %v", err)
@@ -93,12 +98,17 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 			Rate: *rate, Publishers: *publishers, Duration: *duration, Size: *size, Settle: *settle,
 		}}
 	}
-	if err := waitForServer(ctx, tgt.Addr, *wait); err != nil {
-		fmt.Fprintln(sio.err, "plexor load:", err)
-		return exitFailure
+	for _, n := range nodes {
+		if err := waitForServer(ctx, n.Addr, *wait); err != nil {
+			fmt.Fprintln(sio.err, "plexor load:", err)
+			return exitFailure
+		}
 	}
 
 	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.err}
+	if len(nodes) > 1 {
+		cfg.Nodes = nodes
+	}
 	var results []load.Result
 	code := exitOK
 	for _, p := range run {

@@ -61,6 +61,10 @@ type Point struct {
 type Config struct {
 	// Target is the server under test.
 	Target Target
+	// Nodes, when set, are the nodes of a cluster under test (Target among
+	// them): subscriber i connects to Nodes[i%len] and publisher j sends to
+	// Nodes[(j+1)%len], so a delivery usually crosses nodes.
+	Nodes []Target
 	// PIDs are the server processes whose CPU time and RSS are measured
 	// (summed); none: those figures are not reported.
 	PIDs []int
@@ -259,7 +263,7 @@ func Run(ctx context.Context, cfg Config, p Point) (Result, error) {
 
 	pubs := make([]*publisher, p.Publishers)
 	for i := range pubs {
-		pubs[i] = newPublisher(i, cfg.Target, p.Channels, p.Size)
+		pubs[i] = newPublisher(i, cfg.node(i+1), p.Channels, p.Size)
 	}
 	if p.Messages > 0 {
 		names := make([]string, p.Channels)
@@ -317,6 +321,14 @@ func Run(ctx context.Context, cfg Config, p Point) (Result, error) {
 	return res, ctx.Err()
 }
 
+// node returns the node the i-th subscriber or (i-1)-th publisher uses.
+func (cfg Config) node(i int) Target {
+	if len(cfg.Nodes) == 0 {
+		return cfg.Target
+	}
+	return cfg.Nodes[i%len(cfg.Nodes)]
+}
+
 // connectAll connects the subscribers with a bounded number of dials at a
 // time and starts each one's read goroutine (counted in wg).
 func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, closing *atomic.Bool, delivered *atomic.Int64, hist *Histogram, wg *sync.WaitGroup) error {
@@ -353,7 +365,7 @@ func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, cl
 					a := i % cfg.SourceAddrs
 					local = &net.TCPAddr{IP: net.IPv4(127, byte(1+a/250), byte(1+a%250), 1)}
 				}
-				conn, rest, chunked, err := dialSubscriber(ctx, cfg.Target, local, names, cfg.ConnectTimeout)
+				conn, rest, chunked, err := dialSubscriber(ctx, cfg.node(i), local, names, cfg.ConnectTimeout)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
