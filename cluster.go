@@ -35,8 +35,14 @@ func redisOptions(raw string) (*redis.Options, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("not a usable Redis URL (redis://[user:password@]host:port[/db], or rediss:// for TLS): %s",
-			strings.TrimPrefix(err.Error(), "redis: "))
+		detail := strings.TrimPrefix(err.Error(), "redis: ")
+		if mayRepeatUserinfo(raw, detail) {
+			// A user name or password with an unencoded / ? or # ends the
+			// user info early, and the parser then quotes it as host, port
+			// or path: say what to do instead of what it read.
+			detail = "the user name or password, if any, must be percent-encoded (/ ? # @ : % and spaces); the details are not shown as they may contain it"
+		}
+		return nil, fmt.Errorf("not a usable Redis URL (redis://[user:password@]host:port[/db], or rediss:// for TLS): %s", detail)
 	}
 	q := map[string]bool{}
 	if u, err := url.Parse(raw); err == nil {
@@ -57,6 +63,23 @@ func redisOptions(raw string) (*redis.Options, error) {
 		opts.WriteTimeout = 2 * time.Second
 	}
 	return opts, nil
+}
+
+// mayRepeatUserinfo reports whether msg contains any piece of what stands
+// between "://" and the last '@' of raw (where a user name and password
+// are, however they are delimited).
+func mayRepeatUserinfo(raw, msg string) bool {
+	start := strings.Index(raw, "://")
+	at := strings.LastIndex(raw, "@")
+	if start < 0 || at < start+3 {
+		return false
+	}
+	for _, piece := range strings.FieldsFunc(raw[start+3:at], func(r rune) bool { return strings.ContainsRune(":/?#", r) }) {
+		if strings.Contains(msg, piece) {
+			return true
+		}
+	}
+	return false
 }
 
 // cluster is what cluster mode adds to a node: the Redis connection, the

@@ -130,6 +130,14 @@ func TestRedisURLErrorsDoNotRepeatThePassword(t *testing.T) {
 		{"bad escape", "redis://user:s3cr%zzet@127.0.0.1:6379"},
 		{"bad scheme", "http://user:s3cret@127.0.0.1:6379"},
 		{"bad database", "redis://user:s3cret@127.0.0.1:6379/nope"},
+		// Generated passwords often hold characters that end the user info
+		// when they are not percent-encoded: the rest of the URL is then
+		// read as host, port, path or query, password and all.
+		{"slash in the password", "redis://:s3cr/et@127.0.0.1:6379"},
+		{"slash at the end of the password", "redis://:s3cret+Lw/@127.0.0.1:6379"},
+		{"hash in the password", "redis://default:s3cr#et@127.0.0.1:6379"},
+		{"question mark in the password", "redis://default:s3cr?et@127.0.0.1:6379"},
+		{"digits, then a slash", "redis://default:12345/s3cret@127.0.0.1:6379"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,6 +94,12 @@ func (a *API) Poll(c echo.Context) error {
 			return unavailable(err)
 		}
 		evs, exact = replay.Events, replay.Exact
+		if exact && cursor > next {
+			// In cluster mode this node's backplane may not have reached a
+			// cursor another node handed out: the events up to it are still
+			// on their way to this node's queues, and the client has them.
+			next = cursor
+		}
 	}
 	if len(evs) > maxPollEvents {
 		evs = evs[:maxPollEvents]
