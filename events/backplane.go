@@ -194,7 +194,12 @@ func (b *RedisBackplane) session(ctx context.Context) error {
 				continue
 			}
 			b.cfg.Hub.Deliver(ev)
-		case *redis.Pong, *redis.Subscription:
+		case *redis.Subscription:
+			// go-redis resubscribed on a new connection by itself (it may,
+			// e.g. on a maintenance hand-off): what was announced in between
+			// is only in the history, so start over with a catch-up.
+			return fmt.Errorf("subscription to %s renewed behind our back (%s)", b.cfg.Channel, m.Kind)
+		case *redis.Pong:
 		}
 	}
 }

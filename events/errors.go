@@ -19,6 +19,9 @@ type Error struct {
 	Message string `json:"message"`
 	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
 	RetryAfter int `json:"-"`
+	// cause is the internal failure behind a 5xx: logged, never sent (it may
+	// name internal addresses).
+	cause error
 }
 
 // Error implements error.
@@ -53,6 +56,8 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		apiErr := asError(err)
 		if apiErr.Status >= 500 && apiErr.Code == "internal" {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		} else if apiErr.cause != nil {
+			log.Warn("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", apiErr.Code, "err", apiErr.cause)
 		}
 		if apiErr.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))

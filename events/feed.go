@@ -113,7 +113,7 @@ func (a *API) comeBackLater(c echo.Context, why error) error {
 	w := a.newFeedWriter(c)
 	if !errors.Is(why, ErrDraining) {
 		a.log.Warn("feed refused for now", "err", why)
-		_ = w.writeWithin(appendComment(nil, "unavailable: "+why.Error()), lastWriteTimeout)
+		_ = w.writeWithin(appendComment(nil, "unavailable: the history store cannot be reached; come back later"), lastWriteTimeout)
 	}
 	w.goodbye(a.cfg.Retry)
 	return nil
@@ -267,10 +267,12 @@ func parseFormat(values []string) (envelope bool, err error) {
 		"format %s is unknown: use raw or envelope", quoteForMessage(values[0]))
 }
 
-// unavailable turns a store failure into a 503 the client may retry.
+// unavailable turns a store failure into a 503 the client may retry. The
+// failure itself is logged, not sent: it may name internal addresses.
 func unavailable(err error) error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "history_unavailable",
-		Message: "the history store is unavailable: " + err.Error(), RetryAfter: 1}
+		Message: "the history store is unavailable (in cluster mode: Redis cannot be reached); nothing was done, try again shortly",
+		RetryAfter: 1, cause: err}
 }
 
 // jitterDown returns d shortened by a random 0-10%.

@@ -33,8 +33,9 @@ var ErrNotConnected = errors.New("events: not connected to the cluster's Redis y
 // cursor and get what is retained after an explicit reset.
 var ErrResync = errors.New("events: events were missed during a Redis outage; reconnect to resync")
 
-// catchUpChunk bounds the channels read from history in one call.
-const catchUpChunk = 256
+// catchUpChunk bounds the channels read from history in one call (each call
+// must finish within the Redis read timeout, even after a long gap).
+const catchUpChunk = 64
 
 // publishRelayed is Publish in cluster mode: store, and count the listeners
 // the deployment has as far as this node knows.

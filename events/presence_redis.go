@@ -42,7 +42,8 @@ type RedisPresenceConfig struct {
 // "{p}:nodes". Every interval it reads the other nodes' hashes and hands
 // their sum to Hub.SetRemoteListeners, so /channels, channel info, publish
 // answers and the watch feed count the whole deployment: local changes at
-// once, other nodes' within an interval, and a node that died within three.
+// once, other nodes' within an interval, and a node that died within four
+// (its hash expires after three; the others read every interval).
 // Expiry is Redis's, so node clocks do not matter for it.
 type RedisPresence struct {
 	cfg   RedisPresenceConfig
