@@ -271,7 +271,7 @@ func parseFormat(values []string) (envelope bool, err error) {
 // failure itself is logged, not sent: it may name internal addresses.
 func unavailable(err error) error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "history_unavailable",
-		Message: "the history store is unavailable (in cluster mode: Redis cannot be reached); nothing was done, try again shortly",
+		Message:    "the history store is unavailable (in cluster mode: Redis cannot be reached); nothing was done, try again shortly",
 		RetryAfter: 1, cause: err}
 }
 
