@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -95,9 +96,10 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
 	publishOnce, err := events.IdempotencyConfig{
-		Store: idempotency,
-		Log:   log,
-		Scope: func(c echo.Context) string { return "publisher:" + auth.PublisherID(c) },
+		Store:    idempotency,
+		Log:      log,
+		TokenTTL: cfg.IdempotencyTTL,
+		Scope:    func(c echo.Context) string { return "publisher:" + auth.PublisherID(c) },
 	}.ToMiddleware()
 	if err != nil {
 		return nil, err
@@ -115,7 +117,7 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	}
 	e.POST("/publish", api.Publish, append(publishMW, bodyLimit, publishOnce)...)
 	for _, h := range cfg.Hooks {
-		if err := addHook(e, api, h, bodyLimit, idempotency, log); err != nil {
+		if err := addHook(e, api, h, bodyLimit, idempotency, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err
 		}
 	}
@@ -153,16 +155,17 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 // addHook routes POST /hooks/{name} of h: body limit, signature check,
 // idempotency (Idempotency-Key or X-GitHub-Delivery, scoped to the hook),
 // then the publish.
-func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore, log *slog.Logger) error {
+func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore, tokenTTL time.Duration, log *slog.Logger) error {
 	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
 	}
 	once, err := events.IdempotencyConfig{
-		Store:   store,
-		Log:     log,
-		Scope:   func(echo.Context) string { return "hook:" + h.Name },
-		Headers: []string{events.HeaderIdempotencyKey, events.HeaderGitHubDelivery},
+		Store:    store,
+		Log:      log,
+		TokenTTL: tokenTTL,
+		Scope:    func(echo.Context) string { return "hook:" + h.Name },
+		Headers:  []string{events.HeaderIdempotencyKey, events.HeaderGitHubDelivery},
 	}.ToMiddleware()
 	if err != nil {
 		return err
@@ -171,9 +174,10 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 	// changed or removed: so the verified signature is a key of its own, and
 	// a replay within the idempotency window only gets the first answer.
 	onceBySignature, err := events.IdempotencyConfig{
-		Store: store,
-		Log:   log,
-		Scope: func(echo.Context) string { return "hook-signature:" + h.Name },
+		Store:    store,
+		Log:      log,
+		TokenTTL: tokenTTL,
+		Scope:    func(echo.Context) string { return "hook-signature:" + h.Name },
 		Key: func(c echo.Context) (string, bool) {
 			sig := c.Request().Header.Get(auth.SignatureHeader(h.Scheme))
 			sum := sha256.Sum256([]byte(sig))

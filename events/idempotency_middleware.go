@@ -9,8 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/history"
 )
 
 // Header names of the idempotency middleware.
@@ -41,6 +44,11 @@ type IdempotencyConfig struct {
 	Key func(c echo.Context) (key string, ok bool)
 	// Log receives the store's failures. Default slog.Default().
 	Log *slog.Logger
+	// TokenTTL is how long the history store remembers the append of a
+	// request with a key (see history.WithAppendToken), so that a retry after
+	// an answer lost on the way from Redis is not stored twice. Use the
+	// store's window (PLEXOR_IDEMPOTENCY_TTL). Default 24h.
+	TokenTTL time.Duration
 }
 
 // ToMiddleware validates config and returns the middleware. A request
@@ -86,6 +94,9 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}
 	if config.Log == nil {
 		config.Log = slog.Default()
+	}
+	if config.TokenTTL <= 0 {
+		config.TokenTTL = 24 * time.Hour
 	}
 	log := config.Log
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -141,6 +152,10 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 						"path", req.URL.Path, "err", err)
 				}
 			}()
+			// The same request under the same key appends under the same
+			// token: if an earlier attempt was stored but answered with an
+			// error (its answer from Redis lost), this one is not stored again.
+			c.SetRequest(req.WithContext(history.WithAppendToken(req.Context(), scopedKey(storeKey, fingerprint), config.TokenTTL)))
 			res := c.Response()
 			capture := &captureWriter{ResponseWriter: res.Writer}
 			res.Writer = capture

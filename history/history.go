@@ -77,6 +77,32 @@ type Store interface {
 	Close() error
 }
 
+// appendTokenKey is the context key of an append token.
+type appendTokenKey struct{}
+
+// appendToken is what WithAppendToken puts in a context.
+type appendToken struct {
+	token string
+	ttl   time.Duration
+}
+
+// WithAppendToken returns a context whose Append carries token: a store
+// whose Append can fail after it stored the messages (a lost answer from
+// Redis) remembers the token for ttl and does not store an Append with the
+// same token again, but answers with the events of the first one. A retry of
+// the same request (an Idempotency-Key and the same body) so stores its
+// messages once even when the first attempt's answer was lost. Stores whose
+// Append cannot fail after storing (the memory store) ignore it.
+func WithAppendToken(ctx context.Context, token string, ttl time.Duration) context.Context {
+	return context.WithValue(ctx, appendTokenKey{}, appendToken{token: token, ttl: ttl})
+}
+
+// tokenOf returns the append token of ctx, if any.
+func tokenOf(ctx context.Context) (appendToken, bool) {
+	t, ok := ctx.Value(appendTokenKey{}).(appendToken)
+	return t, ok && t.token != "" && t.ttl > 0
+}
+
 // ErrClosed is returned by a Store that was closed.
 var ErrClosed = errors.New("history: store closed")
 

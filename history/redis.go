@@ -57,6 +57,8 @@ type RedisConfig struct {
 //	{p}:horizon      hash    channel → newest ID evicted from its stream
 //	{p}:latest       hash    channel → newest ID ever appended to it
 //	{p}:ch:<channel> stream  the channel's retained events, entry ID "<id>-0"
+//	{p}:append:<tok> string  the first ID of an append made with a token
+//	                         (WithAppendToken), expiring with the token
 //
 // and the pub/sub channel {p}:events (FanoutChannel), on which every event
 // is published as it is stored.
@@ -175,11 +177,16 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest()}
+	tok, hasToken := tokenOf(ctx)
+	tokenMillis := int64(0)
+	if hasToken {
+		tokenMillis = max(tok.ttl.Milliseconds(), 1)
+	}
+	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token)}
 	var names []string
 	index := make(map[string]int)
-	args := make([]any, 0, 6+len(msgs)*5)
-	args = append(args, now, r.size, r.ttl, r.expire, r.keys.events(), len(msgs))
+	args := make([]any, 0, 7+len(msgs)*5)
+	args = append(args, now, r.size, r.ttl, r.expire, r.keys.events(), len(msgs), tokenMillis)
 	heads := make([]head, len(msgs))
 	for i, msg := range msgs {
 		h, err := encodeHead(msg)
@@ -475,3 +482,4 @@ func (k redisKeys) horizon() string         { return k.base + "horizon" }
 func (k redisKeys) latest() string          { return k.base + "latest" }
 func (k redisKeys) events() string          { return k.base + "events" }
 func (k redisKeys) stream(ch string) string { return k.base + "ch:" + ch }
+func (k redisKeys) token(t string) string   { return k.base + "append:" + t }

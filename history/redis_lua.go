@@ -72,15 +72,19 @@ end
 // of every channel it goes to, trims those streams, records their horizons
 // and publishes each event on the fan-out channel.
 //
-//	KEYS: last, start, horizon, latest, then one stream per distinct channel
+//	KEYS: last, start, horizon, latest, append token, then one stream per
+//	      distinct channel
 //	ARGV: now, size, ttl (µs, 0 = none), stream expiry (ms, 0 = none),
-//	      fan-out channel, message count, then per message: its channel
-//	      count, the 1-based index of each channel among the streams, head,
-//	      data; then the distinct channel names, in the order of the streams
+//	      fan-out channel, message count, token expiry (ms, 0 = no token),
+//	      then per message: its channel count, the 1-based index of each
+//	      channel among the streams, head, data; then the distinct channel
+//	      names, in the order of the streams
 //
 // It returns the first ID; the batch's IDs are consecutive from it. An ID is
 // max(now, last+1): the caller's clock, bumped past the last ID of the whole
 // deployment, so IDs strictly increase whatever the clocks of the nodes do.
+// With a token (see WithAppendToken) that an earlier call already stored,
+// it stores nothing and returns that call's first ID.
 var appendScript = redis.NewScript(luaLib + `
 local now = tonumber(ARGV[1])
 local size = tonumber(ARGV[2])
@@ -88,15 +92,20 @@ local ttl = tonumber(ARGV[3])
 local expms = tonumber(ARGV[4])
 local fanout = ARGV[5]
 local nmsg = tonumber(ARGV[6])
-local nch = #KEYS - 4
+local tokms = tonumber(ARGV[7])
+local nch = #KEYS - 5
 local names = #ARGV - nch
+if tokms > 0 then
+  local prior = redis.call('GET', KEYS[5])
+  if prior then return prior end
+end
 
 local last = tonumber(redis.call('GET', KEYS[1]) or start(KEYS[2], ARGV[1]))
 local id = now
 if id <= last then id = last + 1 end
 local first = id
 local touched = {}
-local p = 7
+local p = 8
 for i = 1, nmsg do
   if i > 1 then id = id + 1 end
   local sid = fmt(id)
@@ -106,7 +115,7 @@ for i = 1, nmsg do
   for j = p + 1, p + nc do
     local ci = tonumber(ARGV[j])
     if size > 0 then
-      redis.call('XADD', KEYS[4 + ci], sid .. '-0', 'h', head, 'd', data)
+      redis.call('XADD', KEYS[5 + ci], sid .. '-0', 'h', head, 'd', data)
     end
     touched[ci] = id
   end
@@ -114,9 +123,10 @@ for i = 1, nmsg do
   p = p + nc + 3
 end
 redis.call('SET', KEYS[1], fmt(id))
+if tokms > 0 then redis.call('SET', KEYS[5], fmt(first), 'PX', tokms) end
 
 for ci, newest in pairs(touched) do
-  local key = KEYS[4 + ci]
+  local key = KEYS[5 + ci]
   local ch = ARGV[names + ci]
   redis.call('HSET', KEYS[4], ch, fmt(newest))
   if size > 0 then

@@ -545,3 +545,37 @@ func TestRedisSweepForgetsChannelsGoneLongerThanTheTTL(t *testing.T) {
 		t.Errorf("a second Sweep forgot %d (%v), want 0", n, err)
 	}
 }
+
+func TestRedisAppendTokenStoresOnce(t *testing.T) {
+	client := needRedis(t)
+	ctx := t.Context()
+	prefix := newPrefix()
+	s := newRedis(t, history.RedisConfig{Client: client, Prefix: prefix, Size: 10})
+	batch := []history.Message{{Channels: []string{"a"}, Data: []byte(`1`)}, {Channels: []string{"a", "b"}, Data: []byte(`2`)}}
+	withToken := history.WithAppendToken(ctx, "req-1", time.Minute)
+
+	first, err := s.Append(withToken, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(withToken, batch) // the retry of a request whose answer was lost
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.Append(history.WithAppendToken(ctx, "req-2", time.Minute), batch[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(evIDs(again), evIDs(first)) {
+		t.Errorf("the same token again gave IDs %v, want the first call's %v", evIDs(again), evIDs(first))
+	}
+	if other[0].ID <= first[1].ID {
+		t.Errorf("another token gave ID %d, want a new one after %d", other[0].ID, first[1].ID)
+	}
+	if n, _ := client.XLen(ctx, "{"+prefix+"}:ch:a").Result(); n != 3 {
+		t.Errorf("channel a holds %d events, want 3 (the batch once, then the other request)", n)
+	}
+	if ttl, _ := client.PTTL(ctx, "{"+prefix+"}:append:req-1").Result(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("the token's PTTL = %v, want up to a minute", ttl)
+	}
+}
