@@ -87,9 +87,7 @@ func (a *API) Watch(c echo.Context) error {
 		w.goodbye(a.cfg.Retry)
 		return nil
 	}
-	defer a.hub.watchUnsubscribe(start.sub)
 	a.hub.metrics.connections.Add(1)
-	defer a.hub.metrics.connections.Add(-1)
 
 	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
 	if hasCursor && !start.exact {
@@ -108,9 +106,11 @@ func (a *API) Watch(c echo.Context) error {
 		last = start.newest
 	}
 	if err := w.write(buf); err != nil {
+		a.hub.watchUnsubscribe(start.sub)
+		a.hub.metrics.connections.Add(-1)
 		return nil
 	}
-	return a.stream(c, w, start.sub, last, false, zeroTime)
+	return a.serveLive(c, w, &stream{sub: start.sub, last: last, unsubscribe: func() { a.hub.watchUnsubscribe(start.sub) }})
 }
 
 // Stats serves GET /stats (admin): the service's counters as JSON, for the

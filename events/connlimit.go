@@ -38,10 +38,41 @@ func (cfg ConnLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err := l.acquire(ip); err != nil {
 				return err
 			}
-			defer l.release(ip)
-			return next(c)
+			slot := &connSlot{l: l, ip: ip}
+			c.Set(connSlotKey, slot)
+			err := next(c)
+			if !slot.kept {
+				slot.release()
+			}
+			return err
 		}
 	}, nil
+}
+
+// connSlotKey is where the middleware leaves a request's slot in its
+// echo.Context, for a handler whose connection outlives it.
+const connSlotKey = "plexor.connSlot"
+
+// connSlot is one request's share of the limits.
+type connSlot struct {
+	l    *connLimiter
+	ip   string
+	kept bool // the handler keeps it beyond its return (keepSlot)
+}
+
+func (s *connSlot) release() { s.l.release(s.ip) }
+
+// keepSlot tells the connection-limit middleware, if there is one, that the
+// request's connection outlives the handler (it was taken over), and
+// returns the function that gives the slot back, to be called once when the
+// connection ends; without the middleware it returns nil.
+func keepSlot(c echo.Context) func() {
+	slot, _ := c.Get(connSlotKey).(*connSlot)
+	if slot == nil {
+		return nil
+	}
+	slot.kept = true
+	return slot.release
 }
 
 // connLimiter counts the long-lived requests in progress.

@@ -49,11 +49,16 @@ func (a *API) Feed(c echo.Context) error {
 	if err != nil {
 		return a.comeBackLater(c, err)
 	}
-	defer a.hub.Unsubscribe(sub)
-	a.hub.Resume(client) // a poll this client made before (e.g. to learn the cursor) stops counting
 	m := a.hub.metrics
 	m.connections.Add(1)
-	defer m.connections.Add(-1)
+	handedOver := false // from then on the live stream cleans up
+	defer func() {
+		if !handedOver {
+			a.hub.Unsubscribe(sub)
+			m.connections.Add(-1)
+		}
+	}()
+	a.hub.Resume(client) // a poll this client made before (e.g. to learn the cursor) stops counting
 	var replay history.Replay
 	if hasCursor {
 		if replay, err = a.hub.store.Since(ctx, channels, cursor, upTo); err != nil {
@@ -100,7 +105,24 @@ func (a *API) Feed(c echo.Context) error {
 	if legacy.closeAfterBatch && len(replay.Events) > 0 {
 		return nil
 	}
-	return a.stream(c, w, sub, last, legacy.closeAfterBatch, until)
+	handedOver = true
+	s := &stream{sub: sub, last: last, closeAfterBatch: legacy.closeAfterBatch,
+		life: a.feedLife(until), unsubscribe: func() { a.hub.Unsubscribe(sub) }}
+	return a.serveLive(c, w, s)
+}
+
+// feedLife is how long a feed may stay open: the maximum connection life
+// (jittered), or less when the client's permission ends sooner (until, when
+// not zero); 0 means no end.
+func (a *API) feedLife(until time.Time) time.Duration {
+	life := time.Duration(0)
+	if a.cfg.MaxConnLife > 0 {
+		life = jitterDown(a.cfg.MaxConnLife)
+	}
+	if !until.IsZero() && (life == 0 || time.Until(until) < life) {
+		life = max(time.Until(until), time.Millisecond) // the client comes back with a fresh token
+	}
+	return life
 }
 
 // comeBackLater answers a feed that cannot start now (the hub is draining,
@@ -159,86 +181,11 @@ func startStream(c echo.Context) {
 	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	if c.Request().ProtoMajor == 1 {
+		// The connection is taken over for the stream and closed at its end.
+		h.Set(echo.HeaderConnection, "close")
+	}
 	c.Response().WriteHeader(http.StatusOK)
-}
-
-// stream is the live part of a feed: this goroutine is the connection's only
-// writer. It drains the queue in batches, one write and flush per batch, sends
-// heartbeats, and ends when the client leaves, the queue is closed, or the
-// connection reached its maximum life or its permission expires (until, when
-// not zero) — or, with closeAfterBatch, after the first batch of events or
-// the first heartbeat.
-func (a *API) stream(c echo.Context, w *feedWriter, sub *Subscription, last uint64, closeAfterBatch bool, until time.Time) error {
-	ctx := c.Request().Context()
-	beat := time.NewTicker(a.cfg.Heartbeat)
-	defer beat.Stop()
-	var lifeC <-chan time.Time
-	life := time.Duration(0)
-	if a.cfg.MaxConnLife > 0 {
-		life = jitterDown(a.cfg.MaxConnLife)
-	}
-	if !until.IsZero() && (life == 0 || time.Until(until) < life) {
-		life = max(time.Until(until), time.Millisecond) // the client comes back with a fresh token
-	}
-	if life > 0 {
-		timer := time.NewTimer(life)
-		defer timer.Stop()
-		lifeC = timer.C
-	}
-	m := a.hub.metrics
-	var buf []byte
-	var spare []*frame
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-lifeC:
-			w.goodbye(a.cfg.Retry)
-			return nil
-		case <-beat.C:
-			if err := w.write(heartbeat); err != nil || closeAfterBatch {
-				return nil
-			}
-		case <-sub.q.wake:
-			frames, closed := sub.q.take(spare)
-			if errors.Is(closed, errUnsubscribed) {
-				return nil
-			}
-			buf = buf[:0]
-			sent := 0
-			for _, f := range frames {
-				if f.id <= last {
-					continue // already sent by the replay
-				}
-				buf = append(buf, f.b...)
-				last = f.id
-				sent++
-			}
-			spare = frames
-			if errors.Is(closed, ErrSlowConsumer) {
-				m.slowDisconnects.Add(1)
-			}
-			if closed != nil {
-				// Shutdown or overflow: deliver what is left (briefly: a stuck
-				// client must not hold up the shutdown), then say when to return.
-				if len(buf) == 0 || w.writeWithin(buf, lastWriteTimeout) == nil {
-					w.goodbye(a.cfg.Retry)
-				}
-				return nil
-			}
-			if len(buf) == 0 {
-				continue
-			}
-			if err := w.write(buf); err != nil || closeAfterBatch {
-				return nil
-			}
-			m.delivered.Add(int64(sent))
-			if cap(buf) > 4*flushAt {
-				buf = nil // don't pin a burst's buffer for the connection's life
-			}
-			beat.Reset(a.cfg.Heartbeat)
-		}
-	}
 }
 
 // encodeFor encodes a replayed event in the subscription's format.
@@ -280,9 +227,6 @@ func jitterDown(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
-// zeroTime is "no end" for a feed's permission.
-var zeroTime time.Time
-
 // lastWriteTimeout bounds the writes to a feed that is being closed.
 const lastWriteTimeout = time.Second
 
@@ -322,9 +266,14 @@ func (w *feedWriter) writeWithin(b []byte, timeout time.Duration) error {
 	return w.rc.Flush()
 }
 
-// goodbye tells a client that is about to be disconnected when to come back:
-// the retry hint, spread out so a whole server's clients do not return at once.
+// goodbye tells a client that is about to be disconnected when to come back.
 func (w *feedWriter) goodbye(retry time.Duration) {
+	_ = w.writeWithin(appendGoodbye(nil, retry), lastWriteTimeout)
+}
+
+// appendGoodbye appends the retry hint of a closing feed, spread out so a
+// whole server's clients do not return at once.
+func appendGoodbye(dst []byte, retry time.Duration) []byte {
 	spread := retry + time.Duration(rand.Int64N(int64(retry)+1))
-	_ = w.writeWithin(AppendRetry(nil, spread.Milliseconds()), lastWriteTimeout)
+	return AppendRetry(dst, spread.Milliseconds())
 }

@@ -59,6 +59,9 @@ type Hub struct {
 	lingering map[string]*lingerer
 
 	metrics *Metrics
+
+	// streams are the live feeds, which Drain waits for.
+	streams streamGroup
 }
 
 // lingerer is a poll subscription waiting out its grace period.
@@ -394,7 +397,8 @@ func (h *Hub) Listeners(channel string) int {
 	return len(sh.channels[channel]) + sh.remote[channel]
 }
 
-// Drain closes every subscription with ErrShuttingDown and refuses new ones.
+// Drain closes every subscription with ErrShuttingDown and refuses new ones,
+// then waits (a few seconds at most) until every feed has said goodbye.
 // Publishing still works, so in-flight publishes complete.
 func (h *Hub) Drain() {
 	h.draining.Store(true)
@@ -409,6 +413,7 @@ func (h *Hub) Drain() {
 		}
 		sh.mu.RUnlock()
 	}
+	h.streams.closeAndWait(drainWait)
 }
 
 // Draining reports whether Drain was called.

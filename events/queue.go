@@ -30,10 +30,13 @@ var (
 type queue struct {
 	maxBytes int
 
-	mu     sync.Mutex // guards frames, bytes and err
+	mu     sync.Mutex // guards frames, bytes, err and notify
 	frames []*frame
 	bytes  int
 	err    error // why the queue is closed; nil while open
+	// notify, when set, is called instead of signalling wake: a writer that
+	// owns no goroutine while idle (a stream) is woken through it.
+	notify func()
 
 	// wake has room for one signal: "there is something to look at".
 	wake chan struct{}
@@ -59,8 +62,9 @@ func (q *queue) push(f *frame) {
 		q.frames = append(q.frames, f)
 		q.bytes += len(f.b)
 	}
+	notify := q.notify
 	q.mu.Unlock()
-	q.signal()
+	q.signal(notify)
 }
 
 // close closes the queue with err (the first reason wins). Frames already
@@ -70,11 +74,27 @@ func (q *queue) close(err error) {
 	if q.err == nil {
 		q.err = err
 	}
+	notify := q.notify
 	q.mu.Unlock()
-	q.signal()
+	q.signal(notify)
 }
 
-func (q *queue) signal() {
+// setNotify makes every later push and close call notify (outside the
+// lock) instead of signalling wake. Whatever was queued before is the
+// caller's to look at.
+func (q *queue) setNotify(notify func()) {
+	q.mu.Lock()
+	q.notify = notify
+	q.mu.Unlock()
+}
+
+// signal tells the writer there is something to look at: through notify
+// when it is set, else through wake.
+func (q *queue) signal(notify func()) {
+	if notify != nil {
+		notify()
+		return
+	}
 	select {
 	case q.wake <- struct{}{}:
 	default:

@@ -77,9 +77,9 @@ func AppendCursor(dst []byte, id uint64) []byte {
 	return append(dst, '\n', '\n')
 }
 
-// heartbeat is the comment block sent to idle feeds to keep proxies and
+// heartbeatBytes is the comment block sent to idle feeds to keep proxies and
 // clients from timing the connection out.
-var heartbeat = []byte(":\n\n")
+var heartbeatBytes = []byte(":\n\n")
 
 // appendInt appends a decimal integer.
 func appendInt(dst []byte, n int64) []byte {

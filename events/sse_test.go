@@ -476,12 +476,12 @@ func TestAppendCursorSSE(t *testing.T) {
 }
 
 func TestHeartbeatSSE(t *testing.T) {
-	st := fpDecodeSSEState(append(append([]byte(nil), heartbeat...), AppendEvent(nil, 1, "", []byte("x"))...))
+	st := fpDecodeSSEState(append(append([]byte(nil), heartbeatBytes...), AppendEvent(nil, 1, "", []byte("x"))...))
 	want := []fpEvent{{ID: "1", Type: "message", Data: "x"}}
 	if !reflect.DeepEqual(st.Events, want) {
 		t.Errorf("heartbeat + event = %#v, want %#v", st.Events, want)
 	}
-	if len(fpDecodeSSE(heartbeat)) != 0 {
+	if len(fpDecodeSSE(heartbeatBytes)) != 0 {
 		t.Errorf("heartbeat dispatched an event")
 	}
 }

@@ -1,0 +1,71 @@
+package events
+
+import (
+	"sync"
+	"time"
+)
+
+// drainWait bounds how long a drain waits for the streams: a write in
+// progress is cut short to lastWriteTimeout, then the goodbye gets as long.
+const drainWait = 2*lastWriteTimeout + time.Second
+
+// streamGroup is the set of a hub's live streams. Connections taken over
+// from net/http are invisible to http.Server.Shutdown, so the hub's drain
+// waits here until every stream has said goodbye.
+type streamGroup struct {
+	mu      sync.Mutex // guards members, closed and empty
+	members map[*stream]struct{}
+	closed  bool          // a drain began: no new members
+	empty   chan struct{} // made by the drain, closed when the last member left
+}
+
+// add makes s a member, unless a drain began already.
+func (g *streamGroup) add(s *stream) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	if g.members == nil {
+		g.members = make(map[*stream]struct{})
+	}
+	g.members[s] = struct{}{}
+	s.inGroup = true
+	return true
+}
+
+// remove takes s out of the group.
+func (g *streamGroup) remove(s *stream) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.members, s)
+	if len(g.members) == 0 && g.empty != nil {
+		close(g.empty)
+		g.empty = nil
+	}
+}
+
+// closeAndWait refuses new members, cuts every write in progress short and
+// waits until the group is empty, or maxWait passed. The caller has closed
+// the members' queues, so each of them is saying goodbye.
+func (g *streamGroup) closeAndWait(maxWait time.Duration) {
+	g.mu.Lock()
+	g.closed = true
+	if len(g.members) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	empty := make(chan struct{})
+	g.empty = empty
+	deadline := time.Now().Add(lastWriteTimeout)
+	for s := range g.members {
+		s.cutShort(deadline)
+	}
+	g.mu.Unlock()
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	select {
+	case <-empty:
+	case <-timer.C:
+	}
+}
