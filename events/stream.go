@@ -142,8 +142,10 @@ func (s *stream) step(ev streamEvent) (over bool) {
 		case errors.Is(closed, ErrSlowConsumer):
 			m.slowDisconnects.Add(1)
 			s.why = "queue overflow"
-		case closed != nil:
+		case errors.Is(closed, ErrShuttingDown):
 			s.why = "shutting down"
+		case closed != nil:
+			s.why = closed.Error()
 		default:
 			s.why = "end of life"
 		}
