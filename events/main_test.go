@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"sync"
@@ -28,7 +29,14 @@ var (
 	prefixSeq atomic.Int64
 )
 
+// quietRedis drops go-redis's own log lines (each failed dial of the tests
+// that stop Redis on purpose).
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
 	code := m.Run()
 	if redisWanted.Load() {
 		if s, err := testRedis(); err == nil {

@@ -126,8 +126,13 @@ func TestStreamCoalescesQueuedFrames(t *testing.T) {
 	if w := sink.next(t); w.b != want.String() {
 		t.Fatalf("second write = %q, want the ten events queued meanwhile in one write: %q", w.b, want.String())
 	}
-	if n := r.hub.metrics.delivered.Load(); n != 11 {
-		t.Errorf("delivered = %d, want 11", n)
+	// The count is added once the write has returned, which may be just
+	// after the sink recorded it.
+	for deadline := time.Now().Add(10 * time.Second); r.hub.metrics.delivered.Load() != 11; {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered = %d, want 11", r.hub.metrics.delivered.Load())
+		}
+		time.Sleep(time.Millisecond)
 	}
 	close(sink.gate) // let the cleanup's writes, if any, through
 }
