@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/history/redistest"
 )
 
 // answerDropper is a TCP proxy in front of Redis that, once armed, swallows
@@ -89,7 +91,7 @@ func (d *answerDropper) serve(c net.Conn) {
 // Idempotency-Key, as the README tells it to: the retry must not store the
 // message a second time (the append script recognises the request's token).
 func TestClusterRetryAfterAnAmbiguous503IsNotStoredTwice(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	// The append script names the fan-out channel; SUBSCRIBE does too, but
 	// is no EVALSHA.
 	dropper := newAnswerDropper(t, rds.Addr, "{test}:events")

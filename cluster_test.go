@@ -20,20 +20,6 @@ import (
 // Cluster mode end to end: nodes are whole services (run) sharing one
 // redis-server that the test starts on a free loopback port.
 
-// startRedis starts a redis-server for one test.
-func startRedis(t *testing.T) *redistest.Server {
-	t.Helper()
-	if redistest.Skipped() {
-		t.Skip("PLEXOR_SKIP_REDIS=1")
-	}
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
-}
-
 // startNodes starts n nodes on redis, with env on top of the cluster
 // settings.
 func startNodes(t *testing.T, redisAddr string, n int, env map[string]string) []*testServer {
@@ -188,7 +174,7 @@ func waitOnline(t *testing.T, s *testServer, want map[string]int) {
 }
 
 func TestClusterPublishOnAnyNodeReachesEveryNode(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 3, nil)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	onA := openFeed(t, a, "", "x", "y")
@@ -214,7 +200,7 @@ func TestClusterPublishOnAnyNodeReachesEveryNode(t *testing.T) {
 }
 
 func TestClusterClientResumesOnAnotherNodeWhenItsNodeDies(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 3, nil)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	feed := openFeed(t, a, "", "p", "q")
@@ -262,7 +248,7 @@ func TestClusterClientResumesOnAnotherNodeWhenItsNodeDies(t *testing.T) {
 }
 
 func TestClusterSurvivesARedisRestart(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	a, b := nodes[0], nodes[1]
 	feeds := []*sseConn{openFeed(t, a, "", "r"), openFeed(t, b, "", "r")}
@@ -322,7 +308,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 }
 
 func TestClusterNodeCatchesUpAfterLosingItsSubscription(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	a, b := nodes[0], nodes[1]
 	feed := openFeed(t, a, "", "k")
@@ -348,7 +334,7 @@ func TestClusterNodeCatchesUpAfterLosingItsSubscription(t *testing.T) {
 }
 
 func TestClusterRetryOnAnotherNodeIsNotPublishedTwice(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	feed := openFeed(t, nodes[0], "", "orders")
 	post := func(s *testServer) (int, string) {
@@ -384,7 +370,7 @@ func TestClusterRetryOnAnotherNodeIsNotPublishedTwice(t *testing.T) {
 // publishers are spread over both, and every message still reaches every
 // subscriber once, in order (the command exits 1 otherwise).
 func TestLoadAgainstACluster(t *testing.T) {
-	rds := startRedis(t)
+	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	var out, errOut strings.Builder
 	sio := stdio{in: strings.NewReader(""), out: &out, err: &errOut, env: map[string]string{"PLEXOR_TOKEN": testToken}}

@@ -101,36 +101,8 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 
 	// Open the feeds (raw TCP, a few at a time).
 	channel := func(i int) string { return fmt.Sprintf("drain-%02d", i%numChannels) }
-	feeds := make([]*sseConn, numFeeds)
 	openStart := time.Now()
-	var owg sync.WaitGroup
-	var openErr atomic.Value
-	next := atomic.Int64{}
-	for range 32 {
-		owg.Add(1)
-		go func() {
-			defer owg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= numFeeds {
-					return
-				}
-				f, err := dialSSE(addr, "/events?channels="+channel(i), "")
-				if err == nil {
-					err = f.p.WaitCursor()
-				}
-				if err != nil {
-					openErr.Store(fmt.Errorf("feed %d: %w", i, err))
-					return
-				}
-				feeds[i] = f
-			}
-		}()
-	}
-	owg.Wait()
-	if err, _ := openErr.Load().(error); err != nil {
-		t.Fatal(err)
-	}
+	feeds := openFeeds(t, addr, numFeeds, func(i int) string { return "/events?channels=" + channel(i) })
 	openDur := time.Since(openStart)
 	stats, err := adminStats(hc, base)
 	if err != nil {

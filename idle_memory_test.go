@@ -93,43 +93,8 @@ func TestIdleMemory(t *testing.T) {
 	time.Sleep(time.Second)
 	before := sampleProcess(t, hc, base, pid)
 
-	feeds := make([]*sseConn, n)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var openErr atomic.Value
 	start := time.Now()
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || openErr.Load() != nil {
-					return
-				}
-				f, err := dialSSE(addr, fmt.Sprintf("/events?channels=idle-%d", i%channels), "")
-				if err == nil {
-					err = f.p.WaitCursor()
-				}
-				if err != nil {
-					openErr.Store(fmt.Errorf("feed %d: %w", i, err))
-					return
-				}
-				feeds[i] = f
-			}
-		}()
-	}
-	wg.Wait()
-	defer func() {
-		for _, f := range feeds {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}()
-	if err, _ := openErr.Load().(error); err != nil {
-		t.Fatal(err)
-	}
+	feeds := openFeeds(t, addr, n, func(i int) string { return fmt.Sprintf("/events?channels=idle-%d", i%channels) })
 	t.Logf("opened %d feeds in %v; settling for %v", n, time.Since(start).Round(time.Millisecond), settle)
 	time.Sleep(settle)
 	after := sampleProcess(t, hc, base, pid)

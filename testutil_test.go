@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -250,6 +251,49 @@ func dialSSE(addr, path, lastID string, headers ...string) (*sseConn, error) {
 }
 
 func (c *sseConn) Close() { _ = c.conn.Close() }
+
+// openFeeds opens n raw feeds on addr, 32 at a time, feed i on path(i), and
+// waits for each one's starting cursor. They are closed when the test ends.
+func openFeeds(t *testing.T, addr string, n int, path func(i int) string) []*sseConn {
+	t.Helper()
+	feeds := make([]*sseConn, n)
+	t.Cleanup(func() {
+		for _, f := range feeds {
+			if f != nil {
+				f.Close()
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var openErr atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() { // a dialer: ends when every feed is taken or one failed
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || openErr.Load() != nil {
+					return
+				}
+				f, err := dialSSE(addr, path(i), "")
+				if err == nil {
+					err = f.p.WaitCursor()
+				}
+				if err != nil {
+					openErr.Store(fmt.Errorf("feed %d: %w", i, err))
+					return
+				}
+				feeds[i] = f
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := openErr.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	return feeds
+}
 
 // hostOf returns host:port of a base URL.
 func hostOf(base string) string { return strings.TrimPrefix(base, "http://") }

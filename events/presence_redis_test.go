@@ -12,18 +12,11 @@ import (
 	"github.com/plexor/plexor/history/redistest"
 )
 
-// presenceRedis starts a redis-server for one test and returns a client.
+// presenceRedis starts a redis-server for one test (its own: the test
+// empties it) and returns a client.
 func presenceRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	if redistest.Skipped() {
-		t.Skip("PLEXOR_SKIP_REDIS=1")
-	}
-	srv, err := redistest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	client := redis.NewClient(&redis.Options{Addr: redistest.New(t).Addr})
 	t.Cleanup(func() { _ = client.Close() })
 	return client
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -38,6 +39,22 @@ type Server struct {
 	out    *syncBuffer
 	exited chan struct{} // closed when the process has been waited for
 	once   sync.Once
+}
+
+// New starts a redis-server for one test and stops it when the test ends;
+// with PLEXOR_SKIP_REDIS=1 it skips the test, and it fails the test when the
+// server cannot start.
+func New(t testing.TB) *Server {
+	t.Helper()
+	if Skipped() {
+		t.Skip(SkipEnv + "=1")
+	}
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Start starts redis-server on a free loopback port and waits until it
