@@ -45,13 +45,8 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 	)
 
 	// Build the binary.
-	bin := filepath.Join(t.TempDir(), "plexor")
 	buildStart := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	buildDur := time.Since(buildStart)
 
 	// Start it on a free port.
@@ -86,18 +81,7 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 		}
 	})
 	hc := newTestClient(10 * time.Second)
-	for ready := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := hc.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(ready) {
-			t.Fatalf("the service did not become ready: %v\n%s", err, logs.String())
-		}
-	}
+	waitBinaryReady(t, hc, base, &logs)
 
 	// Open the feeds (raw TCP, a few at a time).
 	channel := func(i int) string { return fmt.Sprintf("drain-%02d", i%numChannels) }
@@ -364,6 +348,35 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 }
 
 // goTool returns the go command that runs this test.
+// buildBinary builds the service into the test's temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "plexor")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitBinaryReady waits until the service at base answers /readyz with 200.
+func waitBinaryReady(t *testing.T, hc *http.Client, base string, logs *lockedBuffer) {
+	t.Helper()
+	for ready := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := hc.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(ready) {
+			t.Fatalf("the service did not become ready: %v\n%s", err, logs.String())
+		}
+	}
+}
+
 func goTool() string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p

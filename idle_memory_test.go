@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +41,7 @@ func TestIdleMemory(t *testing.T) {
 	}
 	const channels = 100
 
-	bin := filepath.Join(t.TempDir(), "plexor")
-	if out, err := exec.Command(goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	var logs lockedBuffer
@@ -76,18 +72,7 @@ func TestIdleMemory(t *testing.T) {
 		}
 	}()
 	hc := newTestClient(30 * time.Second)
-	for ready := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := hc.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(ready) {
-			t.Fatalf("the service did not become ready: %v\n%s", err, logs.String())
-		}
-	}
+	waitBinaryReady(t, hc, base, &logs)
 
 	pid := cmd.Process.Pid
 	time.Sleep(time.Second)
