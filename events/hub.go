@@ -239,19 +239,18 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 	if h.relayed {
 		return h.publishRelayed(ctx, msgs, start)
 	}
+	woken := getWakeList()
+	defer h.waker.wake(woken) // once pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
 	evs, err := h.store.Append(ctx, msgs)
 	if err != nil {
-		h.pubMu.Unlock()
 		return nil, err
 	}
-	woken := getWakeList()
 	out := make([]Published, len(evs))
 	for i, ev := range evs {
 		out[i] = Published{ID: ev.ID, Subscribers: h.fanOut(ev, woken)}
 	}
-	h.pubMu.Unlock()
-	h.waker.wake(woken)
 	h.metrics.published.Add(int64(len(evs)))
 	h.metrics.publishDuration.Observe(time.Since(start).Seconds())
 	return out, nil

@@ -65,16 +65,15 @@ func (h *Hub) Position() uint64 { return h.position.Load() }
 // ID order; one at or below the position was already delivered (or covered
 // by a catch-up) and is ignored.
 func (h *Hub) Deliver(ev *history.Event) {
+	woken := getWakeList()
+	defer h.waker.wake(woken) // once pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
 	if ev.ID <= h.position.Load() {
-		h.pubMu.Unlock()
 		return
 	}
 	h.position.Store(ev.ID)
-	woken := getWakeList()
 	h.fanOut(ev, woken)
-	h.pubMu.Unlock()
-	h.waker.wake(woken)
 	h.metrics.relayed.Add(1)
 }
 
