@@ -62,6 +62,8 @@ type Hub struct {
 
 	// streams are the live feeds, which Drain waits for.
 	streams streamGroup
+	// waker wakes the streams that fan-outs queued frames for.
+	waker waker
 }
 
 // lingerer is a poll subscription waiting out its grace period.
@@ -237,6 +239,8 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 	if h.relayed {
 		return h.publishRelayed(ctx, msgs, start)
 	}
+	woken := getWakeList()
+	defer h.waker.wake(woken) // once pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	evs, err := h.store.Append(ctx, msgs)
@@ -245,7 +249,7 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 	}
 	out := make([]Published, len(evs))
 	for i, ev := range evs {
-		out[i] = Published{ID: ev.ID, Subscribers: h.fanOut(ev)}
+		out[i] = Published{ID: ev.ID, Subscribers: h.fanOut(ev, woken)}
 	}
 	h.metrics.published.Add(int64(len(evs)))
 	h.metrics.publishDuration.Observe(time.Since(start).Seconds())
@@ -274,9 +278,10 @@ func (h *Hub) onlineCount() int {
 func (h *Hub) Stats() Stats { return h.metrics.snapshot(h) }
 
 // fanOut queues ev on every subscription of its channels, encoding it once
-// per format (and once per distinct channel subset for envelopes). Callers
-// hold pubMu.
-func (h *Hub) fanOut(ev *history.Event) map[string]int {
+// per format (and once per distinct channel subset for envelopes), and adds
+// the streams to wake to woken. Callers hold pubMu, and wake the streams
+// once they let go of it.
+func (h *Hub) fanOut(ev *history.Event, woken *wakeList) map[string]int {
 	counts := make(map[string]int, len(ev.Channels))
 	enc := frameCache{ev: ev}
 	for _, ch := range ev.Channels {
@@ -289,7 +294,7 @@ func (h *Hub) fanOut(ev *history.Event) map[string]int {
 				continue
 			}
 			sub.lastQueued = ev.ID
-			sub.q.push(enc.frameFor(sub))
+			woken.add(sub.q.pushLater(enc.frameFor(sub)))
 		}
 		sh.mu.RUnlock()
 	}

@@ -65,13 +65,15 @@ func (h *Hub) Position() uint64 { return h.position.Load() }
 // ID order; one at or below the position was already delivered (or covered
 // by a catch-up) and is ignored.
 func (h *Hub) Deliver(ev *history.Event) {
+	woken := getWakeList()
+	defer h.waker.wake(woken) // once pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	if ev.ID <= h.position.Load() {
 		return
 	}
 	h.position.Store(ev.ID)
-	h.fanOut(ev)
+	h.fanOut(ev, woken)
 	h.metrics.relayed.Add(1)
 }
 
@@ -84,6 +86,8 @@ func (h *Hub) Deliver(ev *history.Event) {
 // those channels are closed with ErrResync instead. On error the position
 // is left where it was, so the next call covers the same gap.
 func (h *Hub) CatchUp(ctx context.Context, upTo uint64) error {
+	woken := getWakeList()
+	defer h.waker.wake(woken) // runs after pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	from := h.position.Load()
@@ -101,7 +105,7 @@ func (h *Hub) CatchUp(ctx context.Context, upTo uint64) error {
 	}
 	h.closeChannels(inexact, ErrResync) // before the fan-out, which skips closed queues
 	for _, ev := range evs {
-		h.fanOut(ev)
+		h.fanOut(ev, woken)
 	}
 	h.metrics.relayed.Add(int64(len(evs)))
 	return nil

@@ -30,13 +30,13 @@ var (
 type queue struct {
 	maxBytes int
 
-	mu     sync.Mutex // guards frames, bytes, err and notify
+	mu     sync.Mutex // guards frames, bytes, err and stream
 	frames []*frame
 	bytes  int
 	err    error // why the queue is closed; nil while open
-	// notify, when set, is called instead of signalling wake: a writer that
-	// owns no goroutine while idle (a stream) is woken through it.
-	notify func()
+	// stream, when set, is notified instead of signalling wake: a writer
+	// that owns no goroutine while idle is woken through it.
+	stream *stream
 
 	// wake has room for one signal: "there is something to look at".
 	wake chan struct{}
@@ -55,16 +55,56 @@ func (q *queue) push(f *frame) {
 		q.mu.Unlock()
 		return
 	}
+	q.add(f)
+	s := q.stream
+	q.mu.Unlock()
+	q.signal(s)
+}
+
+// pushLater is push for a publisher that wakes streams itself once it let
+// go of its locks: instead of notifying the queue's stream it returns it
+// when the stream must be woken (with wake), which is when f made the queue
+// non-empty. While the queue holds frames, someone who pushed onto it when
+// it was empty has yet to wake the stream, or the stream has yet to take
+// them: either way they are taken after f was added. Closing and
+// overflowing still notify at once.
+func (q *queue) pushLater(f *frame) *stream {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return nil
+	}
+	s := q.stream
+	if s == nil {
+		q.add(f)
+		q.mu.Unlock()
+		q.signal(nil)
+		return nil
+	}
+	wasEmpty := len(q.frames) == 0
+	q.add(f)
+	if q.err != nil { // overflowed just now
+		q.mu.Unlock()
+		s.notify(evQueue)
+		return nil
+	}
+	q.mu.Unlock()
+	if wasEmpty {
+		return s
+	}
+	return nil
+}
+
+// add appends f to an open queue, or closes it when f does not fit.
+// Callers hold mu.
+func (q *queue) add(f *frame) {
 	if q.bytes+len(f.b) > q.maxBytes && len(q.frames) > 0 {
 		q.err = ErrSlowConsumer
 		q.frames, q.bytes = nil, 0
-	} else {
-		q.frames = append(q.frames, f)
-		q.bytes += len(f.b)
+		return
 	}
-	notify := q.notify
-	q.mu.Unlock()
-	q.signal(notify)
+	q.frames = append(q.frames, f)
+	q.bytes += len(f.b)
 }
 
 // close closes the queue with err (the first reason wins). Frames already
@@ -74,25 +114,24 @@ func (q *queue) close(err error) {
 	if q.err == nil {
 		q.err = err
 	}
-	notify := q.notify
+	s := q.stream
 	q.mu.Unlock()
-	q.signal(notify)
+	q.signal(s)
 }
 
-// setNotify makes every later push and close call notify (outside the
-// lock) instead of signalling wake. Whatever was queued before is the
-// caller's to look at.
-func (q *queue) setNotify(notify func()) {
+// setStream makes every later push and close notify s instead of
+// signalling wake. Whatever was queued before is the caller's to look at.
+func (q *queue) setStream(s *stream) {
 	q.mu.Lock()
-	q.notify = notify
+	q.stream = s
 	q.mu.Unlock()
 }
 
-// signal tells the writer there is something to look at: through notify
-// when it is set, else through wake.
-func (q *queue) signal(notify func()) {
-	if notify != nil {
-		notify()
+// signal tells the writer there is something to look at: through its
+// stream when it has one, else through wake.
+func (q *queue) signal(s *stream) {
+	if s != nil {
+		s.notify(evQueue)
 		return
 	}
 	select {

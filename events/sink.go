@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -15,11 +16,20 @@ const frameHeadroom = 10
 
 // sink is where a stream's bytes go: the connection it took over from
 // net/http (connSink), or the response writer of a handler that stays
-// (responseSink). Only the stream's running goroutine calls write and close.
+// (responseSink). Only the goroutine running the stream calls its methods
+// (cutShort aside).
+//
+// A batch is framed once, then offered to writeNow, which takes what the
+// client accepts without waiting; the rest, if any, goes to writeWithin.
 type sink interface {
-	// write sends b[frameHeadroom:] within timeout; with final, the response
-	// ends after these bytes. It may use b's headroom and capacity.
-	write(b []byte, timeout time.Duration, final bool) error
+	// frame returns the bytes to send for b[frameHeadroom:]; with final,
+	// the response ends after them. It may use b's headroom and capacity.
+	frame(b []byte, final bool) []byte
+	// writeNow writes what of p the connection takes at once and never
+	// waits; it returns how many bytes it wrote.
+	writeNow(p []byte) (int, error)
+	// writeWithin writes p, giving up after timeout.
+	writeWithin(p []byte, timeout time.Duration) error
 	// close releases the connection once the stream is over.
 	close()
 }
@@ -28,9 +38,32 @@ type sink interface {
 // net/http sent the headers and handed the connection over (Hijack). For an
 // HTTP/1.1 request the body is chunked, as net/http started it; for HTTP/1.0
 // it runs until the connection closes.
+//
+// A write that the socket takes at once (the usual case) is one write
+// syscall through the connection's RawConn, without a deadline; only the
+// rest of a write that would block is written with a deadline.
 type connSink struct {
 	conn    net.Conn
 	chunked bool
+	raw     syscall.RawConn // nil when conn has none: writeNow writes nothing
+
+	// The write in progress through raw: writeNow sets p, rawWrite (made
+	// once, so a write allocates nothing) advances n and records err.
+	p        []byte
+	n        int
+	err      error
+	rawWrite func(fd uintptr) bool
+}
+
+func newConnSink(conn net.Conn, chunked bool) *connSink {
+	s := &connSink{conn: conn, chunked: chunked}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			s.raw = raw
+			s.rawWrite = s.writeFD
+		}
+	}
+	return s
 }
 
 // chunkEnd ends a chunk; lastChunk ends a chunk and the chunked body.
@@ -39,39 +72,86 @@ var (
 	lastChunk = []byte("\r\n0\r\n\r\n")
 )
 
-func (s *connSink) write(b []byte, timeout time.Duration, final bool) error {
-	start := frameHeadroom
-	if s.chunked {
-		var size [frameHeadroom]byte
-		line := append(strconv.AppendUint(size[:0], uint64(len(b)-frameHeadroom), 16), '\r', '\n')
-		start -= len(line)
-		copy(b[start:], line)
-		if final {
-			b = append(b, lastChunk...)
-		} else {
-			b = append(b, chunkEnd...)
+func (s *connSink) frame(b []byte, final bool) []byte {
+	if !s.chunked {
+		return b[frameHeadroom:]
+	}
+	var size [frameHeadroom]byte
+	line := append(strconv.AppendUint(size[:0], uint64(len(b)-frameHeadroom), 16), '\r', '\n')
+	start := frameHeadroom - len(line)
+	copy(b[start:], line)
+	if final {
+		b = append(b, lastChunk...)
+	} else {
+		b = append(b, chunkEnd...)
+	}
+	return b[start:]
+}
+
+func (s *connSink) writeNow(p []byte) (int, error) {
+	if s.raw == nil {
+		return 0, nil
+	}
+	s.p, s.n, s.err = p, 0, nil
+	err := s.raw.Write(s.rawWrite)
+	n := s.n
+	if err == nil {
+		err = s.err
+	}
+	s.p, s.err = nil, nil
+	return n, err
+}
+
+// writeFD is rawWrite: it writes s.p[s.n:] to fd until the socket would
+// block, and always reports itself done, so the runtime never parks it.
+func (s *connSink) writeFD(fd uintptr) bool {
+	for s.n < len(s.p) {
+		n, err := syscall.Write(int(fd), s.p[s.n:])
+		if n > 0 {
+			s.n += n
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			s.err = &net.OpError{Op: "write", Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: err}
+			return true
+		case n <= 0:
+			return true
 		}
 	}
+	return true
+}
+
+func (s *connSink) writeWithin(p []byte, timeout time.Duration) error {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
-	_, err := s.conn.Write(b[start:])
+	_, err := s.conn.Write(p)
+	// A deadline left behind would fail the next writeNow once it passed.
+	_ = s.conn.SetWriteDeadline(time.Time{})
 	return err
 }
 
 func (s *connSink) close() { _ = s.conn.Close() }
 
-// cutShort shortens the deadline of a write in progress; unlike write and
-// close it may be called from any goroutine.
+// cutShort shortens the deadline of a write in progress; unlike the other
+// methods it may be called from any goroutine.
 func (s *connSink) cutShort(deadline time.Time) { _ = s.conn.SetWriteDeadline(deadline) }
 
 // responseSink writes through the handler's ResponseWriter, for responses
 // that cannot be taken over (HTTP/2, test recorders); the handler waits
-// until the stream is over and then ends the response by returning.
+// until the stream is over and then ends the response by returning. It
+// cannot write without waiting: every write goes through writeWithin.
 type responseSink struct {
 	w *feedWriter
 }
 
-func (s responseSink) write(b []byte, timeout time.Duration, _ bool) error {
-	return s.w.writeWithin(b[frameHeadroom:], timeout)
+func (responseSink) frame(b []byte, _ bool) []byte { return b[frameHeadroom:] }
+
+func (responseSink) writeNow([]byte) (int, error) { return 0, nil }
+
+func (s responseSink) writeWithin(p []byte, timeout time.Duration) error {
+	return s.w.writeWithin(p, timeout)
 }
 
 func (responseSink) close() {}

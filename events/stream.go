@@ -26,12 +26,15 @@ const maxSpare = 64
 //
 // It owns no goroutine while idle. Whatever needs doing (frames queued, the
 // heartbeat due, the end of its life, the client gone) is recorded in events
-// and the stream is notified; a notification starts a goroutine unless one
-// is running already. That goroutine is the connection's only writer: it
-// handles the events, one write per wake-up for everything that was queued,
-// and exits when there is nothing left to do; the one that ends the stream
-// releases everything (finish). Slow clients therefore only hold their own
-// goroutine, for at most one write timeout.
+// and the stream is notified. Whoever then sets running handles the events
+// and is the connection's only writer until it clears running again: a
+// publisher that queued frames (wake) does so on its own goroutine as long
+// as the client takes every write at once, and hands over to a goroutine of
+// the stream's own (run) as soon as a write would block; any other
+// notification starts that goroutine unless the stream is running. Each
+// wake-up sends everything queued in one write; the runner that ends the
+// stream releases everything (finish). Slow clients therefore only hold
+// their own goroutine, for at most one write timeout, and never a publisher.
 type stream struct {
 	api  *API
 	sub  *Subscription
@@ -53,14 +56,33 @@ type stream struct {
 	taken atomic.Pointer[connSink]
 
 	events  atomic.Uint32 // streamEvents not yet handled
-	running atomic.Bool   // a goroutine handles events; stays true once the stream is over
+	running atomic.Bool   // someone handles events; stays true once the stream is over
 
-	// Owned by the running goroutine.
-	last  uint64   // the ID of the last event sent
-	spare []*frame // the previous batch's storage, for the next take
-	beat  *time.Timer
-	timer *time.Timer // the life timer, nil without one
-	why   string      // why the stream ended, for the log
+	// Owned by the runner (whoever set running).
+	last      uint64   // the ID of the last event sent
+	spare     []*frame // the previous batch's storage, for the next take
+	beat      *time.Timer
+	lastWrite time.Time   // when the last write ended, for the heartbeat
+	timer     *time.Timer // the life timer, nil without one
+	why       string      // why the stream ended, for the log
+	// carry is a write that a publisher started and could not finish
+	// without waiting; the goroutine it started (run) finishes it first.
+	carry carry
+}
+
+// batch is what one write of a stream sends.
+type batch struct {
+	bp    *[]byte // the bytes, from writeBufs, after frameHeadroom
+	sent  int     // how many events they hold
+	final bool    // they end with the goodbye: the stream is over after them
+	rearm bool    // the heartbeat timer fired: arm it again once written
+}
+
+// carry is the unwritten rest of a batch, handed from a publisher to run.
+type carry struct {
+	batch
+	rest    []byte
+	timeout time.Duration
 }
 
 // start arms the timers, connects the queue and handles what was queued
@@ -72,7 +94,7 @@ func (s *stream) start() {
 	if s.life > 0 {
 		s.timer = time.AfterFunc(s.life, func() { s.notify(evLife) })
 	}
-	s.sub.q.setNotify(func() { s.notify(evQueue) })
+	s.sub.q.setStream(s)
 	s.events.Or(uint32(evQueue))
 	go s.run()
 }
@@ -85,17 +107,50 @@ func (s *stream) notify(ev streamEvent) {
 	}
 }
 
-// run handles events until there are none left, or until the stream is
-// over. Only one run is active at a time (running).
+// wake is notify(evQueue) for a publisher that queued frames for s: unless
+// the stream is running already, the publisher's goroutine writes them
+// itself, as far as the client takes them without waiting (see handle).
+func (s *stream) wake() {
+	s.events.Or(uint32(evQueue))
+	if s.running.CompareAndSwap(false, true) {
+		s.handle(true)
+	}
+}
+
+// run is the stream's own goroutine: it finishes a write a publisher left
+// unfinished, then handles events until there are none left, or until the
+// stream is over.
 func (s *stream) run() {
+	if c := s.carry; c.bp != nil {
+		s.carry = carry{}
+		err := s.sink.writeWithin(c.rest, c.timeout)
+		putWriteBuf(c.bp)
+		if s.wrote(c.batch, err) {
+			s.finish()
+			return
+		}
+	}
+	s.handle(false)
+}
+
+// handle handles events until there are none left, or until the stream is
+// over, by its runner (running is set). inline is a publisher's goroutine,
+// which must never wait for the client: a write that would block is
+// carried over to a goroutine started for it, which becomes the runner.
+func (s *stream) handle(inline bool) {
 	for {
-		if s.step(streamEvent(s.events.Swap(0))) {
+		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
+		if over {
 			s.finish()
 			return // running stays true: later notifications start nothing
 		}
+		if carried {
+			go s.run()
+			return
+		}
 		s.running.Store(false)
 		// An event recorded after the Swap above either sees running false
-		// and starts a goroutine itself, or is seen here.
+		// and handles it itself, or is seen here.
 		if s.events.Load() == 0 || !s.running.CompareAndSwap(false, true) {
 			return
 		}
@@ -103,17 +158,40 @@ func (s *stream) run() {
 }
 
 // step handles one set of events with at most one write. It reports whether
-// the stream is over.
-func (s *stream) step(ev streamEvent) (over bool) {
+// the stream is over, or (inline only) whether the write is left in carry.
+func (s *stream) step(ev streamEvent, inline bool) (over, carried bool) {
 	if ev&evGone != 0 {
 		s.why = "client gone"
-		return true
+		return true, false
 	}
-	m := s.api.hub.metrics
-	bp := getWriteBuf()
-	defer putWriteBuf(bp)
-	buf := *bp
-	sent := 0
+	b, over := s.prepare(ev)
+	if b.bp == nil {
+		return over, false
+	}
+	timeout := s.api.cfg.WriteTimeout
+	if b.final {
+		timeout = lastWriteTimeout // a stuck client must not hold up a shutdown
+	}
+	p := s.sink.frame(*b.bp, b.final || s.closeAfterBatch)
+	n, err := s.sink.writeNow(p)
+	if err == nil && n < len(p) {
+		if inline {
+			s.carry = carry{batch: b, rest: p[n:], timeout: timeout}
+			return false, true
+		}
+		err = s.sink.writeWithin(p[n:], timeout)
+	}
+	putWriteBuf(b.bp)
+	return s.wrote(b, err), false
+}
+
+// prepare builds the batch for ev: the events queued that were not sent yet,
+// a heartbeat when one is due and nothing else goes out, the goodbye when
+// the queue is closed or the life is over. A batch without bytes (bp nil)
+// means there is nothing to write; over then says whether the stream ended.
+func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
+	b.bp = getWriteBuf()
+	buf := *b.bp
 	var closed error
 	if ev&evQueue != 0 {
 		var frames []*frame
@@ -124,7 +202,7 @@ func (s *stream) step(ev streamEvent) (over bool) {
 			}
 			buf = append(buf, f.b...)
 			s.last = f.id
-			sent++
+			b.sent++
 		}
 		s.spare = frames
 		if cap(frames) > maxSpare {
@@ -132,15 +210,16 @@ func (s *stream) step(ev streamEvent) (over bool) {
 		}
 		if errors.Is(closed, errUnsubscribed) {
 			s.why = "unsubscribed"
-			return true
+			putWriteBuf(b.bp)
+			return batch{}, true
 		}
 	}
 	if closed != nil || ev&evLife != 0 {
-		// Shutdown, overflow or end of life: deliver what is left (briefly: a
-		// stuck client must not hold up a shutdown), then say when to return.
+		// Shutdown, overflow or end of life: deliver what is left, then say
+		// when to return.
 		switch {
 		case errors.Is(closed, ErrSlowConsumer):
-			m.slowDisconnects.Add(1)
+			s.api.hub.metrics.slowDisconnects.Add(1)
 			s.why = "queue overflow"
 		case errors.Is(closed, ErrShuttingDown):
 			s.why = "shutting down"
@@ -149,35 +228,55 @@ func (s *stream) step(ev streamEvent) (over bool) {
 		default:
 			s.why = "end of life"
 		}
-		buf = appendGoodbye(buf, s.api.cfg.Retry)
-		*bp = buf
-		if s.sink.write(buf, lastWriteTimeout, true) == nil {
-			m.delivered.Add(int64(sent))
+		*b.bp = appendGoodbye(buf, s.api.cfg.Retry)
+		b.final = true
+		return b, false
+	}
+	if ev&evBeat != 0 {
+		b.rearm = true
+		if b.sent == 0 {
+			// The timer is not reset by every write: when it fires, a
+			// heartbeat is due only if nothing was written meanwhile.
+			if since := time.Since(s.lastWrite); since < s.api.cfg.Heartbeat {
+				s.beat.Reset(s.api.cfg.Heartbeat - since)
+				putWriteBuf(b.bp)
+				return batch{}, false
+			}
+			buf = append(buf, heartbeatBytes...)
 		}
+	} else if b.sent == 0 {
+		putWriteBuf(b.bp)
+		return batch{}, false
+	}
+	*b.bp = buf
+	return b, false
+}
+
+// wrote does what follows the write of b, which failed with err (nil: it
+// went out whole), and reports whether the stream is over.
+func (s *stream) wrote(b batch, err error) (over bool) {
+	m := s.api.hub.metrics
+	if err == nil && b.sent > 0 {
+		m.delivered.Add(int64(b.sent))
+	}
+	switch {
+	case b.final:
 		return true
-	}
-	heartbeat := ev&evBeat != 0 && sent == 0
-	if sent == 0 && !heartbeat {
-		return false
-	}
-	if heartbeat {
-		buf = append(buf, heartbeatBytes...)
-	}
-	*bp = buf
-	if err := s.sink.write(buf, s.api.cfg.WriteTimeout, s.closeAfterBatch); err != nil {
+	case err != nil:
 		s.why = "write failed: " + err.Error()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			m.slowDisconnects.Add(1)
 			s.why = "write timed out"
 		}
 		return true
-	}
-	m.delivered.Add(int64(sent))
-	if s.closeAfterBatch {
+	case s.closeAfterBatch:
 		s.why = "closed after the first batch"
 		return true
 	}
-	s.beat.Reset(s.api.cfg.Heartbeat)
+	s.lastWrite = time.Now()
+	if b.rearm {
+		s.beat.Reset(s.api.cfg.Heartbeat)
+	}
 	return false
 }
 

@@ -25,25 +25,56 @@ type fakeWrite struct {
 	final bool
 }
 
-// fakeSink records a stream's writes; with gate set, each write signals
-// entered and then waits for a value from gate.
+// fakeSink records a stream's writes; with gate set, each write that is not
+// taken whole at once (writeNow) signals entered and then waits for a value
+// from gate. By default, like a responseSink, it takes nothing at once, so
+// every write is made by the stream's own goroutine. Its settings are made
+// before the stream starts.
 type fakeSink struct {
-	writes  chan fakeWrite
-	gate    chan struct{}
-	entered chan struct{}
-	closed  chan struct{}
+	writes   chan fakeWrite
+	gate     chan struct{}
+	entered  chan struct{}
+	closed   chan struct{}
+	atOnce   int   // bytes writeNow takes of each write: 0 none, < 0 all
+	failWith error // what writeWithin fails with, if anything
+
+	// Owned by the stream's runner.
+	final bool   // the framed batch ends the response (set by frame)
+	head  []byte // what writeNow took of the write in progress
 }
 
 func newFakeSink() *fakeSink {
 	return &fakeSink{writes: make(chan fakeWrite, 100), entered: make(chan struct{}, 100), closed: make(chan struct{})}
 }
 
-func (f *fakeSink) write(b []byte, _ time.Duration, final bool) error {
+func (f *fakeSink) frame(b []byte, final bool) []byte {
+	f.final = final
+	return b[frameHeadroom:]
+}
+
+func (f *fakeSink) writeNow(p []byte) (int, error) {
+	n := f.atOnce
+	if n < 0 || n > len(p) {
+		n = len(p)
+	}
+	if n == len(p) {
+		f.writes <- fakeWrite{b: string(p), final: f.final}
+		return n, nil
+	}
+	f.head = append(f.head[:0], p[:n]...)
+	return n, nil
+}
+
+func (f *fakeSink) writeWithin(p []byte, _ time.Duration) error {
 	if f.gate != nil {
 		f.entered <- struct{}{}
 		<-f.gate
 	}
-	f.writes <- fakeWrite{b: string(b[frameHeadroom:]), final: final}
+	if f.failWith != nil {
+		return f.failWith
+	}
+	f.writes <- fakeWrite{b: string(f.head) + string(p), final: f.final}
+	f.head = f.head[:0]
 	return nil
 }
 

@@ -24,7 +24,7 @@ func (a *API) serveLive(c echo.Context, w *feedWriter, s *stream) error {
 			// net/http flushed its buffers (every write of the replay was
 			// flushed too) and forgets the connection; what the client may
 			// have sent after its request is of no interest.
-			cs := &connSink{conn: conn, chunked: req.ProtoAtLeast(1, 1)}
+			cs := newConnSink(conn, req.ProtoAtLeast(1, 1))
 			s.sink = cs
 			s.taken.Store(cs)
 			s.releaseSlot = keepSlot(c)

@@ -1,0 +1,128 @@
+package events
+
+import "sync"
+
+// wakeChunk is how many woken streams one goroutine writes to: a publish to
+// a big channel is written by several goroutines in parallel (one more per
+// further chunk), so that neither the last subscriber's latency nor the
+// publisher's answer waits for all of them in a row.
+const wakeChunk = 256
+
+// inlineRounds is how many rounds of wake-ups a publisher makes on its own
+// goroutine before it hands the rest to one (see waker.run).
+const inlineRounds = 2
+
+// wakeList collects, while a publisher holds Hub.pubMu, the streams whose
+// queues its fan-out made non-empty, so that they can be woken once it let
+// go of the lock (waker.wake). Only that publisher uses it.
+type wakeList struct {
+	streams []*stream
+}
+
+// wakeLists recycles the publishers' lists.
+var wakeLists = sync.Pool{New: func() any { return &wakeList{streams: make([]*stream, 0, 64)} }}
+
+func getWakeList() *wakeList { return wakeLists.Get().(*wakeList) }
+
+// add records s, which pushLater returned (nil is ignored).
+func (l *wakeList) add(s *stream) {
+	if s != nil {
+		l.streams = append(l.streams, s)
+	}
+}
+
+// release gives the list back for reuse.
+func (l *wakeList) release() {
+	if cap(l.streams) > 4*wakeChunk {
+		return // a big fan-out's list is left to the garbage collector
+	}
+	clear(l.streams)
+	l.streams = l.streams[:0]
+	wakeLists.Put(l)
+}
+
+// waker wakes the streams that publishers' fan-outs queued frames for, one
+// round at a time: a round takes every stream pending and wakes it
+// (stream.wake), which writes to the ones that are not running, as far as
+// each client takes the write at once. Only one round runs at a time, so
+// the events of publishers that come while a round runs are written in the
+// next one, together: a busy stream gets one write per round, not one per
+// event.
+//
+// The rounds are made by the publisher that found none running, on its own
+// goroutine (it never waits for a client), for at most inlineRounds; when
+// streams are still pending then, it hands the rounds to a goroutine
+// (run), which ends when none are left.
+type waker struct {
+	mu      sync.Mutex // guards pending, spare and active
+	pending []*stream  // woken by fan-outs, not yet taken by a round
+	spare   []*stream  // a round's storage, for the next pending
+	active  bool       // a round runs, or a goroutine was started to run them
+}
+
+// wake adds the streams of l to the pending ones and, unless rounds are
+// being made already, makes them. It releases l.
+func (w *waker) wake(l *wakeList) {
+	if len(l.streams) == 0 {
+		l.release()
+		return
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, l.streams...)
+	l.release()
+	if w.active {
+		w.mu.Unlock()
+		return
+	}
+	w.active = true
+	w.mu.Unlock()
+	w.run(inlineRounds)
+}
+
+// run makes rounds until none are pending, or until it made maxRounds (< 0:
+// no limit); then it starts a goroutine to go on.
+func (w *waker) run(maxRounds int) {
+	for round := 0; ; round++ {
+		w.mu.Lock()
+		if len(w.pending) == 0 {
+			w.active = false
+			w.mu.Unlock()
+			return
+		}
+		if round == maxRounds {
+			w.mu.Unlock()
+			go w.run(-1)
+			return
+		}
+		streams := w.pending
+		w.pending, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		if wakeStreams(streams) {
+			clear(streams)
+			w.mu.Lock()
+			w.spare = streams
+			w.mu.Unlock()
+		}
+	}
+}
+
+// wakeStreams wakes streams, each further chunk beyond the first
+// wakeChunk on a goroutine of its own, which ends when its chunk is done. It
+// reports whether the storage of streams may be reused (no goroutine reads
+// it).
+func wakeStreams(streams []*stream) (reusable bool) {
+	first := streams[:min(wakeChunk, len(streams))]
+	for rest := streams[len(first):]; len(rest) > 0; {
+		chunk := rest[:min(wakeChunk, len(rest))]
+		rest = rest[len(chunk):]
+		go wakeChunkOf(chunk)
+	}
+	wakeChunkOf(first)
+	return len(streams) == len(first)
+}
+
+func wakeChunkOf(streams []*stream) {
+	for _, s := range streams {
+		s.wake()
+	}
+}

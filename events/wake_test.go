@@ -1,0 +1,255 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/plexor/plexor/history"
+)
+
+// waitIdle waits until no one runs s and nothing is left for it to handle.
+func waitIdle(t *testing.T, s *stream) {
+	t.Helper()
+	for deadline := time.Now().Add(hqWait); s.running.Load() || s.events.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not become idle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// noWrite fails the test if sink holds a write.
+func noWrite(t *testing.T, sink *fakeSink) {
+	t.Helper()
+	select {
+	case w := <-sink.writes:
+		t.Fatalf("unexpected write %+v", w)
+	default:
+	}
+}
+
+// TestStreamWrittenByThePublisher: when the client takes a write at once,
+// the publisher writes it itself: it is out when Publish returns.
+func TestStreamWrittenByThePublisher(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	r := newStreamRig(t, Config{Heartbeat: time.Hour}, sink, 0)
+	waitIdle(t, r.s)
+	for i := range 3 {
+		id := r.publish(t, fmt.Sprint("e", i))
+		want := string(encodeRaw(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}))
+		select {
+		case w := <-sink.writes:
+			if w.b != want || w.final {
+				t.Fatalf("write = %+v, want %q", w, want)
+			}
+		default:
+			t.Fatal("Publish returned before the event was written")
+		}
+		if n := r.hub.metrics.delivered.Load(); n != int64(i+1) {
+			t.Fatalf("delivered = %d, want %d", n, i+1)
+		}
+	}
+}
+
+// TestStreamCarriesABlockedWrite: a write the client does not take whole at
+// once is finished by a goroutine of the stream's own; the publisher does
+// not wait for it, and what is published meanwhile follows it, in order.
+func TestStreamCarriesABlockedWrite(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = 5
+	sink.gate = make(chan struct{})
+	r := newStreamRig(t, Config{Heartbeat: time.Hour}, sink, 0)
+	waitIdle(t, r.s)
+	returned := make(chan uint64, 2)
+	go func() { returned <- r.publish(t, "first") }()
+	var first uint64
+	select {
+	case first = <-returned:
+	case <-time.After(hqWait):
+		t.Fatal("Publish waited for a client that does not take the write")
+	}
+	<-sink.entered // the rest of "first" waits at the gate
+	second := r.publish(t, "second")
+	sink.gate <- struct{}{}
+	if w, want := sink.next(t), string(encodeRaw(&history.Event{ID: first, Data: []byte(`"first"`)})); w.b != want {
+		t.Fatalf("first write = %q, want %q", w.b, want)
+	}
+	<-sink.entered
+	sink.gate <- struct{}{}
+	if w, want := sink.next(t), string(encodeRaw(&history.Event{ID: second, Data: []byte(`"second"`)})); w.b != want {
+		t.Fatalf("second write = %q, want %q", w.b, want)
+	}
+	close(sink.gate)
+}
+
+// TestStreamCarriedWriteTimesOut: a carried write that times out ends the
+// stream and counts as a slow client.
+func TestStreamCarriedWriteTimesOut(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = 5
+	sink.failWith = os.ErrDeadlineExceeded
+	r := newStreamRig(t, Config{Heartbeat: time.Hour}, sink, 0)
+	waitIdle(t, r.s)
+	r.publish(t, "x")
+	select {
+	case <-r.left:
+	case <-time.After(hqWait):
+		t.Fatal("the stream did not end")
+	}
+	<-sink.closed
+	if n := r.hub.metrics.slowDisconnects.Load(); n != 1 {
+		t.Errorf("slow disconnects = %d, want 1", n)
+	}
+	if n := r.hub.metrics.delivered.Load(); n != 0 {
+		t.Errorf("delivered = %d, want 0", n)
+	}
+}
+
+// TestStreamHeartbeatPostponedByWrites: a heartbeat falls due a full
+// interval after the last write; when the timer fires earlier (it is not
+// reset by every write), it is armed again and nothing is sent.
+func TestStreamHeartbeatPostponedByWrites(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	r := newStreamRig(t, Config{Heartbeat: time.Hour}, sink, 0)
+	waitIdle(t, r.s)
+	r.s.notify(evBeat) // nothing written yet: due
+	if w := sink.next(t); w.b != string(heartbeatBytes) {
+		t.Fatalf("write = %q, want a heartbeat", w.b)
+	}
+	waitIdle(t, r.s)
+	r.s.notify(evBeat) // written just now: not due
+	waitIdle(t, r.s)
+	noWrite(t, sink)
+	r.publish(t, "x")
+	<-sink.writes
+	r.s.notify(evBeat)
+	waitIdle(t, r.s)
+	noWrite(t, sink)
+}
+
+// streamsOnOneChannel starts n streams over accepting fake sinks, all
+// subscribed to channel "a" of one hub.
+func streamsOnOneChannel(t *testing.T, n int) (*Hub, []*fakeSink) {
+	t.Helper()
+	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	hub := NewHub(store, HubConfig{})
+	api := NewAPI(hub, Config{Heartbeat: time.Hour}, nil)
+	sinks := make([]*fakeSink, n)
+	for i := range sinks {
+		sub, upTo, err := hub.Subscribe(context.Background(), []string{"a"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinks[i] = newFakeSink()
+		sinks[i].atOnce = -1
+		left := make(chan struct{})
+		s := &stream{api: api, sub: sub, sink: sinks[i], last: upTo, unsubscribe: func() { hub.Unsubscribe(sub); close(left) }}
+		hub.metrics.connections.Add(1)
+		s.running.Store(true)
+		s.start()
+		t.Cleanup(func() { s.notify(evGone); <-left })
+		waitIdle(t, s)
+	}
+	return hub, sinks
+}
+
+// TestWakeAllSplitsBigFanOuts: a publish to more streams than one
+// goroutine wakes reaches every one of them exactly once, in order.
+func TestWakeAllSplitsBigFanOuts(t *testing.T) {
+	hub, sinks := streamsOnOneChannel(t, 3*wakeChunk+7)
+	var want []string
+	for i := range 3 {
+		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(fmt.Sprint(i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, string(encodeRaw(&history.Event{ID: out[0].ID, Data: []byte(fmt.Sprint(i))})))
+	}
+	for i, sink := range sinks {
+		var got string
+		for got != want[0]+want[1]+want[2] {
+			w := sink.next(t)
+			got += w.b
+			if len(got) > len(want[0]+want[1]+want[2]) {
+				break
+			}
+		}
+		if got != want[0]+want[1]+want[2] {
+			t.Fatalf("stream %d received %q, want %q", i, got, want)
+		}
+	}
+	for deadline := time.Now().Add(hqWait); hub.metrics.delivered.Load() != int64(3*len(sinks)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered = %d, want %d", hub.metrics.delivered.Load(), 3*len(sinks))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i, sink := range sinks {
+		select {
+		case w := <-sink.writes:
+			t.Fatalf("stream %d received %q more", i, w.b)
+		default:
+		}
+	}
+}
+
+// TestConnSinkWriteNow: on a socket, writeNow writes what the socket takes
+// and returns instead of waiting; the rest then times out in writeWithin,
+// whose deadline does not outlive it.
+func TestConnSinkWriteNow(t *testing.T) {
+	client, server := tcpPair(t)
+	cs := newConnSink(server, true)
+	b := append(make([]byte, frameHeadroom, 64), "data: x\n\n"...)
+	p := cs.frame(b, false)
+	if n, err := cs.writeNow(p); n != len(p) || err != nil {
+		t.Fatalf("writeNow = %d, %v; want %d, nil", n, err, len(p))
+	}
+	got := make([]byte, len(p))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "9\r\ndata: x\n\n\r\n" {
+		t.Fatalf("client read %q, %v", got, err)
+	}
+
+	// A short deadline set by writeWithin is gone once it returned.
+	if err := cs.writeWithin([]byte("ok"), 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, err := cs.writeNow([]byte("ok")); n != 2 || err != nil {
+		t.Fatalf("writeNow after a past deadline = %d, %v; want 2, nil", n, err)
+	}
+
+	// The client reads nothing more: the socket fills up.
+	big := make([]byte, 1<<20)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			n, err := cs.writeNow(big)
+			if err != nil || n < len(big) {
+				if err == nil {
+					err = cs.writeWithin(big[n:], 50*time.Millisecond)
+				}
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write to a full socket: %v, want a timeout", err)
+		}
+	case <-time.After(hqWait):
+		t.Fatal("writeNow waited for the client")
+	}
+}
