@@ -66,7 +66,7 @@ func (h *Hub) Position() uint64 { return h.position.Load() }
 // by a catch-up) and is ignored.
 func (h *Hub) Deliver(ev *history.Event) {
 	woken := getWakeList()
-	defer h.waker.wake(woken) // once pubMu is let go: deferred first, run last
+	defer h.waker.wakeElsewhere(woken) // once pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	if ev.ID <= h.position.Load() {

@@ -35,8 +35,9 @@ type fakeSink struct {
 	gate     chan struct{}
 	entered  chan struct{}
 	closed   chan struct{}
-	atOnce   int   // bytes writeNow takes of each write: 0 none, < 0 all
-	failWith error // what writeWithin fails with, if anything
+	atOnce   int           // bytes writeNow takes of each write: 0 none, < 0 all
+	failWith error         // what writeWithin fails with, if anything
+	nowGate  chan struct{} // when set, writeNow waits for it (to see who writes)
 
 	// Owned by the stream's runner.
 	final bool   // the framed batch ends the response (set by frame)
@@ -53,6 +54,9 @@ func (f *fakeSink) frame(b []byte, final bool) []byte {
 }
 
 func (f *fakeSink) writeNow(p []byte) (int, error) {
+	if f.nowGate != nil {
+		<-f.nowGate
+	}
 	n := f.atOnce
 	if n < 0 || n > len(p) {
 		n = len(p)
@@ -105,12 +109,24 @@ type streamRig struct {
 
 func newStreamRig(t *testing.T, cfg Config, sink *fakeSink, life time.Duration) *streamRig {
 	t.Helper()
+	return newStreamRigOn(t, HubConfig{}, cfg, sink, life)
+}
+
+// newStreamRigOn is newStreamRig with a hub of its own configuration (in
+// cluster mode, the hub is already caught up).
+func newStreamRigOn(t *testing.T, hubCfg HubConfig, cfg Config, sink *fakeSink, life time.Duration) *streamRig {
+	t.Helper()
 	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	hub := NewHub(store, HubConfig{})
+	hub := NewHub(store, hubCfg)
+	if hubCfg.Relayed {
+		if err := hub.CatchUp(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	api := NewAPI(hub, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sub, upTo, err := hub.Subscribe(context.Background(), []string{"a"}, false)
 	if err != nil {

@@ -79,6 +79,27 @@ func (w *waker) wake(l *wakeList) {
 	w.run(inlineRounds)
 }
 
+// wakeElsewhere is wake for the cluster backplane: it makes no round on the
+// caller's goroutine but makes sure a goroutine makes them. The backplane's
+// one goroutine must go back to reading Redis at once; meanwhile the events
+// it hands over pile up in the queues and go out together in the next round
+// (written inline, it would write every event to every feed on its own).
+func (w *waker) wakeElsewhere(l *wakeList) {
+	if len(l.streams) == 0 {
+		l.release()
+		return
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, l.streams...)
+	l.release()
+	start := !w.active
+	w.active = true
+	w.mu.Unlock()
+	if start {
+		go w.run(-1) // ends when nothing is pending
+	}
+}
+
 // run makes rounds until none are pending, or until it made maxRounds (< 0:
 // no limit); then it starts a goroutine to go on.
 func (w *waker) run(maxRounds int) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +252,49 @@ func TestConnSinkWriteNow(t *testing.T) {
 		}
 	case <-time.After(hqWait):
 		t.Fatal("writeNow waited for the client")
+	}
+}
+
+// TestDeliverLeavesTheWritingToAnotherGoroutine: the cluster backplane's one
+// goroutine hands an event over and goes back to reading Redis; it does not
+// write to the feeds itself (written inline, every event would be written to
+// every feed on its own instead of in batches).
+func TestDeliverLeavesTheWritingToAnotherGoroutine(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	sink.nowGate = make(chan struct{})
+	r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
+	gateOpen := false
+	openGate := func() {
+		if !gateOpen {
+			gateOpen = true
+			close(sink.nowGate)
+		}
+	}
+	defer openGate()
+	waitIdle(t, r.s)
+	var ids []uint64
+	for i := range 3 {
+		ev := &history.Event{ID: uint64(10 + i), Channels: []string{"a"}, Data: []byte(fmt.Sprintf(`"e%d"`, i))}
+		delivered := make(chan struct{})
+		go func() { r.hub.Deliver(ev); close(delivered) }()
+		select {
+		case <-delivered:
+		case <-time.After(hqWait):
+			t.Fatal("Deliver waited for a feed's write")
+		}
+		ids = append(ids, ev.ID)
+	}
+	openGate()
+	var got strings.Builder
+	var want strings.Builder
+	for i, id := range ids {
+		want.Write(encodeRaw(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}))
+	}
+	for got.Len() < want.Len() {
+		got.WriteString(sink.next(t).b)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
 	}
 }
