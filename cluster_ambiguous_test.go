@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,17 +100,7 @@ func TestClusterRetryAfterAnAmbiguous503IsNotStoredTwice(t *testing.T) {
 	})
 	node := nodes[0]
 	post := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, node.base+"/publish", strings.NewReader(`{"channels":["pay"],"data":"once"}`))
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "payment-7")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return postKeyed(t, node, "payment-7", `{"channels":["pay"],"data":"once"}`)
 	}
 
 	publishOne(t, node, "warm-up") // loads the append script (EVALSHA finds it)

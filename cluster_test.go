@@ -122,6 +122,22 @@ func readIDs(t *testing.T, c *sseConn, n int) []uint64 {
 	return out
 }
 
+// postKeyed publishes body with an Idempotency-Key and returns the answer.
+func postKeyed(t *testing.T, s *testServer, key, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/publish", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func publishOne(t *testing.T, s *testServer, channels ...string) uint64 {
 	t.Helper()
 	ids, err := publishMsgs(http.DefaultClient, s.base, []pubMsg{{Channels: channels, Data: "x"}}, false)
@@ -337,21 +353,8 @@ func TestClusterRetryOnAnotherNodeIsNotPublishedTwice(t *testing.T) {
 	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	feed := openFeed(t, nodes[0], "", "orders")
-	post := func(s *testServer) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, s.base+"/publish", strings.NewReader(`{"channels":["orders"],"data":"paid"}`))
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "order-42")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	firstStatus, first := post(nodes[0])
-	retryStatus, retry := post(nodes[1]) // the load balancer sent the retry elsewhere
+	firstStatus, first := postKeyed(t, nodes[0], "order-42", `{"channels":["orders"],"data":"paid"}`)
+	retryStatus, retry := postKeyed(t, nodes[1], "order-42", `{"channels":["orders"],"data":"paid"}`) // the load balancer sent the retry elsewhere
 	if firstStatus != http.StatusOK || retryStatus != firstStatus || retry != first {
 		t.Fatalf("first answer %d %s, retry on another node %d %s; want the same 200 answer", firstStatus, first, retryStatus, retry)
 	}

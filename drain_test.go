@@ -53,21 +53,13 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	var logs lockedBuffer
-	cmd := exec.Command(bin)
-	cmd.Env = append(withoutPlexorVars(os.Environ()),
-		"PLEXOR_ADDR="+addr,
-		"PLEXOR_PUBLISH_TOKENS="+testToken,
-		"PLEXOR_ADMIN_TOKENS="+testAdminToken,
+	cmd := startBinary(t, bin, addr, &logs,
 		"PLEXOR_SHUTDOWN_TIMEOUT="+shutdownTimeout.String(),
 		"PLEXOR_RETRY="+retry.String(),
 		"PLEXOR_HEARTBEAT=2s",
 		"PLEXOR_MAX_CONNECTIONS_PER_IP=0",
 		"PLEXOR_HISTORY_SIZE=100000",
 	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	exited := make(chan struct{}) // closed when the process has exited
 	var waitErr error
 	var exitedAt time.Time
@@ -358,6 +350,22 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// startBinary starts the service bin on addr with the test tokens and env
+// (NAME=value entries, on top of the environment without PLEXOR_ variables),
+// its output going to logs.
+func startBinary(t *testing.T, bin, addr string, logs *lockedBuffer, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(withoutPlexorVars(os.Environ()),
+		"PLEXOR_ADDR="+addr, "PLEXOR_PUBLISH_TOKENS="+testToken, "PLEXOR_ADMIN_TOKENS="+testAdminToken)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
 
 // waitBinaryReady waits until the service at base answers /readyz with 200.

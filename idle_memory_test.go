@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,18 +44,7 @@ func TestIdleMemory(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	var logs lockedBuffer
-	cmd := exec.Command(bin)
-	cmd.Env = append(withoutPlexorVars(os.Environ()),
-		"PLEXOR_ADDR="+addr,
-		"PLEXOR_PUBLISH_TOKENS="+testToken,
-		"PLEXOR_ADMIN_TOKENS="+testAdminToken,
-		"PLEXOR_MAX_CONNECTIONS_PER_IP=0",
-		"PLEXOR_MAX_CONNECTIONS=0",
-	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startBinary(t, bin, addr, &logs, "PLEXOR_MAX_CONNECTIONS_PER_IP=0", "PLEXOR_MAX_CONNECTIONS=0")
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
