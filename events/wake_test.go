@@ -298,3 +298,47 @@ func TestDeliverLeavesTheWritingToAnotherGoroutine(t *testing.T) {
 		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
 	}
 }
+
+// TestConnSinkCutShortHoldsForTheNextWrite: a drain cuts every taken-over
+// feed's writes short (streamGroup.closeAndWait). A feed whose runner is
+// between two writes when the cut comes (it took a batch, or a publisher
+// just carried a write over to the stream's goroutine) must not undo the
+// cut with its own, longer write timeout: the write that follows gives up
+// by the drain's deadline too, both for the rest of a carried write
+// (writeWithin) and for one that starts afresh, so Drain is not left
+// waiting for a stalled client for a whole write timeout.
+func TestConnSinkCutShortHoldsForTheNextWrite(t *testing.T) {
+	for _, name := range []string{"cut before the write", "cut during the write"} {
+		t.Run(name, func(t *testing.T) {
+			_, server := tcpPair(t) // the client reads nothing
+			cs := newConnSink(server, true)
+			big := make([]byte, 1<<20)
+			for { // fill the socket
+				n, err := cs.writeNow(big)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n < len(big) {
+					break
+				}
+			}
+			done := make(chan error, 1)
+			if name == "cut before the write" {
+				cs.cutShort(time.Now().Add(50 * time.Millisecond))
+				go func() { done <- cs.writeWithin(big, time.Hour) }()
+			} else {
+				go func() { done <- cs.writeWithin(big, time.Hour) }()
+				time.Sleep(20 * time.Millisecond) // not an assertion: either order must work
+				cs.cutShort(time.Now().Add(50 * time.Millisecond))
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("write after a cut: %v, want a timeout", err)
+				}
+			case <-time.After(hqWait):
+				t.Fatal("the write ignored the drain's cut and waited for its own timeout")
+			}
+		})
+	}
+}
