@@ -1,0 +1,175 @@
+package events
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/history"
+)
+
+// TestTakenOverFeedsUnderConcurrency: several publishers write to taken-over
+// feeds (inline, carried and by the streams' own goroutines, with heartbeats
+// due all the time), some of whose clients read slowly through a small
+// receive buffer; every feed receives each event once, in ID order, in a
+// chunked body that stays valid, then the goodbye and the last chunk at the
+// drain, and every feed's resources are released.
+func TestTakenOverFeedsUnderConcurrency(t *testing.T) {
+	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
+		t.Run(proto, func(t *testing.T) {
+			s := liveServerSmallSendBuffers(t, Config{Heartbeat: time.Millisecond, Retry: 100 * time.Millisecond, WriteTimeout: hqWait})
+			const feeds, publishers, perPublisher = 6, 4, 150
+			type result struct {
+				ids  []uint64
+				body string
+				err  error
+			}
+			results := make([]chan result, feeds)
+			for i := range feeds {
+				conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				slow := i%2 == 1
+				if slow {
+					_ = conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+				}
+				_ = conn.SetDeadline(time.Now().Add(2 * hqWait))
+				fmt.Fprintf(conn, "GET /events?channels=a %s\r\nHost: x\r\n\r\n", proto)
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ch := make(chan result, 1)
+				results[i] = ch
+				go func() {
+					var r result
+					var id uint64
+					br := bufio.NewReaderSize(resp.Body, 512)
+					var all strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						all.WriteString(line)
+						if after, ok := strings.CutPrefix(line, "id: "); ok {
+							id, _ = strconv.ParseUint(strings.TrimSpace(after), 10, 64)
+						}
+						if strings.HasPrefix(line, "data:") { // not the cursor, which has no data
+							r.ids = append(r.ids, id)
+						}
+						if err != nil {
+							if err != io.EOF {
+								r.err = err
+							}
+							break
+						}
+						if slow && strings.HasPrefix(line, "data:") && len(r.ids)%16 == 0 {
+							time.Sleep(time.Millisecond)
+						}
+					}
+					r.body = all.String()
+					ch <- r
+				}()
+			}
+			waitStreams(t, s.hub, feeds)
+			var mu sync.Mutex
+			var published []uint64
+			var wg sync.WaitGroup
+			data := strings.Repeat("x", 700)
+			for p := range publishers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range perPublisher {
+						out, err := s.hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(fmt.Sprintf(`"%d-%d-%s"`, p, j, data))}})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						published = append(published, out[0].ID)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(published)
+			// Let every feed catch up (their queues are big enough for all).
+			for deadline := time.Now().Add(hqWait); s.hub.metrics.delivered.Load() < int64(feeds*len(published)); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("delivered %d of %d", s.hub.metrics.delivered.Load(), feeds*len(published))
+				}
+			}
+			s.hub.Drain()
+			for i, ch := range results {
+				var r result
+				select {
+				case r = <-ch:
+				case <-time.After(2 * hqWait):
+					t.Fatalf("feed %d did not end after the drain", i)
+				}
+				if r.err != nil {
+					t.Fatalf("feed %d: body broken: %v", i, r.err)
+				}
+				if !slices.Equal(r.ids, published) {
+					t.Fatalf("feed %d got %d events, want %d, in order, once each", i, len(r.ids), len(published))
+				}
+				if !strings.Contains(r.body[max(0, len(r.body)-64):], "retry: ") {
+					t.Fatalf("feed %d ended with %q, want the goodbye", i, r.body[max(0, len(r.body)-64):])
+				}
+			}
+			if n := s.hub.metrics.connections.Load(); n != 0 {
+				t.Fatalf("connections gauge %d after the drain, want 0", n)
+			}
+			if n := s.hub.Listeners("a"); n != 0 {
+				t.Fatalf("%d listeners after the drain, want 0", n)
+			}
+			if n := s.hub.metrics.slowDisconnects.Load(); n != 0 {
+				t.Fatalf("%d slow disconnects, want 0", n)
+			}
+		})
+	}
+}
+
+// smallSendBuffers hands out accepted connections with a small send buffer,
+// so that writes to a client that reads slowly are often partial.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// liveServerSmallSendBuffers is liveServer over smallSendBuffers.
+func liveServerSmallSendBuffers(t *testing.T, cfg Config) *hqTestServer {
+	t.Helper()
+	store, err := history.NewMemory(history.MemoryConfig{Size: 1000, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := NewHub(store, HubConfig{QueueBytes: 16 << 20})
+	e := echo.New()
+	e.GET("/events", NewAPI(hub, cfg, nil).Feed)
+	srv := httptest.NewUnstartedServer(e)
+	srv.Listener = smallSendBuffers{srv.Listener}
+	srv.Start()
+	t.Cleanup(func() { _ = store.Close() })
+	t.Cleanup(srv.Close)
+	t.Cleanup(hub.Drain)
+	return &hqTestServer{t: t, URL: srv.URL, hub: hub, store: store, client: srv.Client()}
+}
