@@ -3,6 +3,7 @@ package events
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -157,14 +159,20 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 
 // liveServerSmallSendBuffers is liveServer over smallSendBuffers.
 func liveServerSmallSendBuffers(t *testing.T, cfg Config) *hqTestServer {
+	return liveServerOn(t, HubConfig{QueueBytes: 16 << 20}, cfg)
+}
+
+// liveServerOn is liveServer over smallSendBuffers with a hub of its own
+// configuration.
+func liveServerOn(t *testing.T, hubCfg HubConfig, cfg Config, mw ...echo.MiddlewareFunc) *hqTestServer {
 	t.Helper()
 	store, err := history.NewMemory(history.MemoryConfig{Size: 1000, SweepEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := NewHub(store, HubConfig{QueueBytes: 16 << 20})
+	hub := NewHub(store, hubCfg)
 	e := echo.New()
-	e.GET("/events", NewAPI(hub, cfg, nil).Feed)
+	e.GET("/events", NewAPI(hub, cfg, nil).Feed, mw...)
 	srv := httptest.NewUnstartedServer(e)
 	srv.Listener = smallSendBuffers{srv.Listener}
 	srv.Start()
@@ -172,4 +180,124 @@ func liveServerSmallSendBuffers(t *testing.T, cfg Config) *hqTestServer {
 	t.Cleanup(srv.Close)
 	t.Cleanup(hub.Drain)
 	return &hqTestServer{t: t, URL: srv.URL, hub: hub, store: store, client: srv.Client()}
+}
+
+// watchedPeers is how many connections the hang-up watcher has registered.
+func watchedPeers() int {
+	hangups.mu.Lock()
+	defer hangups.mu.Unlock()
+	return len(hangups.gone)
+}
+
+// TestTakenOverFeedEndings: however a taken-over feed ends, it releases its
+// subscription, its connection-limit slot, the connections gauge, its
+// registration with the hang-up watcher and its connection, once; the client
+// sees the end of the response.
+func TestTakenOverFeedEndings(t *testing.T) {
+	big := strings.Repeat("x", 16<<10)
+	cases := []struct {
+		name     string
+		hub      HubConfig
+		cfg      Config
+		read     bool // the client reads
+		end      func(s *hqTestServer, conn net.Conn)
+		slow     int64 // slow disconnects counted
+		clientGo bool  // the client closes: it sees no end
+	}{
+		{name: "client gone", cfg: Config{Heartbeat: time.Hour}, read: true, clientGo: true,
+			end: func(_ *hqTestServer, conn net.Conn) { conn.Close() }},
+		{name: "queue overflow", hub: HubConfig{QueueBytes: 64 << 10}, cfg: Config{Heartbeat: time.Hour, WriteTimeout: 500 * time.Millisecond}, slow: 1,
+			end: func(s *hqTestServer, _ net.Conn) {
+				for range 200 {
+					s.publish([]string{"a"}, "", big)
+				}
+			}},
+		{name: "write timeout", hub: HubConfig{QueueBytes: 64 << 20}, cfg: Config{Heartbeat: time.Hour, WriteTimeout: 200 * time.Millisecond}, slow: 1,
+			end: func(s *hqTestServer, _ net.Conn) {
+				for range 200 {
+					s.publish([]string{"a"}, "", big)
+				}
+			}},
+		{name: "end of life", cfg: Config{Heartbeat: time.Hour, MaxConnLife: 200 * time.Millisecond}, read: true,
+			end: func(*hqTestServer, net.Conn) {}},
+		{name: "drain", cfg: Config{Heartbeat: time.Hour}, read: true,
+			end: func(s *hqTestServer, _ net.Conn) { s.hub.Drain() }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			limit, err := ConnLimitConfig{PerIP: 1}.ToMiddleware()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.cfg.Retry = 100 * time.Millisecond
+			s := liveServerOn(t, tc.hub, tc.cfg, limit)
+			watched := watchedPeers()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if !tc.read {
+				_ = conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+			}
+			fmt.Fprintf(conn, "GET /events?channels=a HTTP/1.1\r\nHost: x\r\n\r\n")
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitStreams(t, s.hub, 1)
+			for deadline := time.Now().Add(hqWait); watchedPeers() != watched+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) { // handed over before it is watched: wait
+					t.Fatalf("%d connections watched, want %d", watchedPeers(), watched+1)
+				}
+			}
+			ended := make(chan error, 1)
+			if tc.read {
+				go func() {
+					_, err := io.Copy(io.Discard, resp.Body)
+					ended <- err
+				}()
+			}
+			tc.end(s, conn)
+			for deadline := time.Now().Add(hqWait); ; time.Sleep(10 * time.Millisecond) {
+				s.hub.streams.mu.Lock()
+				members := len(s.hub.streams.members)
+				s.hub.streams.mu.Unlock()
+				if members == 0 && s.hub.metrics.connections.Load() == 0 && s.hub.Listeners("a") == 0 && watchedPeers() == watched {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the end: %d streams, connections gauge %d, %d listeners, %d watched (want %d)",
+						members, s.hub.metrics.connections.Load(), s.hub.Listeners("a"), watchedPeers(), watched)
+				}
+			}
+			if tc.read && !tc.clientGo {
+				select {
+				case err := <-ended:
+					if err != nil {
+						t.Fatalf("the body did not end properly: %v", err)
+					}
+				case <-time.After(hqWait):
+					t.Fatal("the client saw no end")
+				}
+			}
+			if !tc.read { // the connection is closed: the client reads to the end
+				_ = conn.SetReadDeadline(time.Now().Add(hqWait))
+				if _, err := io.Copy(io.Discard, br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+					t.Fatalf("reading to the end: %v", err)
+				}
+			}
+			if n := s.hub.metrics.slowDisconnects.Load(); n != tc.slow {
+				t.Fatalf("%d slow disconnects, want %d", n, tc.slow)
+			}
+			if tc.name != "drain" { // the slot is free again: a new feed from the same address is let in
+				st, err := s.openStream("channels=a", nil, false)
+				if err != nil {
+					t.Fatalf("the slot was not given back: %v", err)
+				}
+				st.close()
+			}
+		})
+	}
 }
