@@ -342,3 +342,64 @@ func TestConnSinkCutShortHoldsForTheNextWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpLeavesTheWritingToAnotherGoroutine: like Deliver, CatchUp is
+// called by the backplane's one goroutine (after every (re)subscription),
+// which must go back to reading Redis at once: the events it reads from
+// history after an outage go out on another goroutine, in one batch per
+// feed, not on the backplane's.
+func TestCatchUpLeavesTheWritingToAnotherGoroutine(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	sink.nowGate = make(chan struct{})
+	r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
+	gateOpen := false
+	openGate := func() {
+		if !gateOpen {
+			gateOpen = true
+			close(sink.nowGate)
+		}
+	}
+	defer openGate()
+	waitIdle(t, r.s)
+	ctx := context.Background()
+	msg := func(data string) []history.Message {
+		return []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}}
+	}
+	// The backplane's position is an event of the history (the rig's 1 is
+	// older than the memory store's horizon, which would close the feed).
+	first, err := r.hub.store.Append(ctx, msg("before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.hub.position.Store(first[0].ID)
+	// Announced while the backplane was away: only in the history.
+	var want strings.Builder
+	var newest uint64
+	for _, data := range []string{"e0", "e1"} {
+		evs, err := r.hub.store.Append(ctx, msg(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(encodeRaw(&history.Event{ID: evs[0].ID, Data: evs[0].Data}))
+		newest = evs[0].ID
+	}
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- r.hub.CatchUp(ctx, newest) }()
+	select {
+	case err := <-caughtUp:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hqWait):
+		t.Fatal("CatchUp waited for a feed's write: the backplane's goroutine wrote to the feed")
+	}
+	openGate()
+	var got strings.Builder
+	for got.Len() < want.Len() {
+		got.WriteString(sink.next(t).b)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
+	}
+}
