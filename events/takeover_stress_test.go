@@ -390,3 +390,45 @@ func TestWatchPeerSurvivesDescriptorReuse(t *testing.T) {
 		})
 	}
 }
+
+// TestTakenOverCloseAfterBatch: a polyfill's feed (poll=1) that was taken
+// over ends after its first live batch, or its first heartbeat, with one
+// valid last chunk (HTTP/1.1) or the end of the connection (HTTP/1.0), and
+// releases everything.
+func TestTakenOverCloseAfterBatch(t *testing.T) {
+	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
+		for _, ending := range []string{"event", "heartbeat"} {
+			t.Run(proto+"/"+ending, func(t *testing.T) {
+				heartbeat := time.Hour
+				if ending == "heartbeat" {
+					heartbeat = 20 * time.Millisecond
+				}
+				s := liveServerOn(t, HubConfig{}, Config{Heartbeat: heartbeat})
+				_, r, resp := rawFeed(t, s.URL, "channels=a&poll=1", proto)
+				waitStreams(t, s.hub, 1)
+				var id uint64
+				if ending == "event" {
+					id = s.publish([]string{"a"}, "", "x")
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatalf("body: %v", err)
+				}
+				if ending == "event" && strings.Count(string(body), fmt.Sprintf("id: %d\n", id)) != 1 {
+					t.Fatalf("body %q, want the event once", body)
+				}
+				if ending == "heartbeat" && !strings.Contains(string(body), ":") {
+					t.Fatalf("body %q, want a heartbeat", body)
+				}
+				if rest, _ := io.ReadAll(r); len(rest) != 0 {
+					t.Fatalf("%q after the end of the response", rest)
+				}
+				for deadline := time.Now().Add(hqWait); s.hub.metrics.connections.Load() != 0 || s.hub.Listeners("a") != 0; time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the feed's resources were not released")
+					}
+				}
+			})
+		}
+	}
+}
