@@ -87,7 +87,8 @@ func (h *Hub) Deliver(ev *history.Event) {
 // is left where it was, so the next call covers the same gap.
 func (h *Hub) CatchUp(ctx context.Context, upTo uint64) error {
 	woken := getWakeList()
-	defer h.waker.wake(woken) // runs after pubMu is let go: deferred first, run last
+	// Like Deliver: the backplane's goroutine writes to no feed itself.
+	defer h.waker.wakeElsewhere(woken) // runs after pubMu is let go: deferred first, run last
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
 	from := h.position.Load()

@@ -53,6 +53,13 @@ type connSink struct {
 	n        int
 	err      error
 	rawWrite func(fd uintptr) bool
+
+	// deadlineMu orders the deadlines writeWithin sets with a drain's cut
+	// (cutShort), which may come from another goroutine at any time, even
+	// between two writes: a write that starts after the cut must not lift
+	// it with its own, later deadline.
+	deadlineMu sync.Mutex
+	cut        time.Time // the drain's deadline; zero: none
 }
 
 func newConnSink(conn net.Conn, chunked bool) *connSink {
@@ -125,10 +132,19 @@ func (s *connSink) writeFD(fd uintptr) bool {
 }
 
 func (s *connSink) writeWithin(p []byte, timeout time.Duration) error {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	deadline := time.Now().Add(timeout)
+	s.deadlineMu.Lock()
+	if !s.cut.IsZero() && s.cut.Before(deadline) {
+		deadline = s.cut
+	}
+	_ = s.conn.SetWriteDeadline(deadline)
+	s.deadlineMu.Unlock()
 	_, err := s.conn.Write(p)
-	// A deadline left behind would fail the next writeNow once it passed.
-	_ = s.conn.SetWriteDeadline(time.Time{})
+	// A deadline left behind would fail the next writeNow once it passed;
+	// a drain's cut stays.
+	s.deadlineMu.Lock()
+	_ = s.conn.SetWriteDeadline(s.cut)
+	s.deadlineMu.Unlock()
 	return err
 }
 
@@ -136,7 +152,12 @@ func (s *connSink) close() { _ = s.conn.Close() }
 
 // cutShort shortens the deadline of a write in progress; unlike the other
 // methods it may be called from any goroutine.
-func (s *connSink) cutShort(deadline time.Time) { _ = s.conn.SetWriteDeadline(deadline) }
+func (s *connSink) cutShort(deadline time.Time) {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	s.cut = deadline
+	_ = s.conn.SetWriteDeadline(deadline)
+}
 
 // responseSink writes through the handler's ResponseWriter, for responses
 // that cannot be taken over (HTTP/2, test recorders); the handler waits

@@ -298,3 +298,108 @@ func TestDeliverLeavesTheWritingToAnotherGoroutine(t *testing.T) {
 		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
 	}
 }
+
+// TestConnSinkCutShortHoldsForTheNextWrite: a drain cuts every taken-over
+// feed's writes short (streamGroup.closeAndWait). A feed whose runner is
+// between two writes when the cut comes (it took a batch, or a publisher
+// just carried a write over to the stream's goroutine) must not undo the
+// cut with its own, longer write timeout: the write that follows gives up
+// by the drain's deadline too, both for the rest of a carried write
+// (writeWithin) and for one that starts afresh, so Drain is not left
+// waiting for a stalled client for a whole write timeout.
+func TestConnSinkCutShortHoldsForTheNextWrite(t *testing.T) {
+	for _, name := range []string{"cut before the write", "cut during the write"} {
+		t.Run(name, func(t *testing.T) {
+			_, server := tcpPair(t) // the client reads nothing
+			cs := newConnSink(server, true)
+			big := make([]byte, 1<<20)
+			for { // fill the socket
+				n, err := cs.writeNow(big)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n < len(big) {
+					break
+				}
+			}
+			done := make(chan error, 1)
+			if name == "cut before the write" {
+				cs.cutShort(time.Now().Add(50 * time.Millisecond))
+				go func() { done <- cs.writeWithin(big, time.Hour) }()
+			} else {
+				go func() { done <- cs.writeWithin(big, time.Hour) }()
+				time.Sleep(20 * time.Millisecond) // not an assertion: either order must work
+				cs.cutShort(time.Now().Add(50 * time.Millisecond))
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("write after a cut: %v, want a timeout", err)
+				}
+			case <-time.After(hqWait):
+				t.Fatal("the write ignored the drain's cut and waited for its own timeout")
+			}
+		})
+	}
+}
+
+// TestCatchUpLeavesTheWritingToAnotherGoroutine: like Deliver, CatchUp is
+// called by the backplane's one goroutine (after every (re)subscription),
+// which must go back to reading Redis at once: the events it reads from
+// history after an outage go out on another goroutine, in one batch per
+// feed, not on the backplane's.
+func TestCatchUpLeavesTheWritingToAnotherGoroutine(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	sink.nowGate = make(chan struct{})
+	r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
+	gateOpen := false
+	openGate := func() {
+		if !gateOpen {
+			gateOpen = true
+			close(sink.nowGate)
+		}
+	}
+	defer openGate()
+	waitIdle(t, r.s)
+	ctx := context.Background()
+	msg := func(data string) []history.Message {
+		return []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}}
+	}
+	// The backplane's position is an event of the history (the rig's 1 is
+	// older than the memory store's horizon, which would close the feed).
+	first, err := r.hub.store.Append(ctx, msg("before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.hub.position.Store(first[0].ID)
+	// Announced while the backplane was away: only in the history.
+	var want strings.Builder
+	var newest uint64
+	for _, data := range []string{"e0", "e1"} {
+		evs, err := r.hub.store.Append(ctx, msg(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(encodeRaw(&history.Event{ID: evs[0].ID, Data: evs[0].Data}))
+		newest = evs[0].ID
+	}
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- r.hub.CatchUp(ctx, newest) }()
+	select {
+	case err := <-caughtUp:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hqWait):
+		t.Fatal("CatchUp waited for a feed's write: the backplane's goroutine wrote to the feed")
+	}
+	openGate()
+	var got strings.Builder
+	for got.Len() < want.Len() {
+		got.WriteString(sink.next(t).b)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
+	}
+}
