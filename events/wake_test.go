@@ -255,50 +255,6 @@ func TestConnSinkWriteNow(t *testing.T) {
 	}
 }
 
-// TestDeliverLeavesTheWritingToAnotherGoroutine: the cluster backplane's one
-// goroutine hands an event over and goes back to reading Redis; it does not
-// write to the feeds itself (written inline, every event would be written to
-// every feed on its own instead of in batches).
-func TestDeliverLeavesTheWritingToAnotherGoroutine(t *testing.T) {
-	sink := newFakeSink()
-	sink.atOnce = -1
-	sink.nowGate = make(chan struct{})
-	r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
-	gateOpen := false
-	openGate := func() {
-		if !gateOpen {
-			gateOpen = true
-			close(sink.nowGate)
-		}
-	}
-	defer openGate()
-	waitIdle(t, r.s)
-	var ids []uint64
-	for i := range 3 {
-		ev := &history.Event{ID: uint64(10 + i), Channels: []string{"a"}, Data: []byte(fmt.Sprintf(`"e%d"`, i))}
-		delivered := make(chan struct{})
-		go func() { r.hub.Deliver(ev); close(delivered) }()
-		select {
-		case <-delivered:
-		case <-time.After(hqWait):
-			t.Fatal("Deliver waited for a feed's write")
-		}
-		ids = append(ids, ev.ID)
-	}
-	openGate()
-	var got strings.Builder
-	var want strings.Builder
-	for i, id := range ids {
-		want.Write(encodeRaw(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}))
-	}
-	for got.Len() < want.Len() {
-		got.WriteString(sink.next(t).b)
-	}
-	if got.String() != want.String() {
-		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
-	}
-}
-
 // TestConnSinkCutShortHoldsForTheNextWrite: a drain cuts every taken-over
 // feed's writes short (streamGroup.closeAndWait). A feed whose runner is
 // between two writes when the cut comes (it took a batch, or a publisher
@@ -343,63 +299,93 @@ func TestConnSinkCutShortHoldsForTheNextWrite(t *testing.T) {
 	}
 }
 
-// TestCatchUpLeavesTheWritingToAnotherGoroutine: like Deliver, CatchUp is
-// called by the backplane's one goroutine (after every (re)subscription),
-// which must go back to reading Redis at once: the events it reads from
-// history after an outage go out on another goroutine, in one batch per
-// feed, not on the backplane's.
-func TestCatchUpLeavesTheWritingToAnotherGoroutine(t *testing.T) {
-	sink := newFakeSink()
-	sink.atOnce = -1
-	sink.nowGate = make(chan struct{})
-	r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
-	gateOpen := false
-	openGate := func() {
-		if !gateOpen {
-			gateOpen = true
-			close(sink.nowGate)
-		}
-	}
-	defer openGate()
-	waitIdle(t, r.s)
-	ctx := context.Background()
+// TestBackplaneLeavesTheWritingToAnotherGoroutine: the cluster backplane's
+// one goroutine calls Deliver for each event and CatchUp after every
+// (re)subscription, and must go back to reading Redis at once: the feeds are
+// written to on another goroutine (written inline, every event would go to
+// every feed on its own instead of in batches, and a catch-up would hold up
+// reading Redis right after an outage).
+func TestBackplaneLeavesTheWritingToAnotherGoroutine(t *testing.T) {
 	msg := func(data string) []history.Message {
 		return []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}}
 	}
-	// The backplane's position is an event of the history (the rig's 1 is
-	// older than the memory store's horizon, which would close the feed).
-	first, err := r.hub.store.Append(ctx, msg("before"))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		// handOver stores three events and hands them to the hub as the
+		// backplane would (on a goroutine of its own); it returns them.
+		handOver func(h *Hub) ([]*history.Event, error)
+	}{
+		{"Deliver", func(h *Hub) ([]*history.Event, error) {
+			var evs []*history.Event
+			for i := range 3 {
+				ev := &history.Event{ID: uint64(10 + i), Channels: []string{"a"}, Data: []byte(fmt.Sprintf(`"e%d"`, i))}
+				h.Deliver(ev)
+				evs = append(evs, ev)
+			}
+			return evs, nil
+		}},
+		{"CatchUp", func(h *Hub) ([]*history.Event, error) {
+			ctx := context.Background()
+			// The position is an event of the history (the rig's 1 is older
+			// than the memory store's horizon, which would close the feed).
+			first, err := h.store.Append(ctx, msg("before"))
+			if err != nil {
+				return nil, err
+			}
+			h.position.Store(first[0].ID)
+			var evs []*history.Event // announced while the backplane was away
+			for _, data := range []string{"e0", "e1", "e2"} {
+				stored, err := h.store.Append(ctx, msg(data))
+				if err != nil {
+					return nil, err
+				}
+				evs = append(evs, stored[0])
+			}
+			return evs, h.CatchUp(ctx, evs[2].ID)
+		}},
 	}
-	r.hub.position.Store(first[0].ID)
-	// Announced while the backplane was away: only in the history.
-	var want strings.Builder
-	var newest uint64
-	for _, data := range []string{"e0", "e1"} {
-		evs, err := r.hub.store.Append(ctx, msg(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want.Write(encodeRaw(&history.Event{ID: evs[0].ID, Data: evs[0].Data}))
-		newest = evs[0].ID
-	}
-	caughtUp := make(chan error, 1)
-	go func() { caughtUp <- r.hub.CatchUp(ctx, newest) }()
-	select {
-	case err := <-caughtUp:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(hqWait):
-		t.Fatal("CatchUp waited for a feed's write: the backplane's goroutine wrote to the feed")
-	}
-	openGate()
-	var got strings.Builder
-	for got.Len() < want.Len() {
-		got.WriteString(sink.next(t).b)
-	}
-	if got.String() != want.String() {
-		t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newFakeSink()
+			sink.atOnce = -1
+			sink.nowGate = make(chan struct{}) // writes wait until it opens
+			r := newStreamRigOn(t, HubConfig{Relayed: true}, Config{Heartbeat: time.Hour}, sink, 0)
+			opened := false
+			open := func() {
+				if !opened {
+					opened = true
+					close(sink.nowGate)
+				}
+			}
+			defer open()
+			waitIdle(t, r.s)
+			type result struct {
+				evs []*history.Event
+				err error
+			}
+			handed := make(chan result, 1)
+			go func() { evs, err := tt.handOver(r.hub); handed <- result{evs, err} }()
+			var evs []*history.Event
+			select {
+			case res := <-handed:
+				if res.err != nil {
+					t.Fatal(res.err)
+				}
+				evs = res.evs
+			case <-time.After(hqWait):
+				t.Fatalf("%s waited for a feed's write: the backplane's goroutine wrote to the feed", tt.name)
+			}
+			open()
+			var got, want strings.Builder
+			for _, ev := range evs {
+				want.Write(encodeRaw(&history.Event{ID: ev.ID, Data: ev.Data}))
+			}
+			for got.Len() < want.Len() {
+				got.WriteString(sink.next(t).b)
+			}
+			if got.String() != want.String() {
+				t.Fatalf("written %q, want %q (every event once, in order)", got.String(), want.String())
+			}
+		})
 	}
 }
