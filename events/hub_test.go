@@ -80,15 +80,7 @@ func hqRegistered(h *Hub, channel string) (int, bool) {
 
 // hqRegistryChannels lists every channel with an entry in the registry.
 func hqRegistryChannels(h *Hub) []string {
-	var out []string
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.RLock()
-		for ch := range sh.channels {
-			out = append(out, ch)
-		}
-		sh.mu.RUnlock()
-	}
+	out := h.localChannels()
 	slices.Sort(out)
 	return out
 }
