@@ -226,8 +226,11 @@ func TestStreamEndOfLife(t *testing.T) {
 		t.Fatal("the stream did not unsubscribe")
 	}
 	<-sink.closed
-	if n := r.hub.metrics.connections.Load(); n != 0 {
-		t.Errorf("connections = %d after the end, want 0", n)
+	// The gauge is lowered just after the sink is closed (finish).
+	for deadline := time.Now().Add(hqWait); r.hub.metrics.connections.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections = %d after the end, want 0", r.hub.metrics.connections.Load())
+		}
 	}
 	// Later notifications find the stream over: nothing runs, nothing panics.
 	r.s.notify(evQueue | evBeat | evLife | evGone)
