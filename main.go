@@ -29,6 +29,7 @@ import (
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/lane"
 )
 
 func main() {
@@ -106,10 +107,20 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	if err != nil {
 		return fmt.Errorf("PLEXOR_ADDR=%s: %w", cfg.Addr, err)
 	}
+	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
+	// Keep-alive publishers are served by the lane once their connection
+	// has sent one POST /publish (see package lane); everything else, and
+	// every connection until then, by net/http.
+	publishers := lane.New(lane.Config{
+		Eligible:          isPublishRequest,
+		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: readHeaderTimeout,
+		Log:               log,
+	}, app)
 	srv := &http.Server{
-		Handler:           app,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           publishers,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 
@@ -137,15 +148,25 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if err == nil {
+		err = publishers.Shutdown(sctx)
+	}
 	if err != nil {
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)
 		_ = srv.Close()
+		_ = publishers.Shutdown(sctx) // sctx has ended: closes the lane's connections at once
 	}
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// isPublishRequest reports whether r is a publish, the request whose
+// keep-alive connection the lane serves.
+func isPublishRequest(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/publish"
 }
 
 // announce logs where the service listens and a curl line that publishes.

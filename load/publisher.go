@@ -78,6 +78,8 @@ func (p *publisher) publish(ctx context.Context, ch int, name string) {
 		p.fail(err)
 		return
 	}
+	var head [200]byte // the start of the answer, kept for a failure's message
+	n, _ := io.ReadFull(resp.Body, head[:])
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
@@ -90,7 +92,7 @@ func (p *publisher) publish(ctx context.Context, ch int, name string) {
 	}
 	if resp.StatusCode/100 != 2 {
 		p.failed++
-		p.lastErr = fmt.Errorf("publish answered %s", resp.Status)
+		p.lastErr = fmt.Errorf("publish answered %s: %q", resp.Status, head[:n])
 		return
 	}
 	p.accepted[ch].set(seq)

@@ -1,0 +1,229 @@
+package lane
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// maxPostHandlerDrain is how much of a request body the handler left unread
+// is read and dropped to keep the connection (net/http's figure); beyond
+// it the connection closes after the answer.
+const maxPostHandlerDrain = 256 << 10
+
+// laneConn is one connection in the lane. Its fields belong to the
+// goroutine serving it (the one net/http started for the connection).
+type laneConn struct {
+	lane       *Lane
+	conn       net.Conn
+	remote     string
+	ctx        context.Context    // the requests' context; cancelled when the connection leaves the lane
+	cancel     context.CancelFunc // ends ctx
+	in         limitedReader      // the connection's bytes, bounded while a header is read
+	br         *bufio.Reader      // reads requests from in
+	w          responseWriter     // answers; reused for every request
+	closeAfter bool               // answer the current request with Connection: close, then close
+}
+
+// newLaneConn takes over conn, whose first request first was read by
+// net/http through buffered (what it read ahead is kept).
+func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Request) *laneConn {
+	lc := &laneConn{lane: l, conn: conn, remote: first.RemoteAddr}
+	if n := buffered.Buffered(); n > 0 {
+		b, _ := buffered.Peek(n)
+		lc.in.pending = append([]byte(nil), b...)
+	}
+	lc.in.conn = conn
+	lc.in.remain = -1
+	lc.br = bufio.NewReaderSize(&lc.in, 4<<10)
+	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
+	lc.w.lc = lc
+	return lc
+}
+
+// serve answers first, whose body is still unread, and then every request
+// on the connection until it closes, fails, is hijacked or the lane shuts
+// down.
+func (lc *laneConn) serve(first *http.Request) {
+	defer func() {
+		lc.cancel()
+		lc.lane.forget(lc)
+		if !lc.w.hijacked {
+			lc.conn.Close()
+		}
+	}()
+	_ = lc.conn.SetDeadline(time.Time{})
+	req := first.WithContext(lc.ctx)
+	req.Body = &fixedBody{r: lc.br, remain: first.ContentLength}
+	if first.ContentLength == 0 {
+		req.Body = http.NoBody
+	}
+	for {
+		if !lc.handle(req) {
+			return
+		}
+		var ok bool
+		if req, ok = lc.next(); !ok {
+			return
+		}
+	}
+}
+
+// next waits for the connection's next request and reads its header. It
+// answers a malformed or oversized header itself and reports false when the
+// connection is to close.
+func (lc *laneConn) next() (*http.Request, bool) {
+	if !lc.lane.track(lc, false) {
+		return nil, false
+	}
+	cfg := &lc.lane.cfg
+	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	if _, err := lc.br.Peek(1); err != nil {
+		return nil, false // the client closed, went quiet, or Shutdown closed an idle connection
+	}
+	if !lc.lane.track(lc, true) {
+		lc.closeAfter = true // a request on its way as Shutdown began: answer it, then close
+	}
+	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
+	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 // net/http's allowance for the request line and bufio
+	req, err := http.ReadRequest(lc.br)
+	tooLarge := lc.in.remain == 0
+	lc.in.remain = -1
+	_ = lc.conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		switch {
+		case tooLarge:
+			lc.reject(http.StatusRequestHeaderFieldsTooLarge, "request header too large")
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
+			// the client hung up or stalled mid-header: nobody to answer
+		default:
+			lc.lane.log.Warn("lane: malformed request", "remote", lc.remote, "err", err)
+			lc.reject(http.StatusBadRequest, "malformed request")
+		}
+		return nil, false
+	}
+	switch {
+	case req.ProtoMajor != 1:
+		lc.reject(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
+		return nil, false
+	case req.ProtoMinor == 0, req.Close:
+		lc.closeAfter = true
+	}
+	if req.Host == "" && len(req.Header["Host"]) == 0 {
+		lc.reject(http.StatusBadRequest, "missing required Host header")
+		return nil, false
+	}
+	switch expect := req.Header.Get("Expect"); {
+	case expect == "":
+	case req.ProtoAtLeast(1, 1) && http.CanonicalHeaderKey(expect) == "100-Continue":
+		if req.ContentLength != 0 {
+			if _, err := lc.conn.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+				return nil, false
+			}
+		}
+		req.Header.Del("Expect")
+	default:
+		lc.reject(http.StatusExpectationFailed, "unsupported Expect header")
+		return nil, false
+	}
+	req.RemoteAddr = lc.remote
+	return req.WithContext(lc.ctx), true
+}
+
+// handle calls the handler for req and writes its answer. It reports
+// whether the connection may carry another request.
+func (lc *laneConn) handle(req *http.Request) bool {
+	// The body as read from the connection: handlers and middleware may
+	// replace req.Body (Echo's body limit puts a pooled reader there and
+	// returns it to its pool afterwards), so the drain must not use it.
+	body := req.Body
+	lc.w.reset(req)
+	lc.lane.next.ServeHTTP(&lc.w, req)
+	if lc.w.hijacked {
+		return false // the handler owns the connection now
+	}
+	if body != nil && body != http.NoBody {
+		n, err := io.CopyN(io.Discard, body, maxPostHandlerDrain+1)
+		if n > maxPostHandlerDrain || (err != nil && err != io.EOF) {
+			lc.closeAfter = true
+		}
+	}
+	return lc.w.finish() && !lc.closeAfter
+}
+
+// reject answers a request the lane could not read, as net/http would, and
+// leaves the connection to close.
+func (lc *laneConn) reject(code int, msg string) {
+	_ = lc.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(lc.conn, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+statusLine(code)+": "+msg)
+}
+
+// isTimeout reports whether err is a deadline expiry.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// limitedReader reads what net/http had read ahead (pending), then the
+// connection; while remain ≥ 0 it reads at most remain bytes more and then
+// reports errHeaderTooLarge.
+type limitedReader struct {
+	pending []byte
+	conn    net.Conn
+	remain  int64 // < 0: unlimited
+}
+
+// errHeaderTooLarge ends a header read that reached the limit.
+var errHeaderTooLarge = errors.New("lane: request header too large")
+
+// Read implements io.Reader.
+func (r *limitedReader) Read(p []byte) (int, error) {
+	if r.remain == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if r.remain > 0 && int64(len(p)) > r.remain {
+		p = p[:r.remain]
+	}
+	var n int
+	var err error
+	if len(r.pending) > 0 {
+		n = copy(p, r.pending)
+		r.pending = r.pending[n:]
+	} else {
+		n, err = r.conn.Read(p)
+	}
+	if r.remain > 0 {
+		r.remain -= int64(n)
+	}
+	return n, err
+}
+
+// fixedBody is the body of the request that brought the connection into
+// the lane: exactly remain more bytes from r.
+type fixedBody struct {
+	r      *bufio.Reader
+	remain int64
+}
+
+// Read implements io.Reader.
+func (b *fixedBody) Read(p []byte) (int, error) {
+	if b.remain <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remain {
+		p = p[:b.remain]
+	}
+	n, err := b.r.Read(p)
+	b.remain -= int64(n)
+	if err == io.EOF && b.remain > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// Close implements io.Closer; the rest of the body is dropped by the lane.
+func (b *fixedBody) Close() error { return nil }
