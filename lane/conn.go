@@ -160,7 +160,19 @@ func (lc *laneConn) handle(req *http.Request) bool {
 func (lc *laneConn) reject(code int, msg string) {
 	_ = lc.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = io.WriteString(lc.conn, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+statusLine(code)+": "+msg)
+	// Closing with unread bytes from the client would reset the connection
+	// and could destroy the answer before the client reads it: say no more
+	// is coming and read what the client still sends, for a moment.
+	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		_ = lc.conn.SetReadDeadline(time.Now().Add(rejectLinger))
+		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
+	}
 }
+
+// rejectLinger is how long a rejected connection keeps reading before it
+// closes (net/http waits 500 ms).
+const rejectLinger = 500 * time.Millisecond
 
 // isTimeout reports whether err is a deadline expiry.
 func isTimeout(err error) bool {

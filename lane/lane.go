@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type Lane struct {
 	next http.Handler
 
 	log *slog.Logger
+
+	closing atomic.Bool // Shutdown was called: answers say Connection: close
 
 	mu       sync.Mutex         // guards conns, shutdown and changed
 	conns    map[*laneConn]bool // the lane's connections; true while a request is being served
@@ -151,6 +154,7 @@ func (l *Lane) Len() int {
 // ctx's error. Call it after http.Server.Shutdown, which does not know the
 // lane's connections.
 func (l *Lane) Shutdown(ctx context.Context) error {
+	l.closing.Store(true)
 	for {
 		l.mu.Lock()
 		l.shutdown = true

@@ -191,7 +191,7 @@ func (w *responseWriter) closing() bool {
 // the whole body's length (an unstreamed answer).
 func (w *responseWriter) writeHead(bodyLen int) {
 	h := w.header
-	if headerHasToken(h, "Connection", "close") {
+	if headerHasToken(h, "Connection", "close") || w.lc.lane.closing.Load() {
 		w.lc.closeAfter = true
 	}
 	h.Del("Transfer-Encoding")
