@@ -6,6 +6,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // frameHeadroom is the room a stream leaves free at the start of every
@@ -113,7 +115,7 @@ func (s *connSink) writeNow(p []byte) (int, error) {
 // block, and always reports itself done, so the runtime never parks it.
 func (s *connSink) writeFD(fd uintptr) bool {
 	for s.n < len(s.p) {
-		n, err := syscall.Write(int(fd), s.p[s.n:])
+		n, err := rawio.Write(fd, s.p[s.n:])
 		if n > 0 {
 			s.n += n
 		}

@@ -39,6 +39,8 @@ func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Req
 	}
 	lc.in.conn = conn
 	lc.in.remain = -1
+	lc.in.raw.init(conn)
+	lc.w.raw.init(conn)
 	lc.br = bufio.NewReaderSize(&lc.in, 4<<10)
 	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
 	lc.w.lc = lc
@@ -187,6 +189,7 @@ type limitedReader struct {
 	pending []byte
 	conn    net.Conn
 	remain  int64 // < 0: unlimited
+	raw     rawSocket
 }
 
 // errHeaderTooLarge ends a header read that reached the limit.
@@ -206,7 +209,7 @@ func (r *limitedReader) Read(p []byte) (int, error) {
 		n = copy(p, r.pending)
 		r.pending = r.pending[n:]
 	} else {
-		n, err = r.conn.Read(p)
+		n, err = r.raw.read(r.conn, p)
 	}
 	if r.remain > 0 {
 		r.remain -= int64(n)

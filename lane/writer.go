@@ -30,6 +30,7 @@ type responseWriter struct {
 	chunked     bool  // while streaming: in chunked encoding
 	hijacked    bool  // the handler took the connection
 	err         error // the first write error: the connection is broken
+	raw         rawSocket
 }
 
 // reset prepares w for req.
@@ -225,7 +226,7 @@ func (w *responseWriter) send() error {
 	if w.err != nil {
 		return w.err
 	}
-	if _, err := w.lc.conn.Write(w.out.Bytes()); err != nil {
+	if err := w.raw.write(w.lc.conn, w.out.Bytes()); err != nil {
 		w.err = err
 	}
 	return w.err

@@ -1,0 +1,31 @@
+// Package rawio reads and writes non-blocking sockets without telling the Go
+// scheduler: a read or write of a non-blocking socket returns at once, so
+// it need not hand its P over as a blocking system call must. Besides the
+// entersyscall/exitsyscall pair this saves the wake-up of the runtime's
+// monitor thread (sysmon) that the first system call after an idle spell
+// costs — on a lightly loaded server, once per request.
+//
+// Only use it on descriptors in non-blocking mode (every net.Conn's is) and
+// only through syscall.RawConn's Read and Write, which keep the descriptor
+// open and wait for readiness when the call reports EAGAIN.
+package rawio
+
+import "syscall"
+
+// Write writes p to fd once and returns what write(2) returned.
+func Write(fd uintptr, p []byte) (int, error) {
+	return write(fd, p)
+}
+
+// Read reads from fd once into p and returns what read(2) returned.
+func Read(fd uintptr, p []byte) (int, error) {
+	return read(fd, p)
+}
+
+// errnoErr returns e as an error, nil for 0 (as package syscall does).
+func errnoErr(e syscall.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
