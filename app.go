@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -214,6 +215,12 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			// An error the handler returned is answered by the error handler
+			// after this runs: its status is the one the client gets.
+			var apiErr *events.Error
+			if v.Error != nil && errors.As(v.Error, &apiErr) {
+				v.Status = apiErr.Status
+			}
 			level := slog.LevelDebug
 			if v.Status >= 500 {
 				level = slog.LevelWarn

@@ -147,9 +147,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	hub.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// The lane's connections are unknown to srv: both wind down at once.
+	laneDone := make(chan error, 1)
+	go func() { laneDone <- publishers.Shutdown(sctx) }() // returns by sctx's end
 	err = srv.Shutdown(sctx)
-	if err == nil {
-		err = publishers.Shutdown(sctx)
+	if lerr := <-laneDone; err == nil {
+		err = lerr
 	}
 	if err != nil {
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)

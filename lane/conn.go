@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxPostHandlerDrain is how much of a request body the handler left unread
@@ -27,6 +30,7 @@ type laneConn struct {
 	br         *bufio.Reader      // reads requests from in
 	w          responseWriter     // answers; reused for every request
 	closeAfter bool               // answer the current request with Connection: close, then close
+	afterPost  bool               // the last request was a POST: blank lines before the next one are skipped
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -59,6 +63,7 @@ func (lc *laneConn) serve(first *http.Request) {
 		}
 	}()
 	_ = lc.conn.SetDeadline(time.Time{})
+	lc.afterPost = first.Method == http.MethodPost
 	req := first.WithContext(lc.ctx)
 	req.Body = &fixedBody{r: lc.br, remain: first.ContentLength}
 	if first.ContentLength == 0 {
@@ -88,10 +93,16 @@ func (lc *laneConn) next() (*http.Request, bool) {
 		return nil, false // the client closed, went quiet, or Shutdown closed an idle connection
 	}
 	if !lc.lane.track(lc, true) {
-		lc.closeAfter = true // a request on its way as Shutdown began: answer it, then close
+		// Shutdown began while the request was on its way and may have
+		// closed the connection as idle: an answer could not be written, so
+		// the request is not served at all (the client may safely retry).
+		return nil, false
 	}
 	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 // net/http's allowance for the request line and bufio
+	if lc.afterPost {
+		lc.skipBlankLines() // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
+	}
 	req, err := http.ReadRequest(lc.br)
 	tooLarge := lc.in.remain == 0
 	lc.in.remain = -1
@@ -102,8 +113,10 @@ func (lc *laneConn) next() (*http.Request, bool) {
 			lc.reject(http.StatusRequestHeaderFieldsTooLarge, "request header too large")
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
 			// the client hung up or stalled mid-header: nobody to answer
+		case strings.Contains(err.Error(), "unsupported transfer encoding"):
+			lc.reject(http.StatusNotImplemented, "unsupported transfer encoding")
 		default:
-			lc.lane.log.Warn("lane: malformed request", "remote", lc.remote, "err", err)
+			lc.lane.log.Debug("lane: malformed request", "remote", lc.remote, "err", err)
 			lc.reject(http.StatusBadRequest, "malformed request")
 		}
 		return nil, false
@@ -115,8 +128,8 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	case req.ProtoMinor == 0, req.Close:
 		lc.closeAfter = true
 	}
-	if req.Host == "" && len(req.Header["Host"]) == 0 {
-		lc.reject(http.StatusBadRequest, "missing required Host header")
+	if problem := headerProblem(req); problem != "" {
+		lc.reject(http.StatusBadRequest, problem)
 		return nil, false
 	}
 	switch expect := req.Header.Get("Expect"); {
@@ -133,7 +146,42 @@ func (lc *laneConn) next() (*http.Request, bool) {
 		return nil, false
 	}
 	req.RemoteAddr = lc.remote
+	lc.afterPost = req.Method == http.MethodPost
 	return req.WithContext(lc.ctx), true
+}
+
+// skipBlankLines drops CR and LF bytes before a request line, as net/http
+// does after a POST.
+func (lc *laneConn) skipBlankLines() {
+	for {
+		b, err := lc.br.Peek(1)
+		if err != nil || (b[0] != '\r' && b[0] != '\n') {
+			return
+		}
+		_, _ = lc.br.Discard(1)
+	}
+}
+
+// headerProblem returns what net/http would refuse in req's header with a
+// 400, or "".
+func headerProblem(req *http.Request) string {
+	if req.ProtoAtLeast(1, 1) && len(req.Header["Host"]) == 0 && req.Host == "" {
+		return "missing required Host header"
+	}
+	if !httpguts.ValidHostHeader(req.Host) {
+		return "malformed Host header"
+	}
+	for name, values := range req.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return "invalid header name"
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return "invalid header value"
+			}
+		}
+	}
+	return ""
 }
 
 // handle calls the handler for req and writes its answer. It reports

@@ -52,8 +52,9 @@ type Lane struct {
 
 	closing atomic.Bool // Shutdown was called: answers say Connection: close
 
-	mu       sync.Mutex         // guards conns, shutdown and changed
+	mu       sync.Mutex         // guards conns, entering, shutdown and changed
 	conns    map[*laneConn]bool // the lane's connections; true while a request is being served
+	entering int                // connections between Hijack and joining conns
 	shutdown bool               // Shutdown was called: idle connections close
 	changed  chan struct{}      // during shutdown, closed and replaced when a connection turns idle or leaves
 }
@@ -93,15 +94,34 @@ func (l *Lane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	conn, brw, err := hj.Hijack()
-	if err != nil {
+	// Once hijacked the connection is unknown to http.Server.Shutdown: it
+	// is counted here first, so Shutdown waits for it, or, when Shutdown
+	// has begun, the request stays with net/http.
+	l.mu.Lock()
+	if l.shutdown {
+		l.mu.Unlock()
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	lc := newLaneConn(l, conn, brw.Reader, r)
-	if !l.track(lc, true) {
-		// Shutting down: answer this request, then close.
-		lc.closeAfter = true
+	l.entering++
+	l.mu.Unlock()
+	conn, brw, err := hj.Hijack()
+	var lc *laneConn
+	if err == nil {
+		lc = newLaneConn(l, conn, brw.Reader, r)
+	}
+	l.mu.Lock()
+	l.entering--
+	if lc != nil {
+		l.conns[lc] = true
+	}
+	if l.shutdown {
+		l.signalLocked()
+	}
+	l.mu.Unlock()
+	if lc == nil {
+		l.next.ServeHTTP(w, r)
+		return
 	}
 	lc.serve(r)
 }
@@ -163,7 +183,7 @@ func (l *Lane) Shutdown(ctx context.Context) error {
 				lc.conn.Close() // its loop sees the error and forgets it
 			}
 		}
-		left, wait := len(l.conns), l.changed
+		left, wait := len(l.conns)+l.entering, l.changed
 		l.mu.Unlock()
 		if left == 0 {
 			return nil

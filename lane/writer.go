@@ -112,7 +112,12 @@ func (w *responseWriter) FlushError() error {
 	}
 	w.streaming = true
 	w.out.Reset()
-	w.chunked = w.req.Method != http.MethodHead && bodyAllowed(w.status) && w.header.Get("Content-Length") == ""
+	// HTTP/1.0 has no chunked encoding: such a stream's body runs until the
+	// connection closes.
+	w.chunked = w.req.ProtoAtLeast(1, 1) && w.req.Method != http.MethodHead && bodyAllowed(w.status) && w.header.Get("Content-Length") == ""
+	if !w.chunked && w.header.Get("Content-Length") == "" {
+		w.lc.closeAfter = true
+	}
 	w.writeHead(-1)
 	if w.req.Method != http.MethodHead && len(w.body) > 0 {
 		if w.chunked {
