@@ -47,6 +47,7 @@ type Config struct {
 	PublishBurst        int           `env:"PUBLISH_BURST" envDefault:"100"`
 	DemoRate            float64       `env:"DEMO_RATE" envDefault:"5"`
 	DemoPublish         bool          `env:"DEMO_PUBLISH" envDefault:"true"`
+	PublishLane         bool          `env:"PUBLISH_LANE" envDefault:"true"`
 	DemoPrefix          string        `env:"DEMO_PREFIX" envDefault:"demo_"`
 	CORSOrigins         []string      `env:"CORS_ORIGINS"`
 	LogLevel            slog.Level    `env:"LOG_LEVEL" envDefault:"info"`

@@ -66,6 +66,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
 		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},
 		{"bad demo switch", "PLEXOR_DEMO_PUBLISH", "maybe", "PLEXOR_DEMO_PUBLISH: invalid value: expected true or false"},
+		{"bad lane switch", "PLEXOR_PUBLISH_LANE", "sometimes", "PLEXOR_PUBLISH_LANE: invalid value: expected true or false"},
 		{"poll timeout too long", "PLEXOR_POLL_TIMEOUT", "1h", "PLEXOR_POLL_TIMEOUT: must be between 1s and 5m"},
 		{"demo prefix inside private channels", "PLEXOR_DEMO_PREFIX", "private-demo_", "PLEXOR_DEMO_PREFIX: \"private-demo_\" overlaps the private channels"},
 		{"negative connection limit", "PLEXOR_MAX_CONNECTIONS", "-1", "PLEXOR_MAX_CONNECTIONS: must not be negative"},

@@ -844,3 +844,18 @@ func TestLaneHTTP10Feed(t *testing.T) {
 		})
 	}
 }
+
+// TestLaneSwitchedOff checks PLEXOR_PUBLISH_LANE=false: a publisher's
+// keep-alive connection stays with net/http.
+func TestLaneSwitchedOff(t *testing.T) {
+	s := startServer(t, map[string]string{"PLEXOR_PUBLISH_LANE": "false"})
+	c := dialWire(t, s.base)
+	for i := range 3 {
+		publishedID(t, c.do(t, publishReq("lane-off", fmt.Sprintf("m%d", i))))
+	}
+	a := c.do(t, wireReq{method: http.MethodGet, target: "/metrics"})
+	if a.StatusCode != http.StatusOK || !slices.Equal(a.TransferEncoding, []string{"chunked"}) {
+		t.Errorf("GET /metrics after publishes: got status %d, Transfer-Encoding %q; want 200 chunked (net/http's answer, not the lane's)",
+			a.StatusCode, a.TransferEncoding)
+	}
+}

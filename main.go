@@ -109,10 +109,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	}
 	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
 	// Keep-alive publishers are served by the lane once their connection
-	// has sent one POST /publish (see package lane); everything else, and
-	// every connection until then, by net/http.
+	// has sent one POST /publish (see package lane; PLEXOR_PUBLISH_LANE=false
+	// turns it off); everything else, and every connection until then, by
+	// net/http.
+	eligible := isPublishRequest
+	if !cfg.PublishLane {
+		eligible = func(*http.Request) bool { return false }
+	}
 	publishers := lane.New(lane.Config{
-		Eligible:          isPublishRequest,
+		Eligible:          eligible,
 		IdleTimeout:       idleTimeout,
 		ReadHeaderTimeout: readHeaderTimeout,
 		Log:               log,
