@@ -122,6 +122,40 @@ func (c *client) read(method string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// enter dials addr and sends a first publish, which takes the connection
+// into the lane.
+func enter(t *testing.T, addr string) *client {
+	t.Helper()
+	c := dial(t, addr)
+	c.send(post("/publish", "first"))
+	if resp, body := c.read("POST"); body != "POST /publish first" {
+		t.Fatalf("entering request: got %d %q", resp.StatusCode, body)
+	}
+	return c
+}
+
+// sendAsync writes raw from another goroutine, for requests the server may
+// not read before it answers; a failed write shows in the answer read.
+func (c *client) sendAsync(raw string) {
+	go func() { _, _ = io.WriteString(c.conn, raw) }()
+}
+
+// checkAfter checks the connection after an answer: closed by the server
+// when wantClose, else still serving requests.
+func (c *client) checkAfter(wantClose bool) {
+	c.t.Helper()
+	if wantClose {
+		if !c.closed() {
+			c.t.Errorf("the connection stayed open, want it closed")
+		}
+		return
+	}
+	c.send(post("/publish", "again"))
+	if _, body := c.read("POST"); body != "POST /publish again" {
+		c.t.Errorf("the next request got %q: the connection is not usable", body)
+	}
+}
+
 // closed reports whether the server closed the connection (after what was
 // already read).
 func (c *client) closed() bool {
@@ -232,11 +266,7 @@ func TestLaneAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, addr := startLane(t, echoHandler(), Config{})
-			c := dial(t, addr)
-			c.send(post("/publish", "first"))
-			if resp, body := c.read("POST"); body != "POST /publish first" {
-				t.Fatalf("entering request: got %d %q", resp.StatusCode, body)
-			}
+			c := enter(t, addr)
 			c.send(tt.raw)
 			resp, body := c.read(tt.method)
 			if resp.StatusCode != tt.wantCode {
@@ -250,16 +280,7 @@ func TestLaneAnswers(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, resp)
 			}
-			if tt.wantClose {
-				if !c.closed() {
-					t.Errorf("the connection stayed open, want it closed")
-				}
-				return
-			}
-			c.send(post("/publish", "again"))
-			if _, body := c.read("POST"); body != "POST /publish again" {
-				t.Errorf("the next request got %q: the connection is not usable", body)
-			}
+			c.checkAfter(tt.wantClose)
 		})
 	}
 }
@@ -276,33 +297,20 @@ func TestUnreadBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, addr := startLane(t, echoHandler(), Config{})
-			c := dial(t, addr)
-			c.send(post("/publish", "first"))
-			c.read("POST")
-			go c.send(post("/unread", strings.Repeat("x", tt.size))) // may block until the server reads
+			c := enter(t, addr)
+			c.sendAsync(post("/unread", strings.Repeat("x", tt.size)))
 			if resp, body := c.read("POST"); resp.StatusCode != 200 || body != "did not read the body" {
 				t.Fatalf("got %d %q", resp.StatusCode, body)
 			}
-			if tt.wantClose {
-				if !c.closed() {
-					t.Errorf("the connection stayed open, want it closed")
-				}
-				return
-			}
-			c.send(post("/publish", "next"))
-			if _, body := c.read("POST"); body != "POST /publish next" {
-				t.Errorf("the next request got %q", body)
-			}
+			c.checkAfter(tt.wantClose)
 		})
 	}
 }
 
 func TestOversizedHeader(t *testing.T) {
 	_, addr := startLane(t, echoHandler(), Config{MaxHeaderBytes: 1 << 10})
-	c := dial(t, addr)
-	c.send(post("/publish", "first"))
-	c.read("POST")
-	go c.send("GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 64<<10) + "\r\n\r\n")
+	c := enter(t, addr)
+	c.sendAsync("GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 64<<10) + "\r\n\r\n")
 	resp, _ := c.read("GET")
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("got %d, want 431", resp.StatusCode)
@@ -359,9 +367,7 @@ func (rr *recycledReader) Close() error { return rr.r.Close() }
 
 func TestPipelinedRequests(t *testing.T) {
 	_, addr := startLane(t, echoHandler(), Config{})
-	c := dial(t, addr)
-	c.send(post("/publish", "first"))
-	c.read("POST")
+	c := enter(t, addr)
 	c.send(post("/publish", "a") + post("/publish", "b") + "GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
 	for _, want := range []struct{ method, body string }{{"POST", "POST /publish a"}, {"POST", "POST /publish b"}, {"GET", "GET /c "}} {
 		if _, got := c.read(want.method); got != want.body {
@@ -375,9 +381,7 @@ func TestShutdown(t *testing.T) {
 		l := New(Config{Eligible: func(*http.Request) bool { return true }}, echoHandler())
 		srv := httptest.NewServer(l)
 		defer srv.Close()
-		c := dial(t, srv.Listener.Addr().String())
-		c.send(post("/publish", "first"))
-		c.read("POST")
+		c := enter(t, srv.Listener.Addr().String())
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := l.Shutdown(ctx); err != nil {
