@@ -749,6 +749,7 @@ func TestLaneHTTPConformance(t *testing.T) {
 		{"HTTP/2 request line", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", []string{"505"}},
 		{"HTTP/1.0 request without Host: answered, then closed", "GET /healthz HTTP/1.0\r\n\r\n", []string{"200"}},
 		{"HTTP/1.0 request: answered, then closed", "GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n", []string{"200"}},
+		{"HTTP/1.0 request with Expect: 100-continue, which it ignores (RFC 9110 10.1.1)", "POST /hooks/nope HTTP/1.0\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}", []string{"404"}},
 		{"Connection: close", "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", []string{"200"}},
 		{"header over MaxHeaderBytes", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", http.DefaultMaxHeaderBytes+8192) + "\r\n\r\n", []string{"431"}},
 		{"absolute-form target", "GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n", []string{"200", "200"}},

@@ -134,8 +134,10 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	}
 	switch expect := req.Header.Get("Expect"); {
 	case expect == "":
-	case req.ProtoAtLeast(1, 1) && http.CanonicalHeaderKey(expect) == "100-Continue":
-		if req.ContentLength != 0 {
+	case http.CanonicalHeaderKey(expect) == "100-Continue":
+		// An HTTP/1.0 client cannot read a 100 answer: its expectation is
+		// ignored (RFC 9110 10.1.1), as net/http does.
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 			if _, err := lc.conn.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
 				return nil, false
 			}

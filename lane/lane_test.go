@@ -475,3 +475,71 @@ func TestNewNeedsEligible(t *testing.T) {
 	}()
 	New(Config{}, http.NotFoundHandler())
 }
+
+// TestStreamedAnswerWithDeclaredLength covers a handler that sets
+// Content-Length and then flushes: the answer is not chunked, so the body
+// sent must be exactly that long, or the client reads the next answer as
+// part of this one (a short body) or reads this body's rest as the next
+// answer (a long one). net/http refuses writes past the length
+// (http.ErrContentLength) and closes a connection whose body came up short.
+func TestStreamedAnswerWithDeclaredLength(t *testing.T) {
+	writeErrs := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/short": // declares 10 bytes, sends 3
+			w.Header().Set("Content-Length", "10")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "abc")
+		case "/long": // declares 3 bytes, tries to send 6
+			w.Header().Set("Content-Length", "3")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "abc")
+			_, err := io.WriteString(w, "def")
+			writeErrs <- err
+		default:
+			io.WriteString(w, "next "+r.URL.Path)
+		}
+	})
+	tests := []struct {
+		name        string
+		path        string
+		wantBody    string
+		wantBodyErr error // reading the declared body
+		wantNext    bool  // the pipelined request after it is answered
+		wantLongErr bool  // the write past the length fails
+	}{
+		{name: "a body shorter than declared ends the connection", path: "/short", wantBody: "abc", wantBodyErr: io.ErrUnexpectedEOF},
+		{name: "a write past the declared length is refused", path: "/long", wantBody: "abc", wantNext: true, wantLongErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, addr := startLane(t, h, Config{})
+			c := dial(t, addr)
+			c.send(post("/publish", "first"))
+			c.read("POST")
+			c.send(post(tt.path, "") + "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "POST"})
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if string(body) != tt.wantBody || !errors.Is(err, tt.wantBodyErr) {
+				t.Fatalf("body = %q, %v; want %q, %v", body, err, tt.wantBody, tt.wantBodyErr)
+			}
+			if tt.wantLongErr {
+				if err := <-writeErrs; !errors.Is(err, http.ErrContentLength) {
+					t.Errorf("the write past the length: %v, want http.ErrContentLength", err)
+				}
+			}
+			if !tt.wantNext {
+				if !c.closed() {
+					t.Error("the connection stayed open after a short body, want it closed")
+				}
+				return
+			}
+			if _, got := c.read("GET"); got != "next /after" {
+				t.Errorf("the next answer: got %q, want %q", got, "next /after")
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ type responseWriter struct {
 	out         bytes.Buffer
 	streaming   bool  // the head is sent; writes go straight out
 	chunked     bool  // while streaming: in chunked encoding
+	left        int64 // while streaming with a declared Content-Length: the bytes still due; else -1
 	hijacked    bool  // the handler took the connection
 	err         error // the first write error: the connection is broken
 	raw         rawSocket
@@ -42,6 +43,7 @@ func (w *responseWriter) reset(req *http.Request) {
 		clear(w.header)
 	}
 	w.status, w.wroteHeader, w.streaming, w.chunked, w.err = 0, false, false, false, nil
+	w.left = -1
 	w.body = w.body[:0]
 }
 
@@ -74,6 +76,14 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	if w.req.Method == http.MethodHead {
 		return len(p), nil
+	}
+	if w.left >= 0 {
+		// The client counts on the declared length: more would be read as
+		// the next answer (net/http refuses it the same way).
+		if int64(len(p)) > w.left {
+			return 0, http.ErrContentLength
+		}
+		w.left -= int64(len(p))
 	}
 	w.out.Reset()
 	if w.chunked {
@@ -119,6 +129,17 @@ func (w *responseWriter) FlushError() error {
 		w.lc.closeAfter = true
 	}
 	w.writeHead(-1)
+	if cl := w.header.Get("Content-Length"); !w.chunked && cl != "" && w.req.Method != http.MethodHead && bodyAllowed(w.status) {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
+			w.left = v
+			if int64(len(w.body)) > v {
+				w.body = w.body[:v] // what a net/http handler could not have written
+			}
+			w.left -= int64(len(w.body))
+		} else {
+			w.lc.closeAfter = true // a length the client cannot count on
+		}
+	}
 	if w.req.Method != http.MethodHead && len(w.body) > 0 {
 		if w.chunked {
 			w.out.WriteString(strconv.FormatInt(int64(len(w.body)), 16))
@@ -168,7 +189,9 @@ func (w *responseWriter) finish() bool {
 			w.out.WriteString("0\r\n\r\n")
 			_ = w.send()
 		}
-		return w.err == nil && !w.closing()
+		// A body shorter than its declared length leaves the client waiting
+		// for bytes that would be the next answer's: close instead.
+		return w.err == nil && !w.closing() && w.left <= 0
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)

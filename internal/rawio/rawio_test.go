@@ -2,6 +2,8 @@ package rawio
 
 import (
 	"errors"
+	"net"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -84,4 +86,75 @@ func TestClosedDescriptor(t *testing.T) {
 	if _, err := Read(uintptr(fd), make([]byte, 1)); !errors.Is(err, syscall.EBADF) {
 		t.Errorf("Read on a closed descriptor: %v, want EBADF", err)
 	}
+}
+
+// TestWriteHappensBeforeRead: what a goroutine did before it wrote to a
+// socket happens before what the reader does after reading the bytes, as
+// with syscall.Read and Write (their race-detector annotations). Without it
+// the race detector reports a race wherever a test uses a connection as the
+// synchronisation between its two ends (a request and its handler, an
+// answer and its client), as the lane's and the feeds' tests do. Meaningful
+// under -race only.
+func TestWriteHappensBeforeRead(t *testing.T) {
+	viaRawio := func(fd int, p []byte) (int, error) { return Write(uintptr(fd), p) }
+	viaSyscall := func(fd int, p []byte) (int, error) { return syscall.Write(fd, p) }
+	readRawio := func(fd uintptr, p []byte) (int, error) { return Read(fd, p) }
+	readSyscall := func(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
+	tests := []struct {
+		name  string
+		write func(fd int, p []byte) (int, error)
+		read  func(fd uintptr, p []byte) (int, error)
+	}{
+		{"rawio write, rawio read", viaRawio, readRawio},
+		{"syscall write (a net.Conn), rawio read (the lane reading a request)", viaSyscall, readRawio},
+		{"rawio write (the lane's answer, a feed), syscall read (a net.Conn)", viaRawio, readSyscall},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := socketPair(t)
+			raw := rawConnOf(t, b)
+			var shared int // written before the write, read after the read
+			wrote := make(chan error, 1)
+			go func() {
+				shared = 42
+				_, err := tt.write(a, []byte{1})
+				wrote <- err
+			}()
+			var n int
+			var err error
+			buf := make([]byte, 1)
+			if rerr := raw.Read(func(fd uintptr) bool {
+				n, err = tt.read(fd, buf)
+				return err != syscall.EAGAIN // else wait for the byte in the poller
+			}); rerr != nil {
+				t.Fatal(rerr)
+			}
+			if n != 1 || err != nil {
+				t.Fatalf("read = %d, %v; want 1, nil", n, err)
+			}
+			if got := shared; got != 42 {
+				t.Errorf("shared = %d after the read, want 42", got)
+			}
+			if err := <-wrote; err != nil {
+				t.Errorf("write: %v", err)
+			}
+		})
+	}
+}
+
+// rawConnOf returns the RawConn of a connection on a duplicate of fd, which
+// waits for readiness in the runtime's poller as a net.Conn's does.
+func rawConnOf(t *testing.T, fd int) syscall.RawConn {
+	t.Helper()
+	f := os.NewFile(uintptr(fd), "socket")
+	conn, err := net.FileConn(f) // a duplicate: f stays the caller's, closed by socketPair
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	raw, err := conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
