@@ -31,6 +31,7 @@ type laneConn struct {
 	w          responseWriter     // answers; reused for every request
 	closeAfter bool               // answer the current request with Connection: close, then close
 	afterPost  bool               // the last request was a POST: blank lines before the next one are skipped
+	linger     bool               // the client may still be sending: close with lingerClose
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -58,7 +59,11 @@ func (lc *laneConn) serve(first *http.Request) {
 	defer func() {
 		lc.cancel()
 		lc.lane.forget(lc)
-		if !lc.w.hijacked {
+		switch {
+		case lc.w.hijacked:
+		case lc.linger:
+			lc.lingerClose()
+		default:
 			lc.conn.Close()
 		}
 	}()
@@ -201,7 +206,7 @@ func (lc *laneConn) handle(req *http.Request) bool {
 	if body != nil && body != http.NoBody {
 		n, err := io.CopyN(io.Discard, body, maxPostHandlerDrain+1)
 		if n > maxPostHandlerDrain || (err != nil && err != io.EOF) {
-			lc.closeAfter = true
+			lc.closeAfter, lc.linger = true, true
 		}
 	}
 	return lc.w.finish() && !lc.closeAfter
@@ -212,19 +217,25 @@ func (lc *laneConn) handle(req *http.Request) bool {
 func (lc *laneConn) reject(code int, msg string) {
 	_ = lc.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = io.WriteString(lc.conn, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+statusLine(code)+": "+msg)
-	// Closing with unread bytes from the client would reset the connection
-	// and could destroy the answer before the client reads it: say no more
-	// is coming and read what the client still sends, for a moment.
-	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		_ = lc.conn.SetReadDeadline(time.Now().Add(rejectLinger))
-		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
-	}
+	lc.linger = true
 }
 
-// rejectLinger is how long a rejected connection keeps reading before it
-// closes (net/http waits 500 ms).
-const rejectLinger = 500 * time.Millisecond
+// lingerClose closes a connection whose client may still be sending.
+// Closing with unread bytes would reset the connection and could destroy
+// the answer before the client reads it: so it says no more is coming,
+// reads what the client still sends for a moment, then closes (as
+// net/http does).
+func (lc *laneConn) lingerClose() {
+	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		_ = lc.conn.SetReadDeadline(time.Now().Add(lingerTime))
+		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
+	}
+	lc.conn.Close()
+}
+
+// lingerTime is how long lingerClose keeps reading (net/http waits 500 ms).
+const lingerTime = 500 * time.Millisecond
 
 // isTimeout reports whether err is a deadline expiry.
 func isTimeout(err error) bool {
