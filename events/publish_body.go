@@ -261,9 +261,12 @@ func parseJSONMessages(body []byte, lim publishLimits) ([]history.Message, bool,
 				"at most %d messages per request (PLEXOR_MAX_BATCH)", lim.maxBatch)
 		}
 	} else {
-		var m jsonMessage
-		if err := decodeStrict(body, &m); err != nil {
-			return nil, false, err
+		m, ok := quickMessage(body)
+		if !ok {
+			m = jsonMessage{}
+			if err := decodeStrict(body, &m); err != nil {
+				return nil, false, err
+			}
 		}
 		in = []jsonMessage{m}
 	}
