@@ -395,22 +395,7 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 	t.Run("a busy connection finishes its request with Connection: close", func(t *testing.T) {
-		entered, release := make(chan struct{}), make(chan struct{})
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/slow" {
-				close(entered)
-				<-release
-			}
-			io.WriteString(w, "done "+r.URL.Path)
-		})
-		l := New(Config{Eligible: func(*http.Request) bool { return true }}, h)
-		srv := httptest.NewServer(l)
-		defer srv.Close()
-		c := dial(t, srv.Listener.Addr().String())
-		c.send(post("/publish", "first"))
-		c.read("POST")
-		c.send(post("/slow", ""))
-		<-entered
+		l, c, release := laneWithHeldRequest(t, "/slow")
 		stopped := make(chan error, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -418,7 +403,7 @@ func TestShutdown(t *testing.T) {
 			stopped <- l.Shutdown(ctx)
 		}()
 		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.shutdown })
-		close(release)
+		release()
 		resp, body := c.read("POST")
 		if body != "done /slow" || !resp.Close {
 			t.Errorf("got %q, Close=%v; want the answer with Connection: close", body, resp.Close)
@@ -428,23 +413,7 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 	t.Run("the deadline closes what is left", func(t *testing.T) {
-		release := make(chan struct{})
-		defer close(release)
-		entered := make(chan struct{})
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/stuck" {
-				close(entered)
-				<-release
-			}
-		})
-		l := New(Config{Eligible: func(*http.Request) bool { return true }}, h)
-		srv := httptest.NewServer(l)
-		defer srv.Close()
-		c := dial(t, srv.Listener.Addr().String())
-		c.send(post("/publish", "first"))
-		c.read("POST")
-		c.send(post("/stuck", ""))
-		<-entered
+		l, c, _ := laneWithHeldRequest(t, "/stuck")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := l.Shutdown(ctx); !errors.Is(err, context.Canceled) {
@@ -454,6 +423,35 @@ func TestShutdown(t *testing.T) {
 			t.Error("the stuck connection is still open")
 		}
 	})
+}
+
+// laneWithHeldRequest starts a lane whose handler holds requests for path
+// until release is called (at the latest when the test ends), takes a
+// client's connection into it and sends a request for path; it returns
+// once the handler holds that request. Other paths are answered at once
+// with "done PATH".
+func laneWithHeldRequest(t *testing.T, path string) (l *Lane, c *client, release func()) {
+	t.Helper()
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(unblock) }) }
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			close(entered)
+			<-unblock
+		}
+		io.WriteString(w, "done "+r.URL.Path)
+	})
+	l = New(Config{Eligible: func(*http.Request) bool { return true }}, h)
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	t.Cleanup(release) // runs first: the held handler returns before the server closes
+	c = dial(t, srv.Listener.Addr().String())
+	c.send(post("/publish", "first"))
+	c.read("POST")
+	c.send(post(path, ""))
+	<-entered
+	return l, c, release
 }
 
 // waitFor polls cond until it holds (a test fails after 5 s).
