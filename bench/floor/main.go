@@ -94,13 +94,9 @@ func (chs *channels) serve(conn *net.TCPConn) {
 	}
 }
 
-// subscribe answers the stream's header and keeps a duplicate of the
-// connection's descriptor for the channels; the net.Conn is dropped.
+// subscribe keeps a duplicate of the connection's descriptor for the
+// channels (the net.Conn is dropped) and answers the stream's header.
 func (chs *channels) subscribe(conn *net.TCPConn, names []string) {
-	if _, err := conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")); err != nil {
-		conn.Close()
-		return
-	}
 	fd := -1
 	if raw, err := conn.SyscallConn(); err == nil {
 		_ = raw.Control(func(cfd uintptr) { fd, _ = syscall.Dup(int(cfd)) })
@@ -109,8 +105,15 @@ func (chs *channels) subscribe(conn *net.TCPConn, names []string) {
 	if fd < 0 || syscall.SetNonblock(fd, true) != nil {
 		return
 	}
+	// The header goes out under the lock, before the subscriber is listed:
+	// no event can precede it, and once the client has it, the next
+	// publish reaches it.
 	chs.mu.Lock()
 	defer chs.mu.Unlock()
+	if _, err := syscall.Write(fd, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")); err != nil {
+		syscall.Close(fd)
+		return
+	}
 	for _, name := range names {
 		chs.subs[name] = append(chs.subs[name], fd)
 	}
