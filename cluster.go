@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // redisOptions reads PLEXOR_REDIS_URL (redis://[user:password@]host:port[/db]
@@ -62,7 +65,28 @@ func redisOptions(raw string) (*redis.Options, error) {
 	if !q["write_timeout"] {
 		opts.WriteTimeout = 2 * time.Second
 	}
+	opts.Dialer = rawDialer(opts)
 	return opts, nil
+}
+
+// rawDialer dials as go-redis's default dialer does (TCP or Unix socket,
+// TLS when the URL says rediss://) and reads and writes the socket with
+// package rawio's calls, as the feeds and the publishers' lane do: each
+// publish is a Redis round trip, and the first system call after an idle
+// spell would otherwise wake the runtime's monitor thread.
+func rawDialer(opts *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 5 * time.Minute}
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conn = rawio.Wrap(conn)
+		if opts.TLSConfig != nil {
+			return tls.Client(conn, opts.TLSConfig), nil
+		}
+		return conn, nil
+	}
 }
 
 // mayRepeatUserinfo reports whether msg contains any piece of what stands

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // maxPostHandlerDrain is how much of a request body the handler left unread
@@ -22,7 +24,8 @@ const maxPostHandlerDrain = 256 << 10
 // goroutine serving it (the one net/http started for the connection).
 type laneConn struct {
 	lane       *Lane
-	conn       net.Conn
+	conn       net.Conn // the connection as hijacked: deadlines, CloseWrite, Close, handed on by Hijack
+	io         net.Conn // conn's reads and writes through package rawio
 	remote     string
 	ctx        context.Context    // the requests' context; cancelled when the connection leaves the lane
 	cancel     context.CancelFunc // ends ctx
@@ -37,15 +40,13 @@ type laneConn struct {
 // newLaneConn takes over conn, whose first request first was read by
 // net/http through buffered (what it read ahead is kept).
 func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Request) *laneConn {
-	lc := &laneConn{lane: l, conn: conn, remote: first.RemoteAddr}
+	lc := &laneConn{lane: l, conn: conn, io: rawio.Wrap(conn), remote: first.RemoteAddr}
 	if n := buffered.Buffered(); n > 0 {
 		b, _ := buffered.Peek(n)
 		lc.in.pending = append([]byte(nil), b...)
 	}
-	lc.in.conn = conn
+	lc.in.conn = lc.io
 	lc.in.remain = -1
-	lc.in.raw.init(conn)
-	lc.w.raw.init(conn)
 	lc.br = bufio.NewReaderSize(&lc.in, 4<<10)
 	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
 	lc.w.lc = lc
@@ -250,7 +251,6 @@ type limitedReader struct {
 	pending []byte
 	conn    net.Conn
 	remain  int64 // < 0: unlimited
-	raw     rawSocket
 }
 
 // errHeaderTooLarge ends a header read that reached the limit.
@@ -270,7 +270,7 @@ func (r *limitedReader) Read(p []byte) (int, error) {
 		n = copy(p, r.pending)
 		r.pending = r.pending[n:]
 	} else {
-		n, err = r.raw.read(r.conn, p)
+		n, err = r.conn.Read(p)
 	}
 	if r.remain > 0 {
 		r.remain -= int64(n)

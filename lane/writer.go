@@ -31,7 +31,6 @@ type responseWriter struct {
 	left        int64 // while streaming with a declared Content-Length: the bytes still due; else -1
 	hijacked    bool  // the handler took the connection
 	err         error // the first write error: the connection is broken
-	raw         rawSocket
 }
 
 // reset prepares w for req.
@@ -254,7 +253,7 @@ func (w *responseWriter) send() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := w.raw.write(w.lc.conn, w.out.Bytes()); err != nil {
+	if _, err := w.lc.io.Write(w.out.Bytes()); err != nil {
 		w.err = err
 	}
 	return w.err

@@ -146,8 +146,16 @@ func TestWriteHappensBeforeRead(t *testing.T) {
 // waits for readiness in the runtime's poller as a net.Conn's does.
 func rawConnOf(t *testing.T, fd int) syscall.RawConn {
 	t.Helper()
-	f := os.NewFile(uintptr(fd), "socket")
-	conn, err := net.FileConn(f) // a duplicate: f stays the caller's, closed by socketPair
+	// os.NewFile owns the descriptor it is given (its finalizer closes it,
+	// maybe long after fd was closed and its number reused), so it gets a
+	// duplicate of its own and is closed at once; FileConn duplicates again.
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "socket")
+	conn, err := net.FileConn(f)
+	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
