@@ -76,8 +76,10 @@ func redisOptions(raw string) (*redis.Options, error) {
 // spell would otherwise wake the runtime's monitor thread.
 func rawDialer(opts *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 5 * time.Minute}
-		conn, err := d.DialContext(ctx, network, addr)
+		// go-redis's own dialer without TLS: its dial timeout and its
+		// keep-alive policy (probes after 30 s idle, not 5 min).
+		plain := redis.NewDialer(&redis.Options{DialTimeout: opts.DialTimeout})
+		conn, err := plain(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
