@@ -84,10 +84,24 @@ func rawDialer(opts *redis.Options) func(ctx context.Context, network, addr stri
 			return nil, err
 		}
 		conn = rawio.Wrap(conn)
-		if opts.TLSConfig != nil {
-			return tls.Client(conn, opts.TLSConfig), nil
+		if opts.TLSConfig == nil {
+			return conn, nil
 		}
-		return conn, nil
+		// The handshake is part of the dial, within the dial timeout, as
+		// with tls.DialWithDialer: left to the first command's write, it
+		// would wait for the server's answer with no read deadline.
+		tc := tls.Client(conn, opts.TLSConfig)
+		hctx := ctx
+		if opts.DialTimeout > 0 {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(ctx, opts.DialTimeout)
+			defer cancel()
+		}
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
 	}
 }
 
