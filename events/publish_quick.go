@@ -1,6 +1,9 @@
 package events
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+)
 
 // quickMessage decodes the common shape of a publish body quickly:
 //
@@ -14,7 +17,7 @@ import "encoding/json"
 // (FuzzQuickMessage checks this).
 func quickMessage(body []byte) (jsonMessage, bool) {
 	var m jsonMessage
-	var seenChannels, seenData, seenType bool
+	var seen [len(quickKeys)]bool
 	p := quickParser{b: body}
 	if !p.byte('{') {
 		return m, false
@@ -24,32 +27,20 @@ func quickMessage(body []byte) (jsonMessage, bool) {
 		if !ok || !p.byte(':') {
 			return m, false
 		}
-		switch key {
+		k := slices.Index(quickKeys[:], key)
+		if k < 0 || seen[k] {
+			return m, false // another key, or one given twice
+		}
+		seen[k] = true
+		switch quickKeys[k] {
 		case "channels":
-			if seenChannels {
-				return m, false
-			}
-			seenChannels = true
-			if m.Channels, ok = p.channels(); !ok {
-				return m, false
-			}
+			m.Channels, ok = p.channels()
 		case "data":
-			if seenData {
-				return m, false
-			}
-			seenData = true
-			if m.Data, ok = p.scalar(); !ok {
-				return m, false
-			}
+			m.Data, ok = p.scalar()
 		case "type":
-			if seenType {
-				return m, false
-			}
-			seenType = true
-			if m.Type, ok = p.simpleString(); !ok {
-				return m, false
-			}
-		default:
+			m.Type, ok = p.simpleString()
+		}
+		if !ok {
 			return m, false
 		}
 		if p.byte(',') {
@@ -61,8 +52,11 @@ func quickMessage(body []byte) (jsonMessage, bool) {
 		break
 	}
 	p.space()
-	return m, p.i == len(p.b) && seenChannels && seenData
+	return m, p.i == len(p.b) && seen[0] && seen[1]
 }
+
+// quickKeys are the keys quickMessage knows; channels and data are required.
+var quickKeys = [...]string{"channels", "data", "type"}
 
 // quickParser walks a JSON text for quickMessage.
 type quickParser struct {
