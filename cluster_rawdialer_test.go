@@ -44,24 +44,7 @@ func keepAlive(t *testing.T, conn net.Conn) [4]int {
 // TestRawDialerKeepAlive: the Redis connections probe a silent peer as
 // go-redis's own dialer's do.
 func TestRawDialerKeepAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // holds what it accepts until the listener closes
-		var held []net.Conn
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				for _, c := range held {
-					c.Close()
-				}
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	ln := silentListener(t)
 	opts, err := redisOptions("redis://" + ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -83,4 +66,29 @@ func TestRawDialerKeepAlive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// silentListener returns a loopback listener that accepts connections and
+// never answers; it holds them until the test ends.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { // ends when the listener closes
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return ln
 }

@@ -63,20 +63,9 @@ type waker struct {
 // wake adds the streams of l to the pending ones and, unless rounds are
 // being made already, makes them. It releases l.
 func (w *waker) wake(l *wakeList) {
-	if len(l.streams) == 0 {
-		l.release()
-		return
+	if w.addPending(l) {
+		w.run(inlineRounds)
 	}
-	w.mu.Lock()
-	w.pending = append(w.pending, l.streams...)
-	l.release()
-	if w.active {
-		w.mu.Unlock()
-		return
-	}
-	w.active = true
-	w.mu.Unlock()
-	w.run(inlineRounds)
 }
 
 // wakeElsewhere is wake for the cluster backplane: it makes no round on the
@@ -85,19 +74,26 @@ func (w *waker) wake(l *wakeList) {
 // it hands over pile up in the queues and go out together in the next round
 // (written inline, it would write every event to every feed on its own).
 func (w *waker) wakeElsewhere(l *wakeList) {
+	if w.addPending(l) {
+		go w.run(-1) // ends when nothing is pending
+	}
+}
+
+// addPending adds the streams of l to the pending ones and releases l. It
+// reports whether no rounds were being made: the caller must then make
+// them (active is set for it).
+func (w *waker) addPending(l *wakeList) bool {
 	if len(l.streams) == 0 {
 		l.release()
-		return
+		return false
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.pending = append(w.pending, l.streams...)
 	l.release()
 	start := !w.active
 	w.active = true
-	w.mu.Unlock()
-	if start {
-		go w.run(-1) // ends when nothing is pending
-	}
+	return start
 }
 
 // run makes rounds until none are pending, or until it made maxRounds (< 0:
