@@ -83,15 +83,16 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
 
 	api := events.NewAPI(hub, events.Config{
-		Heartbeat:    cfg.Heartbeat,
-		Retry:        cfg.Retry,
-		MaxChannels:  cfg.MaxChannels,
-		MaxBatch:     cfg.MaxBatch,
-		WriteTimeout: cfg.WriteTimeout,
-		MaxConnLife:  cfg.MaxConnLife,
-		PollTimeout:  cfg.PollTimeout,
-		PollGrace:    cfg.PollGrace,
-		DemoPrefix:   cfg.DemoPrefix,
+		Heartbeat:     cfg.Heartbeat,
+		Retry:         cfg.Retry,
+		MaxChannels:   cfg.MaxChannels,
+		MaxBatch:      cfg.MaxBatch,
+		WriteTimeout:  cfg.WriteTimeout,
+		WriteInterval: cfg.WriteInterval,
+		MaxConnLife:   cfg.MaxConnLife,
+		PollTimeout:   cfg.PollTimeout,
+		PollGrace:     cfg.PollGrace,
+		DemoPrefix:    cfg.DemoPrefix,
 
 		AuthorizeSubscribe: authorizeSubscribe,
 		AuthorizePublish:   auth.AuthorizePublish,

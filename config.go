@@ -36,6 +36,7 @@ type Config struct {
 	MaxPublishBytes     int64         `env:"MAX_PUBLISH_BYTES" envDefault:"1048576"`
 	QueueBytes          int           `env:"QUEUE_BYTES" envDefault:"1048576"`
 	WriteTimeout        time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	WriteInterval       time.Duration `env:"WRITE_INTERVAL" envDefault:"1ms"`
 	MaxConnLife         time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
 	PollTimeout         time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
@@ -284,6 +285,9 @@ func (c Config) validate() error {
 	}
 	if c.WriteTimeout < 100*time.Millisecond {
 		bad("WRITE_TIMEOUT", "must be at least 100ms, got %s", c.WriteTimeout)
+	}
+	if c.WriteInterval < 0 || c.WriteInterval > time.Second {
+		bad("WRITE_INTERVAL", "must be between 0 (write every event at once) and 1s, got %s", c.WriteInterval)
 	}
 	if c.MaxConnLife != 0 && c.MaxConnLife < time.Second {
 		bad("MAX_CONN_LIFE", "must be 0 (unlimited) or at least 1s, got %s", c.MaxConnLife)

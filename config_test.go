@@ -20,6 +20,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"history ttl", cfg.HistoryTTL, 24 * time.Hour},
 		{"heartbeat", cfg.Heartbeat, 15 * time.Second},
 		{"max channels", cfg.MaxChannels, 100},
+		{"write interval", cfg.WriteInterval, time.Millisecond},
 		{"publish tokens", len(cfg.PublishTokens), 0},
 	}
 	for _, c := range checks {
@@ -64,6 +65,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad log level", "PLEXOR_LOG_LEVEL", "loud", "PLEXOR_LOG_LEVEL: invalid value: expected debug, info, warn or error"},
 		{"bad log format", "PLEXOR_LOG_FORMAT", "xml", "PLEXOR_LOG_FORMAT: must be text or json"},
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
+		{"negative write interval", "PLEXOR_WRITE_INTERVAL", "-1ms", "PLEXOR_WRITE_INTERVAL: must be between 0"},
+		{"long write interval", "PLEXOR_WRITE_INTERVAL", "2s", "PLEXOR_WRITE_INTERVAL: must be between 0"},
 		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},
 		{"bad demo switch", "PLEXOR_DEMO_PUBLISH", "maybe", "PLEXOR_DEMO_PUBLISH: invalid value: expected true or false"},
 		{"bad lane switch", "PLEXOR_PUBLISH_LANE", "sometimes", "PLEXOR_PUBLISH_LANE: invalid value: expected true or false"},

@@ -25,6 +25,11 @@ type Config struct {
 	// MaxConnLife ends a feed after this long (minus up to 10% jitter) so
 	// connections rebalance; the client resumes seamlessly. 0 disables it.
 	MaxConnLife time.Duration
+	// WriteInterval is the least time between two writes to one feed:
+	// events queued for a feed within WriteInterval of its last write wait
+	// for it and go out together in one write. A feed that gets an event
+	// now and then is never held back. 0 (or less) writes at once, always.
+	WriteInterval time.Duration
 	// PollTimeout is how long a long-poll waits by default, and at most.
 	PollTimeout time.Duration
 	// PollGrace is how long a poller still counts as a listener of its
@@ -59,9 +64,10 @@ var DefaultConfig = Config{
 // API is the HTTP face of a Hub: the feed and publish handlers. Handlers are
 // thin: parse, call the hub, answer.
 type API struct {
-	hub *Hub
-	cfg Config
-	log *slog.Logger
+	hub   *Hub
+	cfg   Config
+	log   *slog.Logger
+	pacer *pacer // nil without WriteInterval
 }
 
 // NewAPI returns the handlers for hub.
@@ -91,5 +97,8 @@ func NewAPI(hub *Hub, cfg Config, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{hub: hub, cfg: cfg, log: log}
+	if cfg.WriteInterval < 0 {
+		cfg.WriteInterval = 0
+	}
+	return &API{hub: hub, cfg: cfg, log: log, pacer: newPacer(cfg.WriteInterval)}
 }

@@ -113,8 +113,15 @@ func (s *stream) notify(ev streamEvent) {
 func (s *stream) wake() {
 	s.events.Or(uint32(evQueue))
 	if s.running.CompareAndSwap(false, true) {
-		s.handle(true)
+		s.handle(true, false)
 	}
+}
+
+// resume is how the pacer hands a stream it held back to the handling of
+// its events, on the pacer's goroutine (which, like a publisher's, must
+// never wait for a client). The stream kept running while it was held.
+func (s *stream) resume() {
+	s.handle(true, true)
 }
 
 // run is the stream's own goroutine: it finishes a write a publisher left
@@ -130,15 +137,21 @@ func (s *stream) run() {
 			return
 		}
 	}
-	s.handle(false)
+	s.handle(false, false)
 }
 
 // handle handles events until there are none left, or until the stream is
-// over, by its runner (running is set). inline is a publisher's goroutine,
-// which must never wait for the client: a write that would block is
-// carried over to a goroutine started for it, which becomes the runner.
-func (s *stream) handle(inline bool) {
-	for {
+// over, by its runner (running is set). inline is a publisher's (or the
+// pacer's) goroutine, which must never wait for the client: a write that
+// would block is carried over to a goroutine started for it, which becomes
+// the runner. Before each write the pacer may hold the stream back (it then
+// stays running, and the pacer resumes it); resumed is the pacer resuming
+// it, whose first write is not held again.
+func (s *stream) handle(inline, resumed bool) {
+	for first := true; ; first = false {
+		if !(first && resumed) && s.api.pacer.holds(s, s.lastWrite) {
+			return // running stays true: the pacer resumes the stream
+		}
 		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
 		if over {
 			s.finish()

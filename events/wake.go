@@ -123,23 +123,28 @@ func (w *waker) run(maxRounds int) {
 	}
 }
 
-// wakeStreams wakes streams, each further chunk beyond the first
-// wakeChunk on a goroutine of its own, which ends when its chunk is done. It
-// reports whether the storage of streams may be reused (no goroutine reads
-// it).
+// wakeStreams wakes streams (stream.wake) in chunks, as forEachChunk does.
 func wakeStreams(streams []*stream) (reusable bool) {
+	return forEachChunk(streams, (*stream).wake)
+}
+
+// forEachChunk calls fn for each of streams, each further chunk beyond the
+// first wakeChunk on a goroutine of its own, which ends when its chunk is
+// done. It reports whether the storage of streams may be reused (no
+// goroutine reads it).
+func forEachChunk(streams []*stream, fn func(*stream)) (reusable bool) {
 	first := streams[:min(wakeChunk, len(streams))]
 	for rest := streams[len(first):]; len(rest) > 0; {
 		chunk := rest[:min(wakeChunk, len(rest))]
 		rest = rest[len(chunk):]
-		go wakeChunkOf(chunk)
+		go eachOf(chunk, fn)
 	}
-	wakeChunkOf(first)
+	eachOf(first, fn)
 	return len(streams) == len(first)
 }
 
-func wakeChunkOf(streams []*stream) {
+func eachOf(streams []*stream, fn func(*stream)) {
 	for _, s := range streams {
-		s.wake()
+		fn(s)
 	}
 }

@@ -136,8 +136,8 @@ func TestStreamHeartbeatPostponedByWrites(t *testing.T) {
 }
 
 // streamsOnOneChannel starts n streams over accepting fake sinks, all
-// subscribed to channel "a" of one hub.
-func streamsOnOneChannel(t *testing.T, n int) (*Hub, []*fakeSink) {
+// subscribed to channel "a" of one hub, with the API's configuration cfg.
+func streamsOnOneChannel(t *testing.T, n int, cfg Config) (*Hub, *API, []*fakeSink) {
 	t.Helper()
 	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
 	if err != nil {
@@ -145,7 +145,7 @@ func streamsOnOneChannel(t *testing.T, n int) (*Hub, []*fakeSink) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	hub := NewHub(store, HubConfig{})
-	api := NewAPI(hub, Config{Heartbeat: time.Hour}, nil)
+	api := NewAPI(hub, cfg, nil)
 	sinks := make([]*fakeSink, n)
 	for i := range sinks {
 		sub, upTo, err := hub.Subscribe(context.Background(), []string{"a"}, false)
@@ -162,13 +162,13 @@ func streamsOnOneChannel(t *testing.T, n int) (*Hub, []*fakeSink) {
 		t.Cleanup(func() { s.notify(evGone); <-left })
 		waitIdle(t, s)
 	}
-	return hub, sinks
+	return hub, api, sinks
 }
 
 // TestWakeAllSplitsBigFanOuts: a publish to more streams than one
 // goroutine wakes reaches every one of them exactly once, in order.
 func TestWakeAllSplitsBigFanOuts(t *testing.T) {
-	hub, sinks := streamsOnOneChannel(t, 3*wakeChunk+7)
+	hub, _, sinks := streamsOnOneChannel(t, 3*wakeChunk+7, Config{Heartbeat: time.Hour})
 	var want []string
 	for i := range 3 {
 		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(fmt.Sprint(i))}})

@@ -1,0 +1,119 @@
+package events
+
+import (
+	"sync"
+	"time"
+)
+
+// pacer holds back the writes of busy feeds: a stream that wrote less than
+// interval ago and has more to send waits until interval has passed since
+// that write, and then sends everything queued meanwhile in one write. A
+// feed that gets an event now and then (every interval or less often) is
+// never held; one that gets a stream of events gets at most one write per
+// interval, so the cost of the writes (the system calls, the client's
+// reads and wake-ups) is paid per interval instead of per event, at the
+// price of at most interval of added latency for those events.
+//
+// A held stream keeps running set: nobody else writes to its connection,
+// and everything that happens to it meanwhile (more events, a heartbeat,
+// the client gone, the queue closed) is recorded in its events and handled
+// when the pacer resumes it.
+//
+// Its timer (time.AfterFunc) owns no goroutine while it waits; each fire
+// runs on a goroutine of its own, which resumes the streams then due (big
+// sets in parallel chunks, as the waker does) and ends.
+type pacer struct {
+	interval time.Duration
+	now      func() time.Time // the clock (time.Now; tests set their own before use)
+
+	mu    sync.Mutex   // guards held, spare, armed and at
+	held  []heldStream // streams waiting for their due time, in no particular order
+	spare []*stream    // a fire's storage, for the next fire
+	timer *time.Timer  // fires at at when armed
+	armed bool         // the timer is set to fire at at
+	at    time.Time
+}
+
+// heldStream is a stream the pacer holds and when it may write again.
+type heldStream struct {
+	s   *stream
+	due time.Time
+}
+
+// pacerSlack is the part of the interval by which a fire takes streams
+// early: streams whose due times are close together are resumed by one
+// fire instead of one each.
+const pacerSlack = 8
+
+// newPacer returns a pacer with the given interval, or nil when interval is
+// not positive (no pacing).
+func newPacer(interval time.Duration) *pacer {
+	if interval <= 0 {
+		return nil
+	}
+	p := &pacer{interval: interval, now: time.Now}
+	p.timer = time.AfterFunc(time.Hour, p.fire)
+	p.timer.Stop()
+	return p
+}
+
+// holds reports whether s, which last wrote at lastWrite, must wait before
+// it writes again, and if so holds it (s's runner hands it over to the
+// pacer, which resumes it). A nil pacer holds nothing.
+func (p *pacer) holds(s *stream, lastWrite time.Time) bool {
+	if p == nil || lastWrite.IsZero() {
+		return false
+	}
+	now := p.now()
+	due := lastWrite.Add(p.interval)
+	if !now.Before(due) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = append(p.held, heldStream{s: s, due: due})
+	if !p.armed || due.Before(p.at) {
+		p.armed, p.at = true, due
+		p.timer.Reset(due.Sub(now))
+	}
+	return true
+}
+
+// fire resumes the held streams that are due (or nearly), and sets the
+// timer for the rest.
+func (p *pacer) fire() {
+	p.mu.Lock()
+	now := p.now()
+	cutoff := now.Add(p.interval / pacerSlack)
+	due := p.spare[:0]
+	p.spare = nil
+	kept := p.held[:0]
+	var next time.Time
+	for _, h := range p.held {
+		if !h.due.After(cutoff) {
+			due = append(due, h.s)
+			continue
+		}
+		kept = append(kept, h)
+		if next.IsZero() || h.due.Before(next) {
+			next = h.due
+		}
+	}
+	clear(p.held[len(kept):])
+	p.held = kept
+	p.armed = !next.IsZero()
+	if p.armed {
+		p.at = next
+		p.timer.Reset(next.Sub(now))
+	}
+	p.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	if forEachChunk(due, (*stream).resume) {
+		clear(due)
+		p.mu.Lock()
+		p.spare = due
+		p.mu.Unlock()
+	}
+}

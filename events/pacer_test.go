@@ -1,0 +1,190 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/plexor/plexor/history"
+)
+
+// pacerClock is a clock for a pacer that runs ahead of the real one by a
+// skew the test moves forward. Streams record their writes with the real
+// clock, so moving the skew is time passing since those writes.
+type pacerClock struct{ skew atomic.Int64 }
+
+func (c *pacerClock) now() time.Time { return time.Now().Add(time.Duration(c.skew.Load())) }
+
+func (c *pacerClock) advance(d time.Duration) { c.skew.Add(int64(d)) }
+
+// pacedRig is a stream rig whose API paces writes at interval (1h: the
+// pacer's own timer never fires during the test, fire is called by hand)
+// on a clock the test moves.
+func pacedRig(t *testing.T, sink *fakeSink) (*streamRig, *pacerClock) {
+	t.Helper()
+	r := newStreamRig(t, Config{Heartbeat: time.Hour, WriteInterval: time.Hour}, sink, 0)
+	waitIdle(t, r.s) // the start is over: nothing reads the pacer's clock now
+	clock := &pacerClock{}
+	r.api.pacer.now = clock.now
+	return r, clock
+}
+
+// wantWriteNow fails the test unless sink already holds a write of want.
+func wantWriteNow(t *testing.T, sink *fakeSink, want string) {
+	t.Helper()
+	select {
+	case w := <-sink.writes:
+		if w.b != want {
+			t.Fatalf("write = %q, want %q", w.b, want)
+		}
+	default:
+		t.Fatalf("no write yet, want %q at once", want)
+	}
+}
+
+func frameOf(id uint64, data string) string {
+	return string(encodeRaw(&history.Event{ID: id, Data: []byte(`"` + data + `"`)}))
+}
+
+// TestPacerHoldsABusyStreamBack: a stream that wrote less than the
+// interval ago keeps what comes next until the interval has passed, then
+// sends all of it in one write; once the interval has passed since its
+// last write, the next event goes out at once again.
+func TestPacerHoldsABusyStreamBack(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	r, clock := pacedRig(t, sink)
+
+	first := r.publish(t, "first")
+	wantWriteNow(t, sink, frameOf(first, "first")) // an idle stream is never held
+
+	second := r.publish(t, "second")
+	third := r.publish(t, "third")
+	noWrite(t, sink)
+	if !r.s.running.Load() {
+		t.Fatal("a held stream is not running: someone else could write to it")
+	}
+
+	clock.advance(time.Hour / 2)
+	r.api.pacer.fire() // not due yet
+	noWrite(t, sink)
+
+	clock.advance(time.Hour / 2)
+	r.api.pacer.fire()
+	wantWriteNow(t, sink, frameOf(second, "second")+frameOf(third, "third"))
+	waitIdle(t, r.s)
+
+	clock.advance(time.Hour)
+	fourth := r.publish(t, "fourth")
+	wantWriteNow(t, sink, frameOf(fourth, "fourth"))
+}
+
+// TestPacerHandlesWhatHappenedMeanwhile: what happens to a held stream
+// other than new events (here the client going away) waits for the resume
+// too, and is handled then.
+func TestPacerHandlesWhatHappenedMeanwhile(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	r, clock := pacedRig(t, sink)
+	first := r.publish(t, "first")
+	wantWriteNow(t, sink, frameOf(first, "first"))
+	r.publish(t, "second") // held
+	r.s.notify(evGone)
+	select {
+	case <-r.left:
+		t.Fatal("a held stream ended before the pacer resumed it")
+	case <-time.After(20 * time.Millisecond):
+	}
+	clock.advance(time.Hour)
+	r.api.pacer.fire()
+	select {
+	case <-r.left:
+	case <-time.After(hqWait):
+		t.Fatal("the resumed stream did not handle the client's leaving")
+	}
+	noWrite(t, sink) // the client is gone: what was held is not written
+}
+
+// TestPacerTimerResumes: without help, the pacer's timer resumes a held
+// stream once the interval has passed.
+func TestPacerTimerResumes(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = -1
+	r := newStreamRig(t, Config{Heartbeat: time.Hour, WriteInterval: 20 * time.Millisecond}, sink, 0)
+	waitIdle(t, r.s)
+	for round := range 3 {
+		a := r.publish(t, fmt.Sprint("a", round))
+		b := r.publish(t, fmt.Sprint("b", round))
+		want := frameOf(a, fmt.Sprint("a", round)) + frameOf(b, fmt.Sprint("b", round))
+		var got string
+		for len(got) < len(want) {
+			got += sink.next(t).b
+		}
+		if got != want {
+			t.Fatalf("round %d: received %q, want %q", round, got, want)
+		}
+	}
+	waitIdle(t, r.s)
+	if n := r.hub.metrics.delivered.Load(); n != 6 {
+		t.Errorf("delivered = %d, want 6", n)
+	}
+}
+
+// TestPacerResumesManyStreams: one fire resumes every held stream of a big
+// fan-out (in parallel chunks), each exactly once with all it held.
+func TestPacerResumesManyStreams(t *testing.T) {
+	hub, api, sinks := streamsOnOneChannel(t, 3*wakeChunk+7, Config{Heartbeat: time.Hour, WriteInterval: time.Hour})
+	clock := &pacerClock{}
+	api.pacer.now = clock.now
+	publish := func(data string) string {
+		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frameOf(out[0].ID, data)
+	}
+	first := publish("first")
+	for i, sink := range sinks {
+		if w := sink.next(t); w.b != first {
+			t.Fatalf("stream %d: first write %q, want %q", i, w.b, first)
+		}
+	}
+	held := publish("second") + publish("third")
+	for deadline := time.Now().Add(hqWait); ; {
+		api.pacer.mu.Lock()
+		n := len(api.pacer.held)
+		api.pacer.mu.Unlock()
+		if n == len(sinks) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams held, want %d", n, len(sinks))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, sink := range sinks {
+		noWrite(t, sink)
+	}
+	clock.advance(time.Hour)
+	api.pacer.fire()
+	for i, sink := range sinks {
+		if w := sink.next(t); w.b != held {
+			t.Fatalf("stream %d: write %q, want %q", i, w.b, held)
+		}
+	}
+	for deadline := time.Now().Add(hqWait); hub.metrics.delivered.Load() != int64(3*len(sinks)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered = %d, want %d", hub.metrics.delivered.Load(), 3*len(sinks))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i, sink := range sinks {
+		select {
+		case w := <-sink.writes:
+			t.Fatalf("stream %d received %q more", i, w.b)
+		default:
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkPublishKeepAlive measures the whole publish path as a keep-alive
+// HTTP publisher sees it (the lane, Echo, auth, the decoder, history, the
+// fan-out and the answer), one request at a time on one connection, to a
+// channel with 100 subscribers whose connections are read and discarded.
+// With -cpuprofile and -memprofile it shows where a publish goes. Run with
+// PLEXOR_WRITE_INTERVAL 0 (the publisher writes to the subscribers before it
+// answers) and with the default 1ms (busy feeds are paced: the pacer's timer
+// writes to them).
+func BenchmarkPublishKeepAlive(b *testing.B) {
+	for _, interval := range []string{"0", "1ms"} {
+		b.Run("interval="+interval, func(b *testing.B) { benchmarkPublishKeepAlive(b, interval) })
+	}
+}
+
+func benchmarkPublishKeepAlive(b *testing.B, writeInterval string) {
+	cfg, err := loadConfig(map[string]string{
+		"PLEXOR_ADDR":                   "127.0.0.1:0",
+		"PLEXOR_PUBLISH_TOKENS":         testToken,
+		"PLEXOR_ADMIN_TOKENS":           testAdminToken,
+		"PLEXOR_MAX_CONNECTIONS_PER_IP": "0",
+		"PLEXOR_LOG_LEVEL":              "warn",
+		"PLEXOR_WRITE_INTERVAL":         writeInterval,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, discardLogger(), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		b.Fatal(err)
+	}
+	defer func() { cancel(); <-done }()
+
+	for range 100 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /events?channels=bench HTTP/1.1\r\nHost: x\r\n\r\n")
+		go func() { _, _ = io.Copy(io.Discard, c) }()
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	pub, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	body := `{"channels":["bench"],"data":"0 1 1763800000000000000 padding"}`
+	req := fmt.Sprintf("POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testToken, len(body), body)
+	br := bufio.NewReader(pub)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := io.WriteString(pub, req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+			b.Fatalf("publish: %d %s", resp.StatusCode, strings.TrimSpace(string(got)))
+		}
+	}
+}
