@@ -135,6 +135,25 @@ func TestStreamHeartbeatPostponedByWrites(t *testing.T) {
 	noWrite(t, sink)
 }
 
+// wantDeliveredOnly waits until the hub counts want deliveries, then fails
+// the test if any of sinks holds a write nobody read.
+func wantDeliveredOnly(t *testing.T, hub *Hub, sinks []*fakeSink, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(hqWait); hub.metrics.delivered.Load() != int64(want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered = %d, want %d", hub.metrics.delivered.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i, sink := range sinks {
+		select {
+		case w := <-sink.writes:
+			t.Fatalf("stream %d received %q more", i, w.b)
+		default:
+		}
+	}
+}
+
 // streamsOnOneChannel starts n streams over accepting fake sinks, all
 // subscribed to channel "a" of one hub, with the API's configuration cfg.
 func streamsOnOneChannel(t *testing.T, n int, cfg Config) (*Hub, *API, []*fakeSink) {
@@ -190,19 +209,7 @@ func TestWakeAllSplitsBigFanOuts(t *testing.T) {
 			t.Fatalf("stream %d received %q, want %q", i, got, want)
 		}
 	}
-	for deadline := time.Now().Add(hqWait); hub.metrics.delivered.Load() != int64(3*len(sinks)); {
-		if time.Now().After(deadline) {
-			t.Fatalf("delivered = %d, want %d", hub.metrics.delivered.Load(), 3*len(sinks))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	for i, sink := range sinks {
-		select {
-		case w := <-sink.writes:
-			t.Fatalf("stream %d received %q more", i, w.b)
-		default:
-		}
-	}
+	wantDeliveredOnly(t, hub, sinks, 3*len(sinks))
 }
 
 // TestConnSinkWriteNow: on a socket, writeNow writes what the socket takes
