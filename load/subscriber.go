@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // readBufSize is each subscriber's read buffer: small, so ten thousand
@@ -49,10 +51,11 @@ type subscriber struct {
 // (both servers subscribe before they send the header).
 func dialSubscriber(ctx context.Context, t Target, local net.Addr, channels []string, timeout time.Duration) (net.Conn, []byte, bool, error) {
 	d := net.Dialer{LocalAddr: local, Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", t.Addr)
+	c, err := d.DialContext(ctx, "tcp", t.Addr)
 	if err != nil {
 		return nil, nil, false, err
 	}
+	conn := rawio.Wrap(c) // reads without the scheduler's system-call bookkeeping, as the server's
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(t.subscribeRequest(channels)); err != nil {
 		conn.Close()
