@@ -3,6 +3,9 @@ package events
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,4 +178,35 @@ func TestPacerResumesManyStreams(t *testing.T) {
 		}
 	}
 	wantDeliveredOnly(t, hub, sinks, 3*len(sinks))
+}
+
+// TestPacerLetsTheGoodbyeThroughAtADrain: a drain gives every feed's writes
+// lastWriteTimeout (closeAndWait's cut) and each feed its goodbye. A feed
+// whose slow client catches up with a write within that time must get its
+// goodbye right after it, not be held back by the pacer until the cut has
+// passed (then the goodbye cannot be written at all).
+func TestPacerLetsTheGoodbyeThroughAtADrain(t *testing.T) {
+	const interval = 900 * time.Millisecond // of lastWriteTimeout's 1s
+	s := liveServerOn(t, HubConfig{QueueBytes: 16 << 20}, Config{Heartbeat: time.Hour, Retry: 100 * time.Millisecond, WriteInterval: interval})
+	conn, r, _ := rawFeed(t, s.URL, "channels=a", "HTTP/1.1")
+	_ = conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	waitStreams(t, s.hub, 1)
+	// More than the socket buffers take: the client reads nothing for now,
+	// so the write is carried to the stream's goroutine and waits there.
+	s.publish([]string{"a"}, "", strings.Repeat("x", 1<<20))
+	time.Sleep(100 * time.Millisecond)
+	drained := make(chan struct{})
+	go func() { s.hub.Drain(); close(drained) }()
+	time.Sleep(lastWriteTimeout * 4 / 10) // the client catches up well before the cut
+	if n := s.hub.metrics.delivered.Load(); n != 0 {
+		t.Fatalf("delivered = %d before the client read: the write did not wait for it", n)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-drained
+	if tail := string(rest[max(0, len(rest)-40):]); !strings.Contains(tail, "retry: ") || !strings.HasSuffix(tail, "\r\n0\r\n\r\n") {
+		t.Fatalf("the feed ended with %q, want its goodbye and the last chunk", tail)
+	}
 }
