@@ -210,3 +210,59 @@ func TestPacerLetsTheGoodbyeThroughAtADrain(t *testing.T) {
 		t.Fatalf("the feed ended with %q, want its goodbye and the last chunk", tail)
 	}
 }
+
+// TestPacerTimerRearmsForTheRest: a fire resumes the held streams that are
+// due and sets the timer again for those that are not yet: a stream held
+// with a later due time than another is resumed too, by the next fire.
+func TestPacerTimerRearmsForTheRest(t *testing.T) {
+	const interval = 200 * time.Millisecond // pacerSlack takes 25ms early
+	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	hub := NewHub(store, HubConfig{})
+	api := NewAPI(hub, Config{Heartbeat: time.Hour, WriteInterval: interval}, nil)
+	sinks := map[string]*fakeSink{}
+	for _, channel := range []string{"a", "b"} {
+		sub, upTo, err := hub.Subscribe(context.Background(), []string{channel}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := newFakeSink()
+		sink.atOnce = -1
+		sinks[channel] = sink
+		left := make(chan struct{})
+		s := &stream{api: api, sub: sub, sink: sink, last: upTo, unsubscribe: func() { hub.Unsubscribe(sub); close(left) }}
+		hub.metrics.connections.Add(1)
+		s.running.Store(true)
+		s.start()
+		t.Cleanup(func() {
+			s.notify(evGone)
+			select {
+			case <-left:
+			case <-time.After(hqWait):
+				t.Errorf("stream %s did not end: held and never resumed?", channel)
+			}
+		})
+		waitIdle(t, s)
+	}
+	publish := func(channel, data string) string {
+		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{channel}, Data: []byte(`"` + data + `"`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frameOf(out[0].ID, data)
+	}
+	wantWriteNow(t, sinks["a"], publish("a", "a1"))
+	time.Sleep(interval / 4) // b's due time is well after a's, beyond the slack
+	wantWriteNow(t, sinks["b"], publish("b", "b1"))
+	a2, b2 := publish("a", "a2"), publish("b", "b2") // both held
+	if w := sinks["a"].next(t); w.b != a2 {
+		t.Fatalf("a: write %q, want %q", w.b, a2)
+	}
+	if w := sinks["b"].next(t); w.b != b2 {
+		t.Fatalf("b: write %q, want %q", w.b, b2)
+	}
+	wantDeliveredOnly(t, hub, []*fakeSink{sinks["a"], sinks["b"]}, 4)
+}
