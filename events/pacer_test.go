@@ -3,6 +3,9 @@ package events
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,4 +178,91 @@ func TestPacerResumesManyStreams(t *testing.T) {
 		}
 	}
 	wantDeliveredOnly(t, hub, sinks, 3*len(sinks))
+}
+
+// TestPacerLetsTheGoodbyeThroughAtADrain: a drain gives every feed's writes
+// lastWriteTimeout (closeAndWait's cut) and each feed its goodbye. A feed
+// whose slow client catches up with a write within that time must get its
+// goodbye right after it, not be held back by the pacer until the cut has
+// passed (then the goodbye cannot be written at all).
+func TestPacerLetsTheGoodbyeThroughAtADrain(t *testing.T) {
+	const interval = 900 * time.Millisecond // of lastWriteTimeout's 1s
+	s := liveServerOn(t, HubConfig{QueueBytes: 16 << 20}, Config{Heartbeat: time.Hour, Retry: 100 * time.Millisecond, WriteInterval: interval})
+	conn, r, _ := rawFeed(t, s.URL, "channels=a", "HTTP/1.1")
+	_ = conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	waitStreams(t, s.hub, 1)
+	// More than the socket buffers take: the client reads nothing for now,
+	// so the write is carried to the stream's goroutine and waits there.
+	s.publish([]string{"a"}, "", strings.Repeat("x", 1<<20))
+	time.Sleep(100 * time.Millisecond)
+	drained := make(chan struct{})
+	go func() { s.hub.Drain(); close(drained) }()
+	time.Sleep(lastWriteTimeout * 4 / 10) // the client catches up well before the cut
+	if n := s.hub.metrics.delivered.Load(); n != 0 {
+		t.Fatalf("delivered = %d before the client read: the write did not wait for it", n)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-drained
+	if tail := string(rest[max(0, len(rest)-40):]); !strings.Contains(tail, "retry: ") || !strings.HasSuffix(tail, "\r\n0\r\n\r\n") {
+		t.Fatalf("the feed ended with %q, want its goodbye and the last chunk", tail)
+	}
+}
+
+// TestPacerTimerRearmsForTheRest: a fire resumes the held streams that are
+// due and sets the timer again for those that are not yet: a stream held
+// with a later due time than another is resumed too, by the next fire.
+func TestPacerTimerRearmsForTheRest(t *testing.T) {
+	const interval = 200 * time.Millisecond // pacerSlack takes 25ms early
+	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	hub := NewHub(store, HubConfig{})
+	api := NewAPI(hub, Config{Heartbeat: time.Hour, WriteInterval: interval}, nil)
+	sinks := map[string]*fakeSink{}
+	for _, channel := range []string{"a", "b"} {
+		sub, upTo, err := hub.Subscribe(context.Background(), []string{channel}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := newFakeSink()
+		sink.atOnce = -1
+		sinks[channel] = sink
+		left := make(chan struct{})
+		s := &stream{api: api, sub: sub, sink: sink, last: upTo, unsubscribe: func() { hub.Unsubscribe(sub); close(left) }}
+		hub.metrics.connections.Add(1)
+		s.running.Store(true)
+		s.start()
+		t.Cleanup(func() {
+			s.notify(evGone)
+			select {
+			case <-left:
+			case <-time.After(hqWait):
+				t.Errorf("stream %s did not end: held and never resumed?", channel)
+			}
+		})
+		waitIdle(t, s)
+	}
+	publish := func(channel, data string) string {
+		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{channel}, Data: []byte(`"` + data + `"`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frameOf(out[0].ID, data)
+	}
+	wantWriteNow(t, sinks["a"], publish("a", "a1"))
+	time.Sleep(interval / 4) // b's due time is well after a's, beyond the slack
+	wantWriteNow(t, sinks["b"], publish("b", "b1"))
+	a2, b2 := publish("a", "a2"), publish("b", "b2") // both held
+	if w := sinks["a"].next(t); w.b != a2 {
+		t.Fatalf("a: write %q, want %q", w.b, a2)
+	}
+	if w := sinks["b"].next(t); w.b != b2 {
+		t.Fatalf("b: write %q, want %q", w.b, b2)
+	}
+	wantDeliveredOnly(t, hub, []*fakeSink{sinks["a"], sinks["b"]}, 4)
 }

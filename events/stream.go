@@ -146,10 +146,11 @@ func (s *stream) run() {
 // would block is carried over to a goroutine started for it, which becomes
 // the runner. Before each write the pacer may hold the stream back (it then
 // stays running, and the pacer resumes it); resumed is the pacer resuming
-// it, whose first write is not held again.
+// it, whose first write is not held again. Once the hub drains, nothing is
+// held: the goodbye must go out within the drain's cut (closeAndWait).
 func (s *stream) handle(inline, resumed bool) {
 	for first := true; ; first = false {
-		if !(first && resumed) && s.api.pacer.holds(s, s.lastWrite) {
+		if !(first && resumed) && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
 			return // running stays true: the pacer resumes the stream
 		}
 		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
