@@ -45,6 +45,10 @@ type heldStream struct {
 // fire instead of one each.
 const pacerSlack = 8
 
+// maxIdleHeld bounds the held list's storage the pacer keeps while it holds
+// nothing.
+const maxIdleHeld = 256
+
 // newPacer returns a pacer with the given interval, or nil when interval is
 // not positive (no pacing).
 func newPacer(interval time.Duration) *pacer {
@@ -101,6 +105,9 @@ func (p *pacer) fire() {
 	}
 	clear(p.held[len(kept):])
 	p.held = kept
+	if len(kept) == 0 && cap(kept) > maxIdleHeld {
+		p.held = nil // a burst's storage is not kept for good
+	}
 	p.armed = !next.IsZero()
 	if p.armed {
 		p.at = next

@@ -172,6 +172,12 @@ func TestPacerResumesManyStreams(t *testing.T) {
 	}
 	clock.advance(time.Hour)
 	api.pacer.fire()
+	api.pacer.mu.Lock()
+	kept := cap(api.pacer.held)
+	api.pacer.mu.Unlock()
+	if kept > maxIdleHeld {
+		t.Errorf("the pacer holds nothing but keeps room for %d streams, want at most %d", kept, maxIdleHeld)
+	}
 	for i, sink := range sinks {
 		if w := sink.next(t); w.b != held {
 			t.Fatalf("stream %d: write %q, want %q", i, w.b, held)
@@ -265,4 +271,31 @@ func TestPacerTimerRearmsForTheRest(t *testing.T) {
 		t.Fatalf("b: write %q, want %q", w.b, b2)
 	}
 	wantDeliveredOnly(t, hub, []*fakeSink{sinks["a"], sinks["b"]}, 4)
+}
+
+// TestPacerHoldsOnlyWhatHasSomethingToSend: the goroutine that finished a
+// carried write lets go of the stream when nothing new came meanwhile,
+// instead of handing it to the pacer for a resume that finds nothing.
+func TestPacerHoldsOnlyWhatHasSomethingToSend(t *testing.T) {
+	sink := newFakeSink()
+	sink.atOnce = 5
+	sink.gate = make(chan struct{})
+	r, clock := pacedRig(t, sink)
+	// Cleanups run last first: before the rig's tells the stream its client
+	// left, time passes and the pacer fires, so that neither the leaving
+	// nor a stream held by mistake waits for an hour.
+	t.Cleanup(func() { clock.advance(time.Hour); r.api.pacer.fire() })
+	id := r.publish(t, "first")
+	<-sink.entered // carried to the stream's goroutine, which waits at the gate
+	close(sink.gate)
+	if w := sink.next(t); w.b != frameOf(id, "first") {
+		t.Fatalf("write = %q, want %q", w.b, frameOf(id, "first"))
+	}
+	waitIdle(t, r.s) // without the fix: held for an hour, and this times out
+	r.api.pacer.mu.Lock()
+	held := len(r.api.pacer.held)
+	r.api.pacer.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d streams held with nothing to send, want 0", held)
+	}
 }

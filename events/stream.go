@@ -150,7 +150,7 @@ func (s *stream) run() {
 // held: the goodbye must go out within the drain's cut (closeAndWait).
 func (s *stream) handle(inline, resumed bool) {
 	for first := true; ; first = false {
-		if !(first && resumed) && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
+		if !(first && resumed) && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
 			return // running stays true: the pacer resumes the stream
 		}
 		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
