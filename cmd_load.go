@@ -39,6 +39,7 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 	perSub := fs.Int("channels-per-sub", 1, "channels each subscriber subscribes to")
 	messages := fs.Int("messages", 1000, "messages to publish (0: connect, settle and measure memory only)")
 	rate := fs.Float64("rate", 0, "total publish rate in messages/s (0: as fast as the publishers go)")
+	random := fs.Bool("random", false, "random arrivals: exponential gaps at --rate (a Poisson process) and a random channel per message, instead of evenly spaced and round-robin")
 	publishers := fs.Int("publishers", 1, "keep-alive publishing connections")
 	duration := fs.Duration("duration", 60*time.Second, "longest publishing phase")
 	size := fs.Int("size", 0, "pad each message's data to this many bytes")
@@ -95,7 +96,7 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 	} else {
 		run = []load.Point{{
 			Name: "custom", Subscribers: *subs, Channels: *channels, ChannelsPerSub: *perSub, Messages: *messages,
-			Rate: *rate, Publishers: *publishers, Duration: *duration, Size: *size, Settle: *settle,
+			Rate: *rate, Random: *random, Publishers: *publishers, Duration: *duration, Size: *size, Settle: *settle,
 		}}
 	}
 	for _, n := range nodes {

@@ -15,13 +15,7 @@ import (
 // every message must reach every subscriber of its channels exactly once,
 // in order, and the process (the service runs in it) is sampled.
 func TestLoadAgainstTheApp(t *testing.T) {
-	s := startServerWith(t, map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "0"}, discardLogger())
-	tg, err := load.ParseTarget("plexor", s.base, testToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	tg, ctx := loadTarget(t)
 	// 20 subscribers, each of 2 of 3 channels; 60 messages, 20 per channel:
 	// 40 deliveries per subscriber.
 	res, err := load.Run(ctx, load.Config{Target: tg, PIDs: []int{os.Getpid()}, SourceAddrs: 4},
@@ -70,5 +64,35 @@ func TestLoadCommand(t *testing.T) {
 	out.Reset()
 	if code := dispatch(context.Background(), []string{"load", "--free-port"}, sio); code != exitOK || strings.TrimSpace(out.String()) == "" {
 		t.Fatalf("--free-port: exit %d, %q", code, out.String())
+	}
+}
+
+// loadTarget starts a server without a per-address connection limit and
+// returns it as a load target, with a context for the run that ends with
+// the test or after a minute.
+func loadTarget(t *testing.T) (load.Target, context.Context) {
+	t.Helper()
+	s := startServerWith(t, map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "0"}, discardLogger())
+	tg, err := load.ParseTarget("plexor", s.base, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return tg, ctx
+}
+
+// TestLoadRandomArrivals: with random arrivals every accepted message still
+// reaches every subscriber of the channel it was drawn for, once and in
+// order.
+func TestLoadRandomArrivals(t *testing.T) {
+	tg, ctx := loadTarget(t)
+	res, err := load.Run(ctx, load.Config{Target: tg, SourceAddrs: 4},
+		load.Point{Name: "r", Subscribers: 20, Channels: 3, ChannelsPerSub: 2, Messages: 90, Rate: 3000, Random: true, Publishers: 2, Settle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Published != 90 || res.Expected == 0 || res.Delivered != res.Expected || !res.Clean() {
+		t.Fatalf("result %+v", res)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"time"
 )
 
-// pacer holds back the writes of busy feeds: a stream that wrote less than
-// interval ago and has more to send waits until interval has passed since
-// that write, and then sends everything queued meanwhile in one write. A
-// feed that gets an event now and then (every interval or less often) is
-// never held; one that gets a stream of events gets at most one write per
-// interval, so the cost of the writes (the system calls, the client's
+// pacer holds back the writes of busy feeds: a stream whose last write came
+// within interval after the one before (or was the pacer's), and that has
+// more to send less than interval after that write, waits until interval
+// has passed since it, and then sends everything queued meanwhile in one
+// write (stream.handle decides and hands the stream over with holds). A
+// feed that gets an event now and then is never held, nor is the second of
+// two events that come close together by chance; one that gets a stream of
+// events gets at most one write per interval, so the cost of the writes (the system calls, the client's
 // reads and wake-ups) is paid per interval instead of per event, at the
 // price of at most interval of added latency for those events.
 //
@@ -59,6 +61,20 @@ func newPacer(interval time.Duration) *pacer {
 	p.timer = time.AfterFunc(time.Hour, p.fire)
 	p.timer.Stop()
 	return p
+}
+
+// clock returns the time by the pacer's clock (time.Now without a pacer).
+func (p *pacer) clock() time.Time {
+	if p == nil {
+		return time.Now()
+	}
+	return p.now()
+}
+
+// within reports whether a write at now comes less than the interval after
+// one at prev (never with a nil pacer, or without a write before).
+func (p *pacer) within(prev, now time.Time) bool {
+	return p != nil && !prev.IsZero() && now.Sub(prev) < p.interval
 }
 
 // holds reports whether s, which last wrote at lastWrite, must wait before

@@ -52,9 +52,10 @@ func frameOf(id uint64, data string) string {
 }
 
 // TestPacerHoldsABusyStreamBack: a stream that wrote less than the
-// interval ago keeps what comes next until the interval has passed, then
-// sends all of it in one write; once the interval has passed since its
-// last write, the next event goes out at once again.
+// interval ago, after one before within the interval too, keeps what comes
+// next until the interval has passed, then sends all of it in one write,
+// and the next again waits a whole interval; once the interval has passed
+// since its last write, the next event goes out at once again.
 func TestPacerHoldsABusyStreamBack(t *testing.T) {
 	sink := newFakeSink()
 	sink.atOnce = -1
@@ -62,6 +63,8 @@ func TestPacerHoldsABusyStreamBack(t *testing.T) {
 
 	first := r.publish(t, "first")
 	wantWriteNow(t, sink, frameOf(first, "first")) // an idle stream is never held
+	early := r.publish(t, "early")
+	wantWriteNow(t, sink, frameOf(early, "early")) // nor the second of two close together
 
 	second := r.publish(t, "second")
 	third := r.publish(t, "third")
@@ -79,6 +82,15 @@ func TestPacerHoldsABusyStreamBack(t *testing.T) {
 	wantWriteNow(t, sink, frameOf(second, "second")+frameOf(third, "third"))
 	waitIdle(t, r.s)
 
+	// The pacer's write counts as busy: what follows it within the
+	// interval is held again.
+	later := r.publish(t, "later")
+	noWrite(t, sink)
+	clock.advance(time.Hour)
+	r.api.pacer.fire()
+	wantWriteNow(t, sink, frameOf(later, "later"))
+	waitIdle(t, r.s)
+
 	clock.advance(time.Hour)
 	fourth := r.publish(t, "fourth")
 	wantWriteNow(t, sink, frameOf(fourth, "fourth"))
@@ -91,9 +103,11 @@ func TestPacerHandlesWhatHappenedMeanwhile(t *testing.T) {
 	sink := newFakeSink()
 	sink.atOnce = -1
 	r, clock := pacedRig(t, sink)
-	first := r.publish(t, "first")
-	wantWriteNow(t, sink, frameOf(first, "first"))
-	r.publish(t, "second") // held
+	for _, data := range []string{"first", "second"} {
+		id := r.publish(t, data)
+		wantWriteNow(t, sink, frameOf(id, data))
+	}
+	r.publish(t, "third") // held
 	r.s.notify(evGone)
 	select {
 	case <-r.left:
@@ -141,6 +155,9 @@ func TestPacerResumesManyStreams(t *testing.T) {
 	hub, api, sinks := streamsOnOneChannel(t, 3*wakeChunk+7, Config{Heartbeat: time.Hour, WriteInterval: time.Hour})
 	clock := &pacerClock{}
 	api.pacer.now = clock.now
+	// Cleanups run last first: time passes before the streams are told
+	// their clients left, so that is not held for an hour.
+	t.Cleanup(func() { clock.advance(time.Hour); api.pacer.fire() })
 	publish := func(data string) string {
 		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}})
 		if err != nil {
@@ -148,13 +165,15 @@ func TestPacerResumesManyStreams(t *testing.T) {
 		}
 		return frameOf(out[0].ID, data)
 	}
-	first := publish("first")
-	for i, sink := range sinks {
-		if w := sink.next(t); w.b != first {
-			t.Fatalf("stream %d: first write %q, want %q", i, w.b, first)
+	for _, data := range []string{"first", "second"} { // not held: an idle stream's first two
+		want := publish(data)
+		for i, sink := range sinks {
+			if w := sink.next(t); w.b != want {
+				t.Fatalf("stream %d: write %q, want %q", i, w.b, want)
+			}
 		}
 	}
-	held := publish("second") + publish("third")
+	held := publish("third") + publish("fourth")
 	for deadline := time.Now().Add(hqWait); ; {
 		api.pacer.mu.Lock()
 		n := len(api.pacer.held)
@@ -183,7 +202,7 @@ func TestPacerResumesManyStreams(t *testing.T) {
 			t.Fatalf("stream %d: write %q, want %q", i, w.b, held)
 		}
 	}
-	wantDeliveredOnly(t, hub, sinks, 3*len(sinks))
+	wantDeliveredOnly(t, hub, sinks, 4*len(sinks))
 }
 
 // TestPacerLetsTheGoodbyeThroughAtADrain: a drain gives every feed's writes
@@ -261,16 +280,18 @@ func TestPacerTimerRearmsForTheRest(t *testing.T) {
 		return frameOf(out[0].ID, data)
 	}
 	wantWriteNow(t, sinks["a"], publish("a", "a1"))
-	time.Sleep(interval / 4) // b's due time is well after a's, beyond the slack
+	wantWriteNow(t, sinks["a"], publish("a", "a2")) // a is busy now
+	time.Sleep(interval / 4)                        // b's due time is well after a's, beyond the slack
 	wantWriteNow(t, sinks["b"], publish("b", "b1"))
-	a2, b2 := publish("a", "a2"), publish("b", "b2") // both held
-	if w := sinks["a"].next(t); w.b != a2 {
-		t.Fatalf("a: write %q, want %q", w.b, a2)
+	wantWriteNow(t, sinks["b"], publish("b", "b2"))
+	a3, b3 := publish("a", "a3"), publish("b", "b3") // both held
+	if w := sinks["a"].next(t); w.b != a3 {
+		t.Fatalf("a: write %q, want %q", w.b, a3)
 	}
-	if w := sinks["b"].next(t); w.b != b2 {
-		t.Fatalf("b: write %q, want %q", w.b, b2)
+	if w := sinks["b"].next(t); w.b != b3 {
+		t.Fatalf("b: write %q, want %q", w.b, b3)
 	}
-	wantDeliveredOnly(t, hub, []*fakeSink{sinks["a"], sinks["b"]}, 4)
+	wantDeliveredOnly(t, hub, []*fakeSink{sinks["a"], sinks["b"]}, 6)
 }
 
 // TestPacerHoldsOnlyWhatHasSomethingToSend: the goroutine that finished a
@@ -285,11 +306,14 @@ func TestPacerHoldsOnlyWhatHasSomethingToSend(t *testing.T) {
 	// left, time passes and the pacer fires, so that neither the leaving
 	// nor a stream held by mistake waits for an hour.
 	t.Cleanup(func() { clock.advance(time.Hour); r.api.pacer.fire() })
-	id := r.publish(t, "first")
+	first := r.publish(t, "first")
 	<-sink.entered // carried to the stream's goroutine, which waits at the gate
-	close(sink.gate)
-	if w := sink.next(t); w.b != frameOf(id, "first") {
-		t.Fatalf("write = %q, want %q", w.b, frameOf(id, "first"))
+	second := r.publish(t, "second")
+	close(sink.gate) // the goroutine writes both, the second right after the first: busy
+	for _, want := range []string{frameOf(first, "first"), frameOf(second, "second")} {
+		if w := sink.next(t); w.b != want {
+			t.Fatalf("write = %q, want %q", w.b, want)
+		}
 	}
 	waitIdle(t, r.s) // without the fix: held for an hour, and this times out
 	r.api.pacer.mu.Lock()

@@ -62,7 +62,9 @@ type stream struct {
 	last      uint64   // the ID of the last event sent
 	spare     []*frame // the previous batch's storage, for the next take
 	beat      *time.Timer
-	lastWrite time.Time   // when the last write ended, for the heartbeat
+	lastWrite time.Time   // when the last write ended, for the heartbeat and the pacer
+	paced     bool        // the last write came within the write interval after the one before, or was the pacer's: the next may be held
+	resuming  bool        // the write under way is the pacer's resume
 	timer     *time.Timer // the life timer, nil without one
 	why       string      // why the stream ended, for the log
 	// carry is a write that a publisher started and could not finish
@@ -146,11 +148,18 @@ func (s *stream) run() {
 // would block is carried over to a goroutine started for it, which becomes
 // the runner. Before each write the pacer may hold the stream back (it then
 // stays running, and the pacer resumes it); resumed is the pacer resuming
-// it, whose first write is not held again. Once the hub drains, nothing is
-// held: the goodbye must go out within the drain's cut (closeAndWait).
+// it, whose first write is not held again. Only a busy stream is held: one
+// whose last write came within the interval after the one before, or was
+// the pacer's. So a feed that gets two events close together now and then
+// sends both at once, and a stream of events is paced from its third on.
+// Only a stream with something to handle is held (a carried write's
+// goroutine that finds nothing new just lets go). Once the hub drains,
+// nothing is held: the goodbye must go out within the drain's cut
+// (closeAndWait).
 func (s *stream) handle(inline, resumed bool) {
 	for first := true; ; first = false {
-		if !(first && resumed) && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
+		s.resuming = first && resumed
+		if !s.resuming && s.paced && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
 			return // running stays true: the pacer resumes the stream
 		}
 		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
@@ -287,7 +296,9 @@ func (s *stream) wrote(b batch, err error) (over bool) {
 		s.why = "closed after the first batch"
 		return true
 	}
-	s.lastWrite = time.Now()
+	now := s.api.pacer.clock()
+	s.paced = s.resuming || s.api.pacer.within(s.lastWrite, now)
+	s.lastWrite = now
 	if b.rearm {
 		s.beat.Reset(s.api.cfg.Heartbeat)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -337,5 +338,32 @@ func BenchmarkParser(b *testing.B) {
 	}
 	if n != 16*b.N {
 		b.Fatalf("%d events parsed, want %d", n, 16*b.N)
+	}
+}
+
+// TestRandomSchedule: the random schedule is the same every time, its gaps
+// average 1/Rate, it never goes back in time, and it draws every channel.
+func TestRandomSchedule(t *testing.T) {
+	p := Point{Messages: 20000, Channels: 7, Rate: 1000}
+	dues, chans := randomSchedule(p)
+	again, againChans := randomSchedule(p)
+	if !slices.Equal(dues, again) || !slices.Equal(chans, againChans) {
+		t.Fatal("two schedules of one point differ")
+	}
+	if !slices.IsSorted(dues) {
+		t.Fatal("the schedule goes back in time")
+	}
+	mean := dues[len(dues)-1].Seconds() / float64(len(dues))
+	if got, want := mean, 1/p.Rate; got < want*0.95 || got > want*1.05 {
+		t.Errorf("mean gap = %.6fs, want %.6fs ±5%%", got, want)
+	}
+	seen := make([]int, p.Channels)
+	for _, ch := range chans {
+		seen[ch]++
+	}
+	for ch, n := range seen {
+		if n < len(chans)/p.Channels/2 {
+			t.Errorf("channel %d drawn %d times of %d", ch, n, len(chans))
+		}
 	}
 }

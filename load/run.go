@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -41,6 +42,13 @@ type Point struct {
 	// Rate is the total publish rate in messages per second, spread over the
 	// publishers; 0 publishes as fast as the publishers go.
 	Rate float64
+	// Random makes the arrivals random instead of evenly spaced: with a
+	// Rate, the gaps between messages are exponentially distributed (a
+	// Poisson process of Rate messages/s), and each message goes to a
+	// channel drawn at random, so each channel receives a Poisson process
+	// of its own, bursts and lulls included. The draws are seeded, the same
+	// for every run.
+	Random bool
 	// Publishers is the number of keep-alive publishing connections
 	// (default 1).
 	Publishers int
@@ -402,10 +410,16 @@ func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, cl
 
 // publish runs the publishers, each in its own goroutine, until Messages
 // are sent, Duration has passed or ctx ends. Message g (counted over all
-// publishers) is due at start + g/Rate and goes to channel g mod Channels;
+// publishers) is due at start + g/Rate and goes to channel g mod Channels
+// (with Random, at the schedule and to the channels of randomSchedule);
 // publisher i sends the messages g ≡ i (mod Publishers).
 func publish(ctx context.Context, p Point, pubs []*publisher, names []string, start time.Time) {
 	deadline := start.Add(p.Duration)
+	var dues []time.Duration
+	var chans []int
+	if p.Random {
+		dues, chans = randomSchedule(p)
+	}
 	var wg sync.WaitGroup
 	for i, pb := range pubs {
 		wg.Add(1)
@@ -418,6 +432,9 @@ func publish(ctx context.Context, p Point, pubs []*publisher, names []string, st
 				}
 				if p.Rate > 0 {
 					due := start.Add(time.Duration(float64(g) / p.Rate * float64(time.Second)))
+					if dues != nil {
+						due = start.Add(dues[g])
+					}
 					if wait := due.Sub(now); wait > 0 {
 						if sleep(ctx, wait) != nil {
 							return
@@ -425,11 +442,31 @@ func publish(ctx context.Context, p Point, pubs []*publisher, names []string, st
 					}
 				}
 				ch := g % p.Channels
+				if chans != nil {
+					ch = chans[g]
+				}
 				pb.publish(ctx, ch, names[ch])
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// randomSchedule draws, with a fixed seed, when each message of p is due
+// (exponential gaps of mean 1/Rate: a Poisson process) and to which channel
+// it goes (uniformly at random).
+func randomSchedule(p Point) (dues []time.Duration, chans []int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dues, chans = make([]time.Duration, p.Messages), make([]int, p.Messages)
+	var at float64 // seconds since start
+	for g := range dues {
+		if p.Rate > 0 {
+			at += rng.ExpFloat64() / p.Rate
+		}
+		dues[g] = time.Duration(at * float64(time.Second))
+		chans[g] = rng.IntN(p.Channels)
+	}
+	return dues, chans
 }
 
 // expectedDeliveries is how many deliveries the accepted messages make.
