@@ -25,10 +25,12 @@ type Config struct {
 	// MaxConnLife ends a feed after this long (minus up to 10% jitter) so
 	// connections rebalance; the client resumes seamlessly. 0 disables it.
 	MaxConnLife time.Duration
-	// WriteInterval is the least time between two writes to one feed:
-	// events queued for a feed within WriteInterval of its last write wait
-	// for it and go out together in one write. A feed that gets an event
-	// now and then is never held back. 0 (or less) writes at once, always.
+	// WriteInterval paces busy feeds: a feed whose last write came within
+	// WriteInterval after the one before (or was paced) writes again no
+	// sooner than WriteInterval after it, sending everything queued
+	// meanwhile in one write. A feed that gets an event now and then, or
+	// two close together by chance, is never held back. 0 (or less) writes
+	// at once, always.
 	WriteInterval time.Duration
 	// PollTimeout is how long a long-poll waits by default, and at most.
 	PollTimeout time.Duration

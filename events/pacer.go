@@ -12,9 +12,10 @@ import (
 // write (stream.handle decides and hands the stream over with holds). A
 // feed that gets an event now and then is never held, nor is the second of
 // two events that come close together by chance; one that gets a stream of
-// events gets at most one write per interval, so the cost of the writes (the system calls, the client's
-// reads and wake-ups) is paid per interval instead of per event, at the
-// price of at most interval of added latency for those events.
+// events gets at most one write per interval, so the cost of the writes
+// (the system calls, the client's reads and wake-ups) is paid per interval
+// instead of per event, at the price of at most interval of added latency
+// for those events.
 //
 // A held stream keeps running set: nobody else writes to its connection,
 // and everything that happens to it meanwhile (more events, a heartbeat,
