@@ -78,11 +78,11 @@ func (p *pacer) within(prev, now time.Time) bool {
 	return p != nil && !prev.IsZero() && now.Sub(prev) < p.interval
 }
 
-// holds reports whether s, which last wrote at lastWrite, must wait before
-// it writes again, and if so holds it (s's runner hands it over to the
-// pacer, which resumes it). A nil pacer holds nothing.
+// holds reports whether s, a busy stream which last wrote at lastWrite,
+// must wait before it writes again, and if so holds it (s's runner hands it
+// over to the pacer, which resumes it). A nil pacer holds nothing.
 func (p *pacer) holds(s *stream, lastWrite time.Time) bool {
-	if p == nil || lastWrite.IsZero() {
+	if p == nil {
 		return false
 	}
 	now := p.now()
