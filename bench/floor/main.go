@@ -6,8 +6,11 @@
 // IDs, no auth, no heartbeats, no slow-reader handling, no limits. A
 // publish writes "data: BODY\n\n" to each subscriber of the channel with one
 // write(2), straight from the publishing connection's goroutine; a
-// subscriber's connection keeps no goroutine. It is a benchmark reference
-// (bench/floor.sh, go tool task bench:floor), not a server to deploy.
+// subscriber's connection keeps no goroutine. Its sockets are read and
+// written as Plexor's are, without the scheduler's system-call bookkeeping
+// (internal/rawio): a floor that paid for it would sit above what Plexor
+// pays. It is a benchmark reference (bench/floor.sh, go tool task
+// bench:floor), not a server to deploy.
 //
 // Usage: floor 127.0.0.1:PORT (loopback addresses only).
 package main
@@ -22,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // channels maps a channel to its subscribers' descriptors.
@@ -62,7 +67,8 @@ func serveListener(ln net.Listener) error {
 }
 
 // serve answers the requests of one connection.
-func (chs *channels) serve(conn *net.TCPConn) {
+func (chs *channels) serve(tcp *net.TCPConn) {
+	conn := rawio.Wrap(tcp)
 	br := bufio.NewReader(conn)
 	for {
 		req, err := http.ReadRequest(br)
@@ -73,7 +79,7 @@ func (chs *channels) serve(conn *net.TCPConn) {
 		names := strings.Split(req.URL.Query().Get("ch"), ",")
 		switch {
 		case req.Method == http.MethodGet && req.URL.Path == "/sub":
-			chs.subscribe(conn, names)
+			chs.subscribe(tcp, names)
 			return
 		case req.Method == http.MethodPost && req.URL.Path == "/pub":
 			body, err := io.ReadAll(req.Body)
@@ -119,8 +125,9 @@ func (chs *channels) subscribe(conn *net.TCPConn, names []string) {
 	}
 }
 
-// publish writes one event to every subscriber of name: one write(2) each;
-// a subscriber whose socket is full misses it (the load tool reports it).
+// publish writes one event to every subscriber of name: one write(2) each
+// (rawio.Write: the descriptors are non-blocking and never closed); a
+// subscriber whose socket is full misses it (the load tool reports it).
 func (chs *channels) publish(name string, body []byte) {
 	frame := make([]byte, 0, len(body)+8)
 	frame = append(append(append(frame, "data: "...), body...), "\n\n"...)
@@ -128,6 +135,6 @@ func (chs *channels) publish(name string, body []byte) {
 	fds := chs.subs[name]
 	chs.mu.Unlock()
 	for _, fd := range fds {
-		_, _ = syscall.Write(fd, frame)
+		_, _ = rawio.Write(uintptr(fd), frame)
 	}
 }
