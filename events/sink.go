@@ -2,6 +2,7 @@ package events
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -41,20 +42,20 @@ type sink interface {
 // HTTP/1.1 request the body is chunked, as net/http started it; for HTTP/1.0
 // it runs until the connection closes.
 //
-// A write that the socket takes at once (the usual case) is one write
-// syscall through the connection's RawConn, without a deadline; only the
-// rest of a write that would block is written with a deadline.
+// A write that the socket takes at once (the usual case) is one write(2)
+// straight to the connection's descriptor, without a deadline and without
+// the runtime poller's bookkeeping; only the rest of a write that would
+// block is written through conn, with a deadline.
 type connSink struct {
 	conn    net.Conn
 	chunked bool
-	raw     syscall.RawConn // nil when conn has none: writeNow writes nothing
-
-	// The write in progress through raw: writeNow sets p, rawWrite (made
-	// once, so a write allocates nothing) advances n and records err.
-	p        []byte
-	n        int
-	err      error
-	rawWrite func(fd uintptr) bool
+	// fd is conn's descriptor (non-blocking, as every net.Conn's), or -1
+	// when conn has none: writeNow writes nothing then. Using the number
+	// directly is safe because the stream's runner is the only one that
+	// writes to conn and the only one that closes it (close, after its
+	// last write): the descriptor cannot be closed and reused under a
+	// write.
+	fd int
 
 	// deadlineMu orders the deadlines writeWithin sets with a drain's cut
 	// (cutShort), which may come from another goroutine at any time, even
@@ -65,11 +66,10 @@ type connSink struct {
 }
 
 func newConnSink(conn net.Conn, chunked bool) *connSink {
-	s := &connSink{conn: conn, chunked: chunked}
+	s := &connSink{conn: conn, chunked: chunked, fd: -1}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			s.raw = raw
-			s.rawWrite = s.writeFD
+			_ = raw.Control(func(fd uintptr) { s.fd = int(fd) })
 		}
 	}
 	return s
@@ -98,39 +98,26 @@ func (s *connSink) frame(b []byte, final bool) []byte {
 }
 
 func (s *connSink) writeNow(p []byte) (int, error) {
-	if s.raw == nil {
+	if s.fd < 0 {
 		return 0, nil
 	}
-	s.p, s.n, s.err = p, 0, nil
-	err := s.raw.Write(s.rawWrite)
-	n := s.n
-	if err == nil {
-		err = s.err
-	}
-	s.p, s.err = nil, nil
-	return n, err
-}
-
-// writeFD is rawWrite: it writes s.p[s.n:] to fd until the socket would
-// block, and always reports itself done, so the runtime never parks it.
-func (s *connSink) writeFD(fd uintptr) bool {
-	for s.n < len(s.p) {
-		n, err := rawio.Write(fd, s.p[s.n:])
+	written := 0
+	for written < len(p) {
+		n, err := rawio.Write(uintptr(s.fd), p[written:])
 		if n > 0 {
-			s.n += n
+			written += n
 		}
 		switch {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			return true
+			return written, nil
 		case err != nil:
-			s.err = &net.OpError{Op: "write", Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: err}
-			return true
+			return written, &net.OpError{Op: "write", Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: os.NewSyscallError("write", err)}
 		case n <= 0:
-			return true
+			return written, nil
 		}
 	}
-	return true
+	return written, nil
 }
 
 func (s *connSink) writeWithin(p []byte, timeout time.Duration) error {
