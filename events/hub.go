@@ -83,14 +83,26 @@ type shard struct {
 
 // Subscription is one connection's interest in a set of channels.
 type Subscription struct {
-	channels []string
-	envelope bool
-	q        *queue
-
 	// lastQueued is the ID of the last event queued for this subscription,
 	// so an event published to several of its channels is queued once.
 	// Guarded by Hub.pubMu.
 	lastQueued uint64
+	q          *queue // next to the Subscription in memory (newSubscription)
+	envelope   bool
+	channels   []string
+}
+
+// newSubscription returns a Subscription with a queue of maxBytes,
+// allocated together: a fan-out touches both, and one object takes fewer
+// cache lines than two.
+func newSubscription(channels []string, envelope bool, maxBytes int) *Subscription {
+	both := &struct {
+		sub Subscription
+		q   queue
+	}{sub: Subscription{channels: channels, envelope: envelope}}
+	both.q.init(maxBytes)
+	both.sub.q = &both.q
+	return &both.sub
 }
 
 // Channels returns the subscribed channels (do not modify).
@@ -163,7 +175,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 	if h.relayed && h.position.Load() == 0 {
 		return nil, 0, ErrNotConnected
 	}
-	sub := &Subscription{channels: channels, envelope: envelope, q: newQueue(h.queueBytes)}
+	sub := newSubscription(channels, envelope, h.queueBytes)
 	for _, ch := range channels {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()

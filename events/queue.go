@@ -43,7 +43,14 @@ type queue struct {
 }
 
 func newQueue(maxBytes int) *queue {
-	return &queue{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+	q := new(queue)
+	q.init(maxBytes)
+	return q
+}
+
+// init makes the zero queue q an empty queue of maxBytes.
+func (q *queue) init(maxBytes int) {
+	q.maxBytes, q.wake = maxBytes, make(chan struct{}, 1)
 }
 
 // push adds f unless the queue is closed. When f does not fit, the queue is

@@ -98,7 +98,7 @@ func (w *watchLog) subscribe(prefixes []string, cursor uint64, hasCursor bool, q
 	if w.closed {
 		return watchStart{}, ErrDraining
 	}
-	sub := &Subscription{q: newQueue(queueBytes)}
+	sub := newSubscription(nil, false, queueBytes)
 	w.watchers[sub] = prefixes
 	if !hasCursor {
 		return watchStart{sub: sub, exact: true, newest: w.ids.Last()}, nil

@@ -1,0 +1,70 @@
+package events
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/plexor/plexor/history"
+)
+
+// discardSink takes every write whole at once and keeps nothing: the
+// stream's side of a delivery without the kernel's.
+type discardSink struct{}
+
+func (discardSink) frame(b []byte, _ bool) []byte               { return b[frameHeadroom:] }
+func (discardSink) writeNow(p []byte) (int, error)              { return len(p), nil }
+func (discardSink) writeWithin(p []byte, _ time.Duration) error { return nil }
+func (discardSink) close()                                      {}
+
+// BenchmarkPublishToStreams publishes one event to a channel with 10,000
+// live streams whose sinks discard what they get, and waits until every
+// stream wrote it: the user-space cost of a delivery (fan-out, wake-up,
+// batch, write call) with thousands of feeds, each touched once per
+// publish, as at the load tool's one-channel point. The pacer is off.
+func BenchmarkPublishToStreams(b *testing.B) {
+	const feeds = 10000
+	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	hub := NewHub(store, HubConfig{})
+	api := NewAPI(hub, Config{Heartbeat: time.Hour}, nil)
+	streams := make([]*stream, feeds)
+	for i := range streams {
+		sub, upTo, err := hub.Subscribe(context.Background(), []string{"a"}, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &stream{api: api, sub: sub, sink: discardSink{}, last: upTo, unsubscribe: func() { hub.Unsubscribe(sub) }}
+		hub.metrics.connections.Add(1)
+		s.running.Store(true)
+		s.start()
+		streams[i] = s
+	}
+	defer func() {
+		for _, s := range streams {
+			s.notify(evGone)
+		}
+	}()
+	msg := []history.Message{{Channels: []string{"a"}, Data: []byte(`{"kind":"update","text":"hello, subscribers"}`)}}
+	delivered := func() int64 { return hub.metrics.delivered.Load() }
+	waitFor := func(n int64) {
+		for delivered() < n {
+			runtime.Gosched()
+		}
+	}
+	base := delivered()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := hub.Publish(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+		waitFor(base + int64(i+1)*feeds)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*feeds), "ns/delivery")
+}
