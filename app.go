@@ -218,9 +218,11 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			// An error the handler returned is answered by the error handler
 			// after this runs: its status is the one the client gets.
-			var apiErr *events.Error
-			if v.Error != nil && errors.As(v.Error, &apiErr) {
-				v.Status = apiErr.Status
+			if v.Error != nil {
+				var apiErr *events.Error // escapes to the heap: declared only when there is an error
+				if errors.As(v.Error, &apiErr) {
+					v.Status = apiErr.Status
+				}
 			}
 			level := slog.LevelDebug
 			if v.Status >= 500 {
