@@ -42,12 +42,11 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	e.IPExtractor = ipExtractor(cfg)
 	e.HTTPErrorHandler = events.ErrorHandler(log)
 
-	e.Use(middleware.Recover())
-	e.Use(middleware.RequestID())
-	e.Use(requestLogger(log))
-	e.Use(events.RejectMalformedQuery)
+	// The global middleware and each route's are composed once (see
+	// onceComposed and compose), not by Echo for every request.
+	global := []echo.MiddlewareFunc{middleware.Recover(), middleware.RequestID(), requestLogger(log), events.RejectMalformedQuery}
 	if len(cfg.CORSOrigins) > 0 {
-		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+		global = append(global, middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowHeaders: []string{"Last-Event-ID", echo.HeaderCacheControl, echo.HeaderXRequestedWith,
@@ -55,6 +54,7 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 			MaxAge: 600,
 		}))
 	}
+	e.Use(onceComposed(global...))
 
 	verifier, err := cfg.jwtVerifier()
 	if err != nil {
@@ -111,13 +111,13 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	if err != nil {
 		return nil, err
 	}
-	e.GET("/events", api.Feed, connLimit)
-	e.GET("/poll", api.Poll, connLimit)
+	e.GET("/events", compose(api.Feed, connLimit))
+	e.GET("/poll", compose(api.Poll, connLimit))
 	publishMW := []echo.MiddlewareFunc{publisher}
 	if cfg.PublishRate > 0 {
 		publishMW = append(publishMW, rateLimit(cfg.PublishRate, cfg.PublishBurst, auth.PublisherID, "for one publisher token"))
 	}
-	e.POST("/publish", api.Publish, append(publishMW, bodyLimit, publishOnce)...)
+	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
 	for _, h := range cfg.Hooks {
 		if err := addHook(e, api, h, bodyLimit, idempotency, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err
@@ -126,17 +126,17 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	e.POST("/hooks/:name", events.UnknownHook)
 	// The admin middleware goes on each route, not on a group: a group's
 	// middleware makes Echo answer a wrong method with 404 instead of 405.
-	e.GET("/channels", api.Channels, admin)
-	e.GET("/channels/watch", api.Watch, admin, connLimit)
-	e.GET("/channels/:name", api.Channel, admin)
-	e.DELETE("/channels/:name/history", api.ClearHistory, admin)
-	e.GET("/stats", api.Stats, admin)
+	e.GET("/channels", compose(api.Channels, admin))
+	e.GET("/channels/watch", compose(api.Watch, admin, connLimit))
+	e.GET("/channels/:name", compose(api.Channel, admin))
+	e.DELETE("/channels/:name/history", compose(api.ClearHistory, admin))
+	e.GET("/stats", compose(api.Stats, admin))
 	probe := []string{http.MethodGet, http.MethodHead} // load balancers probe with HEAD too
 	e.Match(probe, "/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
-		e.POST("/demo/publish", api.DemoPublish,
+		e.POST("/demo/publish", compose(api.DemoPublish,
 			rateLimit(cfg.DemoRate, max(1, int(2*cfg.DemoRate)), func(c echo.Context) string { return c.RealIP() }, "from one address to the demo publisher"),
-			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes))))
+			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes)))))
 	}
 	e.Match(probe, "/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -190,7 +190,7 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 		return err
 	}
 	hook := events.Hook{Name: h.Name, Channels: h.Channels, Type: h.Type, Field: h.Field}
-	e.POST("/hooks/"+h.Name, api.Hook(hook), bodyLimit, signed, onceBySignature, once)
+	e.POST("/hooks/"+h.Name, compose(api.Hook(hook), bodyLimit, signed, onceBySignature, once))
 	return nil
 }
 
@@ -218,9 +218,11 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			// An error the handler returned is answered by the error handler
 			// after this runs: its status is the one the client gets.
-			var apiErr *events.Error
-			if v.Error != nil && errors.As(v.Error, &apiErr) {
-				v.Status = apiErr.Status
+			if v.Error != nil {
+				var apiErr *events.Error // escapes to the heap: declared only when there is an error
+				if errors.As(v.Error, &apiErr) {
+					v.Status = apiErr.Status
+				}
 			}
 			level := slog.LevelDebug
 			if v.Status >= 500 {

@@ -90,7 +90,11 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}
 	all = append(all, config.Scoped...)
 	digests := make([][sha256.Size]byte, len(all))
-	scopes := make([]Patterns, len(all))
+	// Each token's scope and identity are made once, as the values the
+	// context stores (an interface holding a slice or a string would be
+	// allocated anew for every request otherwise).
+	scopes := make([]any, len(all))
+	ids := make([]any, len(all))
 	for i, t := range all {
 		if err := CheckToken(t.Token); err != nil {
 			return nil, err
@@ -100,6 +104,7 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		}
 		digests[i] = sha256.Sum256([]byte(t.Token))
 		scopes[i] = t.Scope
+		ids[i] = hex.EncodeToString(digests[i][:])
 	}
 	challenge := `Bearer realm="` + config.Realm + `"`
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -119,7 +124,7 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			d := sha256.Sum256([]byte(presented))
 			if i := matchIndex(digests, d); i >= 0 {
 				c.Set(ScopeContextKey, scopes[i])
-				c.Set(publisherKey, hex.EncodeToString(d[:]))
+				c.Set(publisherKey, ids[i]) // the hex digest of the token, d
 				return next(c)
 			}
 			if config.Signed != nil && strings.Count(presented, ".") == 2 {

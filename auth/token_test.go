@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,6 +146,14 @@ func TestPublisherIDNamesTheTokenWithoutRevealingIt(t *testing.T) {
 	}
 	if idA == idB {
 		t.Fatalf("two tokens share the id %q", idA)
+	}
+	// The id is the token's hex SHA-256 digest: idempotency keys stored
+	// under it (in Redis, too) must keep matching.
+	for token, got := range map[string]string{tokenA: idA, tokenB: idB} {
+		sum := sha256.Sum256([]byte(token))
+		if want := hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("id of %s = %q, want its hex SHA-256 digest %q", token[:16], got, want)
+		}
 	}
 	if strings.Contains(idA, tokenA) || strings.Contains(idB, tokenB) {
 		t.Fatalf("ids %q, %q reveal their tokens", idA, idB)

@@ -44,7 +44,7 @@ func (a *API) Hook(h Hook) echo.HandlerFunc {
 		if err != nil {
 			return unavailable(err)
 		}
-		return c.JSON(http.StatusOK, publishResults(published)[0])
+		return answerPublished(c, published, false)
 	}
 }
 

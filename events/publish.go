@@ -72,11 +72,7 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 	if err != nil {
 		return unavailable(err)
 	}
-	results := publishResults(published)
-	if batch {
-		return c.JSON(http.StatusOK, results)
-	}
-	return c.JSON(http.StatusOK, results[0])
+	return answerPublished(c, published, batch)
 }
 
 // publishResults turns the hub's outcome into the answer's form.

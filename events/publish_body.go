@@ -69,7 +69,10 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 	if err != nil {
 		return nil, false, err
 	}
-	q := r.URL.Query()
+	var q url.Values // without a query string: none, and no empty map made
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	_, webhook := q["channels"]
 	form := mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data"
 	if form && webhook && mediaType == "application/x-www-form-urlencoded" && !looksLikeForm(body) {
@@ -145,8 +148,13 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 
 func contentType(r *http.Request) (string, map[string]string, error) {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	switch ct {
+	case "":
 		return "", nil, nil
+	case "application/json":
+		// What mime.ParseMediaType makes of it, without its parameter map
+		// (only a form's parameters are used).
+		return ct, nil, nil
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
@@ -261,12 +269,19 @@ func parseJSONMessages(body []byte, lim publishLimits) ([]history.Message, bool,
 				"at most %d messages per request (PLEXOR_MAX_BATCH)", lim.maxBatch)
 		}
 	} else {
-		m, ok := quickMessage(body)
-		if !ok {
-			m = jsonMessage{}
-			if err := decodeStrict(body, &m); err != nil {
+		if m, ok := quickMessage(body); ok {
+			// The quick path's data (printable ASCII without escapes, a
+			// number, true or false) is compact and valid UTF-8 already:
+			// compactJSON would only copy it.
+			msg, err := buildMessage(m.Channels, bytes.Clone(m.Data), m.Type, lim)
+			if err != nil {
 				return nil, false, err
 			}
+			return []history.Message{msg}, false, nil
+		}
+		var m jsonMessage
+		if err := decodeStrict(body, &m); err != nil {
+			return nil, false, err
 		}
 		in = []jsonMessage{m}
 	}

@@ -2,6 +2,8 @@ package events
 
 import (
 	"bytes"
+	"errors"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -609,4 +611,48 @@ func fpFormatMessages(msgs []history.Message) string {
 		b.WriteString("{channels=" + strings.Join(m.Channels, "|") + " type=" + m.Type + " data=" + string(m.Data) + "}")
 	}
 	return "[" + b.String() + "]"
+}
+
+// TestContentTypeAgreesWithParseMediaType: contentType's shortcut for a
+// plain "application/json" gives what mime.ParseMediaType gives, and the
+// general path still handles its neighbours (case, parameters, spaces).
+func TestContentTypeAgreesWithParseMediaType(t *testing.T) {
+	for _, ct := range []string{
+		"application/json",
+		"Application/JSON",
+		"application/json; charset=utf-8",
+		"application/json ",
+		"application/json;",
+		"application/json; charset=latin1",
+		"application/json x",
+	} {
+		t.Run(ct, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/publish", nil)
+			r.Header.Set("Content-Type", ct)
+			got, gotParams, gotErr := contentType(r)
+			want, wantParams, wantErr := mime.ParseMediaType(ct)
+			if wantErr == nil {
+				if cs, ok := wantParams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+					wantErr = errors.New("unsupported charset")
+				}
+			}
+			if (gotErr != nil) != (wantErr != nil) {
+				t.Fatalf("contentType(%q) error = %v, want error %v", ct, gotErr, wantErr)
+			}
+			if gotErr != nil {
+				return
+			}
+			if got != want {
+				t.Errorf("contentType(%q) = %q, want %q", ct, got, want)
+			}
+			if len(gotParams) != len(wantParams) {
+				t.Errorf("contentType(%q) params = %v, want %v", ct, gotParams, wantParams)
+			}
+			for k, v := range wantParams {
+				if gotParams[k] != v {
+					t.Errorf("contentType(%q) param %s = %q, want %q", ct, k, gotParams[k], v)
+				}
+			}
+		})
+	}
 }

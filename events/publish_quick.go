@@ -1,9 +1,6 @@
 package events
 
-import (
-	"encoding/json"
-	"slices"
-)
+import "encoding/json"
 
 // quickMessage decodes the common shape of a publish body quickly:
 //
@@ -23,11 +20,11 @@ func quickMessage(body []byte) (jsonMessage, bool) {
 		return m, false
 	}
 	for {
-		key, ok := p.simpleString()
+		key, ok := p.rawSimpleString()
 		if !ok || !p.byte(':') {
 			return m, false
 		}
-		k := slices.Index(quickKeys[:], key)
+		k := quickKey(key)
 		if k < 0 || seen[k] {
 			return m, false // another key, or one given twice
 		}
@@ -57,6 +54,18 @@ func quickMessage(body []byte) (jsonMessage, bool) {
 
 // quickKeys are the keys quickMessage knows; channels and data are required.
 var quickKeys = [...]string{"channels", "data", "type"}
+
+// quickKey returns the index in quickKeys of a key read with its quotes by
+// rawSimpleString, or -1 (comparing bytes, so no string is made of it).
+func quickKey(quoted []byte) int {
+	name := quoted[1 : len(quoted)-1]
+	for i, k := range quickKeys {
+		if string(name) == k {
+			return i
+		}
+	}
+	return -1
+}
 
 // quickParser walks a JSON text for quickMessage.
 type quickParser struct {

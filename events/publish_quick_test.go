@@ -58,6 +58,9 @@ func TestQuickMessage(t *testing.T) {
 			if !sameMessage(got, strict) {
 				t.Errorf("quick %+v, strict %+v", got, strict)
 			}
+			if compact, err := compactJSON(got.Data); err != nil || !bytes.Equal(compact, got.Data) {
+				t.Errorf("compactJSON(%s) = %s, %v; want the data unchanged", got.Data, compact, err)
+			}
 		})
 	}
 }
@@ -68,7 +71,8 @@ func sameMessage(a, b jsonMessage) bool {
 }
 
 // FuzzQuickMessage checks that whatever the quick path accepts, the strict
-// decoder accepts too, with the same result.
+// decoder accepts too, with the same result, and that its data is what
+// compactJSON would make of it (parseJSONMessages skips compactJSON for it).
 func FuzzQuickMessage(f *testing.F) {
 	for _, seed := range []string{
 		`{"channels":["c1"],"data":"0 1 2 1795"}`,
@@ -90,6 +94,10 @@ func FuzzQuickMessage(f *testing.F) {
 		}
 		if !sameMessage(quick, strict) {
 			t.Fatalf("%q: quick %+v (data %s), strict %+v (data %s)", body, quick, quick.Data, strict, strict.Data)
+		}
+		compact, err := compactJSON(quick.Data)
+		if err != nil || !bytes.Equal(compact, quick.Data) {
+			t.Fatalf("%q: compactJSON(%s) = %s, %v; want the data unchanged", body, quick.Data, compact, err)
 		}
 	})
 }

@@ -13,9 +13,13 @@ import (
 // "callback=cb;alert(1)" would quietly mean something else.
 func RejectMalformedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
-			return errorf(http.StatusBadRequest, "invalid_query",
-				"the query string is malformed (%v): separate parameters with & and percent-encode ; and other reserved characters", err)
+		// An empty query cannot be malformed: it is not parsed (which would
+		// allocate an empty map for every request).
+		if raw := c.Request().URL.RawQuery; raw != "" {
+			if _, err := url.ParseQuery(raw); err != nil {
+				return errorf(http.StatusBadRequest, "invalid_query",
+					"the query string is malformed (%v): separate parameters with & and percent-encode ; and other reserved characters", err)
+			}
 		}
 		return next(c)
 	}

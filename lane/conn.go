@@ -35,6 +35,7 @@ type laneConn struct {
 	closeAfter bool               // answer the current request with Connection: close, then close
 	afterPost  bool               // the last request was a POST: blank lines before the next one are skipped
 	linger     bool               // the client may still be sending: close with lingerClose
+	drain      [512]byte          // scratch space for the first read of a body left unread
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -205,8 +206,15 @@ func (lc *laneConn) handle(req *http.Request) bool {
 		return false // the handler owns the connection now
 	}
 	if body != nil && body != http.NoBody {
-		n, err := io.CopyN(io.Discard, body, maxPostHandlerDrain+1)
-		if n > maxPostHandlerDrain || (err != nil && err != io.EOF) {
+		// Usually the handler read it all: one read into the connection's
+		// scratch space sees its end, without io.CopyN's LimitReader.
+		n, err := body.Read(lc.drain[:])
+		dropped := int64(n)
+		if err == nil {
+			n, rerr := io.CopyN(io.Discard, body, maxPostHandlerDrain+1-dropped)
+			dropped, err = dropped+n, rerr
+		}
+		if dropped > maxPostHandlerDrain || (err != nil && err != io.EOF) {
 			lc.closeAfter, lc.linger = true, true
 		}
 	}

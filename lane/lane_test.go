@@ -292,6 +292,11 @@ func TestUnreadBodies(t *testing.T) {
 		wantClose bool
 	}{
 		{"a small unread body is dropped and the connection kept", 10 << 10, false},
+		{"a body smaller than the first read's scratch space", 5, false},
+		{"a body of the scratch space's size", 512, false},
+		{"a body one byte over the scratch space", 513, false},
+		{"a body of 256 KiB exactly", maxPostHandlerDrain, false},
+		{"a body one byte over 256 KiB closes the connection", maxPostHandlerDrain + 1, true},
 		{"a body over 256 KiB closes the connection", 300 << 10, true},
 	}
 	for _, tt := range tests {

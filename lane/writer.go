@@ -31,6 +31,13 @@ type responseWriter struct {
 	left        int64 // while streaming with a declared Content-Length: the bytes still due; else -1
 	hijacked    bool  // the handler took the connection
 	err         error // the first write error: the connection is broken
+
+	// Reused between requests, so that writing a head allocates nothing:
+	keys        []string  // the header's keys, sorted (appendHeader)
+	lengthValue [1]string // the Content-Length header's value slice
+	dateValue   [1]string // the Date header's value slice
+	lastLen     int       // the body length lastLenText says, once it is set
+	lastLenText string    // strconv.Itoa(lastLen)
 }
 
 // reset prepares w for req.
@@ -227,7 +234,11 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	case !bodyAllowed(w.status):
 		h.Del("Content-Length")
 	case bodyLen >= 0 && (w.req.Method != http.MethodHead || h.Get("Content-Length") == "" && bodyLen > 0):
-		h.Set("Content-Length", strconv.Itoa(bodyLen))
+		if bodyLen != w.lastLen || w.lastLenText == "" {
+			w.lastLen, w.lastLenText = bodyLen, strconv.Itoa(bodyLen)
+		}
+		w.lengthValue[0] = w.lastLenText
+		h["Content-Length"] = w.lengthValue[:] // as h.Set, in storage of w's own
 	}
 	if w.chunked {
 		h.Set("Transfer-Encoding", "chunked")
@@ -236,16 +247,18 @@ func (w *responseWriter) writeHead(bodyLen int) {
 		h.Set("Content-Type", http.DetectContentType(w.body))
 	}
 	if _, ok := h["Date"]; !ok {
-		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+		w.dateValue[0] = dateValue(time.Now())
+		h["Date"] = w.dateValue[:]
 	}
 	if w.lc.closeAfter {
 		h.Set("Connection", "close")
 	}
-	w.out.WriteString("HTTP/1.1 ")
-	w.out.WriteString(statusLine(w.status))
-	w.out.WriteString("\r\n")
-	_ = h.Write(&w.out)
-	w.out.WriteString("\r\n")
+	b := append(w.out.AvailableBuffer(), "HTTP/1.1 "...)
+	b = appendStatusLine(b, w.status)
+	b = append(b, "\r\n"...)
+	b, w.keys = appendHeader(b, h, w.keys)
+	b = append(b, "\r\n"...)
+	w.out.Write(b)
 }
 
 // send writes w.out to the connection, remembering the first failure.
