@@ -271,3 +271,23 @@ func FuzzParsePublish(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRawText checks rawText against the decoder alone: its shortcut for
+// strings that need no decoding must give what json.Unmarshal gives.
+func FuzzRawText(f *testing.F) {
+	for _, seed := range []string{`"hello"`, `""`, `"a\nb"`, "\"a\xffb\"", "\"a\tb\"", `"a"b"`, `"x" `, `{"a":1}`, `"`, "\"\u00e9\""} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want := data
+		if len(data) > 0 && data[0] == '"' {
+			var s string
+			if err := json.Unmarshal(data, &s); err == nil {
+				want = []byte(s)
+			}
+		}
+		if got := rawText(data); !bytes.Equal(got, want) {
+			t.Errorf("rawText(%q) = %q, want %q", data, got, want)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/plexor/plexor/history"
 )
@@ -94,12 +95,36 @@ func appendInt(dst []byte, n int64) []byte {
 // text of a JSON string, or the compact JSON of any other value.
 func rawText(data []byte) []byte {
 	if len(data) > 0 && data[0] == '"' {
+		if text, ok := plainString(data); ok {
+			return text
+		}
 		var s string
 		if err := json.Unmarshal(data, &s); err == nil {
 			return []byte(s)
 		}
 	}
 	return data
+}
+
+// plainString returns the text of the JSON string data when it needs no
+// decoding: quoted, without escapes, quotes or control characters inside,
+// valid UTF-8 (the decoder would replace invalid bytes). The text shares
+// data's storage.
+func plainString(data []byte) ([]byte, bool) {
+	n := len(data)
+	if n < 2 || data[0] != '"' || data[n-1] != '"' {
+		return nil, false
+	}
+	text := data[1 : n-1]
+	for _, c := range text {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	if !utf8.Valid(text) {
+		return nil, false
+	}
+	return text, true
 }
 
 // eventType is the SSE event type of a stored event in the raw format.

@@ -509,6 +509,11 @@ func TestRawText(t *testing.T) {
 		{name: "true", in: `true`, want: `true`},
 		{name: "empty", in: ``, want: ``},
 		{name: "broken string kept as is", in: `"unterminated`, want: `"unterminated`},
+		{name: "invalid UTF-8 replaced as the decoder does", in: "\"a\xffb\"", want: "a\ufffdb"},
+		{name: "raw control character kept as is", in: "\"a\tb\"", want: "\"a\tb\""},
+		{name: "inner quote kept as is", in: `"a"b"`, want: `"a"b"`},
+		{name: "DEL", in: "\"a\x7fb\"", want: "a\x7fb"},
+		{name: "lone quote kept as is", in: `"`, want: `"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
