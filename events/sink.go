@@ -129,8 +129,9 @@ func (s *connSink) writeWithin(p []byte, timeout time.Duration) error {
 	_ = s.conn.SetWriteDeadline(deadline)
 	s.deadlineMu.Unlock()
 	_, err := s.conn.Write(p)
-	// A deadline left behind would fail the next writeNow once it passed;
-	// a drain's cut stays.
+	// Only writes through conn see deadlines (writeNow goes to the
+	// descriptor and never waits); the connection is left with none but a
+	// drain's cut.
 	s.deadlineMu.Lock()
 	_ = s.conn.SetWriteDeadline(s.cut)
 	s.deadlineMu.Unlock()

@@ -546,3 +546,42 @@ func TestStreamedAnswerWithDeclaredLength(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownLeavesAHijackedConnectionAlone: a connection a handler took
+// over (Hijack) is the handler's from then on, even while the handler has
+// not returned yet: a Shutdown whose context has ended meanwhile must not
+// close it under its new owner (events' feeds write to the descriptor
+// number, which a close would let the next connection reuse).
+func TestShutdownLeavesAHijackedConnectionAlone(t *testing.T) {
+	taken := make(chan net.Conn, 1)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/feed" {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			taken <- conn
+			<-release // the handler has not returned yet (middleware unwinding, a log line...)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	l, addr := startLane(t, h, Config{})
+	c := dial(t, addr)
+	c.send(post("/publish", "x"))
+	c.read("POST")
+	c.send("GET /feed HTTP/1.1\r\nHost: x\r\n\r\n")
+	conn := <-taken
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = l.Shutdown(ctx)
+	close(release)
+
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("x")); errors.Is(err, net.ErrClosed) {
+		t.Errorf("the lane closed a connection its handler had taken over: %v", err)
+	}
+}

@@ -172,6 +172,10 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	w.hijacked = true
+	// The connection is the handler's now: out of the registry at once, so
+	// that a Shutdown cannot close it under its new owner (a feed writes to
+	// its descriptor number and must be its only closer).
+	w.lc.lane.forget(w.lc)
 	_ = w.lc.conn.SetDeadline(time.Time{})
 	return w.lc.conn, bufio.NewReadWriter(w.lc.br, bufio.NewWriter(w.lc.conn)), nil
 }
