@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 )
 
 // TestOnceComposedMatchesEchoUse: the once-composed global middleware and
@@ -77,6 +79,91 @@ func TestOnceComposedMatchesEchoUse(t *testing.T) {
 			}
 			if !strings.HasPrefix(got.steps, "g1> g2>") {
 				t.Errorf("steps %q: the global middleware did not run first", got.steps)
+			}
+		})
+	}
+}
+
+// TestOnceComposedEdgeCasesMatchEchoUse: CORS preflights, a panic caught
+// by Recover, errors from global and route middleware, 404, 405, HEAD
+// through Match and Any get the same status, body and headers whether the
+// middleware is composed once or by Echo per request.
+func TestOnceComposedEdgeCasesMatchEchoUse(t *testing.T) {
+	build := func(composed bool) *echo.Echo {
+		e := echo.New()
+		global := []echo.MiddlewareFunc{middleware.Recover(), middleware.RequestID(),
+			func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					if c.QueryParam("mwerr") != "" {
+						return echo.NewHTTPError(http.StatusTeapot, "mw")
+					}
+					return next(c)
+				}
+			},
+			middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: []string{"https://a.example"},
+				AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions}, MaxAge: 600})}
+		routeMW := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if c.QueryParam("rerr") != "" {
+					return errors.New("route mw")
+				}
+				return next(c)
+			}
+		}
+		pub := func(c echo.Context) error {
+			if c.QueryParam("panic") != "" {
+				panic("boom")
+			}
+			return c.String(200, "pub")
+		}
+		probe := func(c echo.Context) error { return c.String(200, "ok") }
+		if composed {
+			e.Use(onceComposed(global...))
+			e.POST("/publish", compose(pub, routeMW))
+		} else {
+			e.Use(global...)
+			e.POST("/publish", pub, routeMW)
+		}
+		e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", probe)
+		e.Any("/any", probe)
+		return e
+	}
+	reqs := []struct {
+		method, target string
+		hdr            map[string]string
+	}{
+		{"OPTIONS", "/publish", map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}},
+		{"OPTIONS", "/publish", map[string]string{"Origin": "https://b.example", "Access-Control-Request-Method": "POST"}},
+		{"OPTIONS", "/nowhere", map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}},
+		{"OPTIONS", "/publish", nil},
+		{"POST", "/publish?panic=1", map[string]string{"Origin": "https://a.example"}},
+		{"POST", "/publish?mwerr=1", nil},
+		{"POST", "/publish?rerr=1", nil},
+		{"GET", "/publish", nil},
+		{"HEAD", "/healthz", nil},
+		{"HEAD", "/publish", nil},
+		{"DELETE", "/any", nil},
+		{"GET", "/missing", map[string]string{"Origin": "https://a.example"}},
+	}
+	for _, r := range reqs {
+		t.Run(r.method+" "+r.target, func(t *testing.T) {
+			var out [2]string
+			for i, composed := range []bool{false, true} {
+				e := build(composed)
+				req := httptest.NewRequest(r.method, r.target, nil)
+				for k, v := range r.hdr {
+					req.Header.Set(k, v)
+				}
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				h := rec.Header().Clone()
+				h.Del("X-Request-Id")
+				var head strings.Builder
+				_ = h.Write(&head)
+				out[i] = http.StatusText(rec.Code) + " " + rec.Body.String() + " " + head.String()
+			}
+			if out[0] != out[1] {
+				t.Errorf("composed: got %q, want (e.Use) %q", out[1], out[0])
 			}
 		})
 	}
