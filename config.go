@@ -37,6 +37,7 @@ type Config struct {
 	QueueBytes          int           `env:"QUEUE_BYTES" envDefault:"1048576"`
 	WriteTimeout        time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
 	WriteInterval       time.Duration `env:"WRITE_INTERVAL" envDefault:"1ms"`
+	TCPCongestion       string        `env:"TCP_CONGESTION"`
 	MaxConnLife         time.Duration `env:"MAX_CONN_LIFE" envDefault:"1h"`
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"5s"`
 	PollTimeout         time.Duration `env:"POLL_TIMEOUT" envDefault:"25s"`
@@ -289,6 +290,9 @@ func (c Config) validate() error {
 	if c.WriteInterval < 0 || c.WriteInterval > time.Second {
 		bad("WRITE_INTERVAL", "must be between 0 (write every event at once) and 1s, got %s", c.WriteInterval)
 	}
+	if c.TCPCongestion != "" && !validCongestionName(c.TCPCongestion) {
+		bad("TCP_CONGESTION", "%q is not a congestion control algorithm's name (letters, digits, '_' or '-', at most 15), e.g. reno, cubic or bbr", c.TCPCongestion)
+	}
 	if c.MaxConnLife != 0 && c.MaxConnLife < time.Second {
 		bad("MAX_CONN_LIFE", "must be 0 (unlimited) or at least 1s, got %s", c.MaxConnLife)
 	}
@@ -352,4 +356,18 @@ func (c Config) validate() error {
 		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+// validCongestionName reports whether name can name a Linux TCP congestion
+// control algorithm (TCP_CA_NAME_MAX is 16 with the terminating NUL).
+func validCongestionName(name string) bool {
+	if len(name) == 0 || len(name) > 15 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

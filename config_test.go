@@ -67,6 +67,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
 		{"negative write interval", "PLEXOR_WRITE_INTERVAL", "-1ms", "PLEXOR_WRITE_INTERVAL: must be between 0"},
 		{"long write interval", "PLEXOR_WRITE_INTERVAL", "2s", "PLEXOR_WRITE_INTERVAL: must be between 0"},
+		{"congestion name with a space", "PLEXOR_TCP_CONGESTION", "re no", "PLEXOR_TCP_CONGESTION: \"re no\" is not a congestion control algorithm's name"},
+		{"congestion name too long", "PLEXOR_TCP_CONGESTION", "abcdefghijklmnop", "PLEXOR_TCP_CONGESTION: \"abcdefghijklmnop\" is not"},
 		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},
 		{"bad demo switch", "PLEXOR_DEMO_PUBLISH", "maybe", "PLEXOR_DEMO_PUBLISH: invalid value: expected true or false"},
 		{"bad lane switch", "PLEXOR_PUBLISH_LANE", "sometimes", "PLEXOR_PUBLISH_LANE: invalid value: expected true or false"},

@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,9 +102,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen(cfg.Addr, cfg.TCPCongestion)
 	if err != nil {
-		return fmt.Errorf("PLEXOR_ADDR=%s: %w", cfg.Addr, err)
+		return err
 	}
 	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
 	// Keep-alive publishers are served by the lane once their connection
