@@ -407,7 +407,8 @@ func TestHostileRequests(t *testing.T) {
 		{name: "static: Go source is not served", path: "/static/static.go", status: 404, code: "not_found"},
 		{name: "static: below a file", path: "/static/demo.js/..", status: 404, code: "not_found"},
 		{name: "static: dot-dot at the root", path: "/%2e%2e/%2e%2e/etc/passwd", status: 404, code: "not_found"},
-		{name: "static: range past the end", path: "/plexor.js", header: []string{"Range", "bytes=99999999-"}, status: 416, plain: true},
+		{name: "static: range past the end", path: "/plexor.js", header: []string{"Range", "bytes=99999999-"}, status: 416, code: "range_not_satisfiable"},
+		{name: "static: If-Match that does not match", path: "/plexor.js", header: []string{"If-Match", `"nope"`}, status: 412, code: "precondition_failed"},
 
 		// ---- what net/http answers before the service sees anything ----
 		{name: "http: 2 MB URL", raw: "GET /events?channels=" + strings.Repeat("a", 2<<20) + " HTTP/1.1\r\nHost: x\r\n\r\n", status: 431, plain: true},

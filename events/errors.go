@@ -34,15 +34,17 @@ func errorf(status int, code, format string, args ...any) *Error {
 
 // codes for Echo's own errors (routing, body limit, auth middleware).
 var statusCodes = map[int]string{
-	http.StatusBadRequest:            "bad_request",
-	http.StatusUnauthorized:          "unauthorized",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not_found",
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusRequestEntityTooLarge: "body_too_large",
-	http.StatusUnsupportedMediaType:  "unsupported_media_type",
-	http.StatusTooManyRequests:       "too_many_requests",
-	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusBadRequest:                   "bad_request",
+	http.StatusUnauthorized:                 "unauthorized",
+	http.StatusForbidden:                    "forbidden",
+	http.StatusNotFound:                     "not_found",
+	http.StatusMethodNotAllowed:             "method_not_allowed",
+	http.StatusPreconditionFailed:           "precondition_failed",
+	http.StatusRequestEntityTooLarge:        "body_too_large",
+	http.StatusUnsupportedMediaType:         "unsupported_media_type",
+	http.StatusRequestedRangeNotSatisfiable: "range_not_satisfiable",
+	http.StatusTooManyRequests:              "too_many_requests",
+	http.StatusServiceUnavailable:           "unavailable",
 }
 
 // ErrorHandler is the Echo HTTPErrorHandler of the service: every error a

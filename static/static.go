@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -110,6 +111,47 @@ func serve(c echo.Context, name string) error {
 		h.Set(echo.HeaderXFrameOptions, "DENY")
 		h.Set(echo.HeaderReferrerPolicy, "no-referrer")
 	}
-	http.ServeContent(c.Response(), c.Request(), f.name, time.Time{}, bytes.NewReader(f.body))
+	w := &refusalCatcher{ResponseWriter: c.Response()}
+	http.ServeContent(w, c.Request(), f.name, time.Time{}, bytes.NewReader(f.body))
+	if w.status != 0 {
+		h.Del(echo.HeaderContentType) // the file's, or ServeContent's text/plain: the error handler sets its own
+		msg := strings.TrimSpace(w.message.String())
+		if msg == "" {
+			msg = http.StatusText(w.status)
+		}
+		return echo.NewHTTPError(w.status, msg)
+	}
 	return nil
 }
+
+// refusalCatcher keeps a refusal that http.ServeContent writes (416 for a
+// Range it cannot satisfy, 412 for a failed If-Match, as plain text) from
+// going out, so that serve can hand it to the error handler, which answers
+// it in JSON as every other refusal. The headers ServeContent set stay
+// (Content-Range for a 416). Everything else passes through.
+type refusalCatcher struct {
+	http.ResponseWriter
+	status  int          // the refusal's status; 0 while none
+	message bytes.Buffer // what ServeContent wrote after it
+}
+
+func (w *refusalCatcher) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *refusalCatcher) Write(p []byte) (int, error) {
+	if w.status != 0 {
+		if w.message.Len() < 256 {
+			w.message.Write(p[:min(len(p), 256-w.message.Len())])
+		}
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the response underneath.
+func (w *refusalCatcher) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -3,6 +3,7 @@ package static
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,5 +78,52 @@ func TestRevalidationAndHead(t *testing.T) {
 	head := get(t, e, http.MethodHead, "/", nil)
 	if head.Code != http.StatusOK || head.Body.Len() != 0 || head.Header().Get("Content-Length") == "" {
 		t.Errorf("HEAD /: %d, %d bytes, Content-Length %q", head.Code, head.Body.Len(), head.Header().Get("Content-Length"))
+	}
+}
+
+// TestRefusalsGoToTheErrorHandler: what http.ServeContent refuses (a Range
+// it cannot satisfy, a failed If-Match) reaches the application's error
+// handler instead of going out as plain text; the headers that belong to
+// the refusal stay; ranges it can serve are served.
+func TestRefusalsGoToTheErrorHandler(t *testing.T) {
+	e := echo.New() // Echo's own error handler answers {"message": …} in JSON
+	Register(e)
+	size := len(files["plexor.js"].body)
+	tests := []struct {
+		name         string
+		method       string
+		header       http.Header
+		status       int
+		contentType  string
+		body         string // contained in the body
+		contentRange string
+	}{
+		{"range past the end", http.MethodGet, http.Header{"Range": {"bytes=99999999-"}}, http.StatusRequestedRangeNotSatisfiable,
+			echo.MIMEApplicationJSON, `"message":"invalid range: failed to overlap"`, "bytes */" + strconv.Itoa(size)},
+		{"malformed range", http.MethodGet, http.Header{"Range": {"bytes=x-y"}}, http.StatusRequestedRangeNotSatisfiable,
+			echo.MIMEApplicationJSON, `"message":"invalid range"`, ""}, // net/http sends Content-Range only when the range does not overlap
+		{"failed If-Match", http.MethodGet, http.Header{"If-Match": {`"nope"`}}, http.StatusPreconditionFailed,
+			echo.MIMEApplicationJSON, `"message":"Precondition Failed"`, ""},
+		{"range past the end, HEAD", http.MethodHead, http.Header{"Range": {"bytes=99999999-"}}, http.StatusRequestedRangeNotSatisfiable,
+			"", "", "bytes */" + strconv.Itoa(size)},
+		{"satisfiable range", http.MethodGet, http.Header{"Range": {"bytes=0-9"}}, http.StatusPartialContent,
+			"text/javascript; charset=utf-8", string(files["plexor.js"].body[:10]), "bytes 0-9/" + strconv.Itoa(size)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, e, tt.method, "/plexor.js", tt.header)
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d (body %q)", rec.Code, tt.status, rec.Body.String())
+			}
+			if tt.contentType != "" && !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.contentType) {
+				t.Errorf("Content-Type = %q, want %q", rec.Header().Get("Content-Type"), tt.contentType)
+			}
+			if !strings.Contains(rec.Body.String(), tt.body) {
+				t.Errorf("body = %q, want it to contain %q", rec.Body.String(), tt.body)
+			}
+			if got := rec.Header().Get("Content-Range"); got != tt.contentRange {
+				t.Errorf("Content-Range = %q, want %q", got, tt.contentRange)
+			}
+		})
 	}
 }
