@@ -148,8 +148,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	// First the feeds: /readyz turns 503 at once, every feed ends with a retry
 	// hint (a feed request arriving now gets only the hint), publishes still
 	// work. Then Shutdown closes the listener and waits for the rest.
-	hub.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// The whole shutdown, the feeds' goodbyes included, ends within the
+	// timeout.
+	shutdownBy := time.Now().Add(cfg.ShutdownTimeout)
+	hub.DrainWithin(cfg.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), shutdownBy)
 	defer cancel()
 	// The lane's connections are unknown to srv: both wind down at once.
 	laneDone := make(chan error, 1)

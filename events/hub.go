@@ -417,7 +417,12 @@ func (h *Hub) Listeners(channel string) int {
 // Drain closes every subscription with ErrShuttingDown and refuses new ones,
 // then waits (a few seconds at most) until every feed has said goodbye.
 // Publishing still works, so in-flight publishes complete.
-func (h *Hub) Drain() {
+func (h *Hub) Drain() { h.DrainWithin(drainWait) }
+
+// DrainWithin is Drain with its wait for the feeds bounded by maxWait too,
+// for a shutdown that must end within a deadline: feeds still writing
+// then are left to be closed with the process.
+func (h *Hub) DrainWithin(maxWait time.Duration) {
 	h.draining.Store(true)
 	h.watch.drain()
 	for i := range h.shards {
@@ -430,7 +435,7 @@ func (h *Hub) Drain() {
 		}
 		sh.mu.RUnlock()
 	}
-	h.streams.closeAndWait(drainWait)
+	h.streams.closeAndWait(min(maxWait, drainWait))
 }
 
 // Draining reports whether Drain was called.

@@ -496,3 +496,22 @@ func waitStreams(t *testing.T, hub *Hub, n int) {
 		}
 	}
 }
+
+// TestDrainWithinEndsByItsBound: a drain bounded by a shutdown's deadline
+// returns by then, even while a feed's write is stuck on a client that
+// reads nothing (Drain would wait for the write's cut, a second later).
+func TestDrainWithinEndsByItsBound(t *testing.T) {
+	s := liveServerOn(t, HubConfig{QueueBytes: 16 << 20}, Config{Heartbeat: time.Hour, Retry: 100 * time.Millisecond})
+	conn, _, _ := rawFeed(t, s.URL, "channels=a", "HTTP/1.1")
+	_ = conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	waitStreams(t, s.hub, 1)
+	s.publish([]string{"a"}, "", strings.Repeat("x", 1<<20)) // more than the socket buffers take
+	time.Sleep(100 * time.Millisecond)
+	const bound = 50 * time.Millisecond
+	start := time.Now()
+	s.hub.DrainWithin(bound)
+	if took := time.Since(start); took >= lastWriteTimeout*7/10 {
+		t.Errorf("DrainWithin(%s) returned after %s, want it by its bound (the stuck write's cut comes after %s)", bound, took, lastWriteTimeout)
+	}
+	conn.Close() // the stuck write fails; the stream ends
+}
