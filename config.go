@@ -296,8 +296,8 @@ func (c Config) validate() error {
 	if c.MaxConnLife != 0 && c.MaxConnLife < time.Second {
 		bad("MAX_CONN_LIFE", "must be 0 (unlimited) or at least 1s, got %s", c.MaxConnLife)
 	}
-	if c.ShutdownTimeout <= 0 {
-		bad("SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
+	if c.ShutdownTimeout < 100*time.Millisecond {
+		bad("SHUTDOWN_TIMEOUT", "must be at least 100ms (time for the feeds' goodbyes), got %s", c.ShutdownTimeout)
 	}
 	if c.MaxConnections < 0 {
 		bad("MAX_CONNECTIONS", "must not be negative (0 means no limit), got %d", c.MaxConnections)

@@ -67,6 +67,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"short conn life", "PLEXOR_MAX_CONN_LIFE", "10ms", "PLEXOR_MAX_CONN_LIFE: must be 0 (unlimited) or at least 1s"},
 		{"negative write interval", "PLEXOR_WRITE_INTERVAL", "-1ms", "PLEXOR_WRITE_INTERVAL: must be between 0"},
 		{"long write interval", "PLEXOR_WRITE_INTERVAL", "2s", "PLEXOR_WRITE_INTERVAL: must be between 0"},
+		{"tiny shutdown timeout", "PLEXOR_SHUTDOWN_TIMEOUT", "1ms", "PLEXOR_SHUTDOWN_TIMEOUT: must be at least 100ms"},
 		{"congestion name with a space", "PLEXOR_TCP_CONGESTION", "re no", "PLEXOR_TCP_CONGESTION: \"re no\" is not a congestion control algorithm's name"},
 		{"congestion name too long", "PLEXOR_TCP_CONGESTION", "abcdefghijklmnop", "PLEXOR_TCP_CONGESTION: \"abcdefghijklmnop\" is not"},
 		{"bad demo prefix", "PLEXOR_DEMO_PREFIX", "demo prefix", "PLEXOR_DEMO_PREFIX: \"demo prefix\" is not a channel-name prefix"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -13,8 +14,12 @@ func setCongestion(fd uintptr, name string) error {
 	if err == nil {
 		return nil
 	}
-	if avail, rerr := os.ReadFile("/proc/sys/net/ipv4/tcp_available_congestion_control"); rerr == nil {
-		return fmt.Errorf("%w (available here: %s)", err, strings.TrimSpace(string(avail)))
+	list, what := "tcp_available_congestion_control", "available here"
+	if errors.Is(err, syscall.EPERM) {
+		list, what = "tcp_allowed_congestion_control", "allowed without CAP_NET_ADMIN"
+	}
+	if names, rerr := os.ReadFile("/proc/sys/net/ipv4/" + list); rerr == nil {
+		return fmt.Errorf("%w (%s: %s)", err, what, strings.TrimSpace(string(names)))
 	}
 	return err
 }

@@ -151,7 +151,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	// The whole shutdown, the feeds' goodbyes included, ends within the
 	// timeout.
 	shutdownBy := time.Now().Add(cfg.ShutdownTimeout)
-	hub.DrainWithin(cfg.ShutdownTimeout)
+	if left := hub.DrainWithin(cfg.ShutdownTimeout); left > 0 {
+		log.Warn("shutdown: feeds still writing their goodbye are cut off", "feeds", left, "timeout", cfg.ShutdownTimeout)
+	}
 	sctx, cancel := context.WithDeadline(context.Background(), shutdownBy)
 	defer cancel()
 	// The lane's connections are unknown to srv: both wind down at once.

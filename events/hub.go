@@ -421,8 +421,9 @@ func (h *Hub) Drain() { h.DrainWithin(drainWait) }
 
 // DrainWithin is Drain with its wait for the feeds bounded by maxWait too,
 // for a shutdown that must end within a deadline: feeds still writing
-// then are left to be closed with the process.
-func (h *Hub) DrainWithin(maxWait time.Duration) {
+// then are left to be closed with the process. It returns how many were
+// left.
+func (h *Hub) DrainWithin(maxWait time.Duration) (left int) {
 	h.draining.Store(true)
 	h.watch.drain()
 	for i := range h.shards {
@@ -435,7 +436,7 @@ func (h *Hub) DrainWithin(maxWait time.Duration) {
 		}
 		sh.mu.RUnlock()
 	}
-	h.streams.closeAndWait(min(maxWait, drainWait))
+	return h.streams.closeAndWait(min(maxWait, drainWait))
 }
 
 // Draining reports whether Drain was called.

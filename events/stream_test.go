@@ -509,9 +509,12 @@ func TestDrainWithinEndsByItsBound(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	const bound = 50 * time.Millisecond
 	start := time.Now()
-	s.hub.DrainWithin(bound)
+	left := s.hub.DrainWithin(bound)
 	if took := time.Since(start); took >= lastWriteTimeout*7/10 {
 		t.Errorf("DrainWithin(%s) returned after %s, want it by its bound (the stuck write's cut comes after %s)", bound, took, lastWriteTimeout)
+	}
+	if left != 1 {
+		t.Errorf("DrainWithin left %d feeds, want 1 (the stuck one)", left)
 	}
 	conn.Close() // the stuck write fails; the stream ends
 }

@@ -47,13 +47,14 @@ func (g *streamGroup) remove(s *stream) {
 
 // closeAndWait refuses new members, cuts every write in progress short and
 // waits until the group is empty, or maxWait passed. The caller has closed
-// the members' queues, so each of them is saying goodbye.
-func (g *streamGroup) closeAndWait(maxWait time.Duration) {
+// the members' queues, so each of them is saying goodbye. It returns how
+// many members were still there when it stopped waiting.
+func (g *streamGroup) closeAndWait(maxWait time.Duration) (left int) {
 	g.mu.Lock()
 	g.closed = true
 	if len(g.members) == 0 {
 		g.mu.Unlock()
-		return
+		return 0
 	}
 	empty := make(chan struct{})
 	g.empty = empty
@@ -66,6 +67,10 @@ func (g *streamGroup) closeAndWait(maxWait time.Duration) {
 	defer timer.Stop()
 	select {
 	case <-empty:
+		return 0
 	case <-timer.C:
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.members)
 	}
 }

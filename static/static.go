@@ -114,7 +114,12 @@ func serve(c echo.Context, name string) error {
 	w := &refusalCatcher{ResponseWriter: c.Response()}
 	http.ServeContent(w, c.Request(), f.name, time.Time{}, bytes.NewReader(f.body))
 	if w.status != 0 {
-		h.Del(echo.HeaderContentType) // the file's, or ServeContent's text/plain: the error handler sets its own
+		// The file's headers do not describe the error: its type (or
+		// ServeContent's text/plain; the error handler sets its own), its
+		// validator and caching.
+		h.Del(echo.HeaderContentType)
+		h.Del("ETag")
+		h.Del(echo.HeaderCacheControl)
 		msg := strings.TrimSpace(w.message.String())
 		if msg == "" {
 			msg = http.StatusText(w.status)

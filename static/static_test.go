@@ -124,6 +124,9 @@ func TestRefusalsGoToTheErrorHandler(t *testing.T) {
 			if got := rec.Header().Get("Content-Range"); got != tt.contentRange {
 				t.Errorf("Content-Range = %q, want %q", got, tt.contentRange)
 			}
+			if refused := rec.Code >= http.StatusBadRequest; refused && (rec.Header().Get("ETag") != "" || rec.Header().Get("Cache-Control") != "") {
+				t.Errorf("a refusal carries the file's ETag %q and Cache-Control %q", rec.Header().Get("ETag"), rec.Header().Get("Cache-Control"))
+			}
 		})
 	}
 }
