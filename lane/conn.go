@@ -20,6 +20,10 @@ import (
 // it the connection closes after the answer.
 const maxPostHandlerDrain = 256 << 10
 
+// readBufferSize is the size of a lane connection's read buffer: the
+// longest request header the lane parses itself (readLeanRequest).
+const readBufferSize = 4 << 10
+
 // laneConn is one connection in the lane. Its fields belong to the
 // goroutine serving it (the one net/http started for the connection).
 type laneConn struct {
@@ -48,7 +52,7 @@ func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Req
 	}
 	lc.in.conn = lc.io
 	lc.in.remain = -1
-	lc.br = bufio.NewReaderSize(&lc.in, 4<<10)
+	lc.br = bufio.NewReaderSize(&lc.in, readBufferSize)
 	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
 	lc.w.lc = lc
 	return lc
@@ -110,7 +114,14 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	if lc.afterPost {
 		lc.skipBlankLines() // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
 	}
-	req, err := http.ReadRequest(lc.br)
+	// A plain header already in the buffer is parsed here; any other goes
+	// to net/http, which reads, checks and refuses it as it always has.
+	req := readLeanRequest(lc.ctx, lc.br, cfg.MaxHeaderBytes)
+	lean := req != nil
+	var err error
+	if !lean {
+		req, err = http.ReadRequest(lc.br)
+	}
 	tooLarge := lc.in.remain == 0
 	lc.in.remain = -1
 	_ = lc.conn.SetReadDeadline(time.Time{})
@@ -156,6 +167,9 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	}
 	req.RemoteAddr = lc.remote
 	lc.afterPost = req.Method == http.MethodPost
+	if lean {
+		return req, true // it carries lc.ctx already
+	}
 	return req.WithContext(lc.ctx), true
 }
 

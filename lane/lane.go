@@ -4,7 +4,8 @@
 // per request, no per-request cancel context, no response buffers taken from
 // and returned to pools. A connection enters the lane at a request the
 // Eligible function accepts; from then on the goroutine net/http started for
-// it reads each request with http.ReadRequest, calls the same handler with a
+// it reads each request (a plain header already buffered with its own small
+// parser, any other with http.ReadRequest), calls the same handler with a
 // small buffered ResponseWriter and writes the answer in one write. Every
 // middleware of the handler (auth, body limit, idempotency, request IDs,
 // logs, metrics) runs as before; only the transport loop is different.
