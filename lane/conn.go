@@ -40,6 +40,7 @@ type laneConn struct {
 	afterPost  bool               // the last request was a POST: blank lines before the next one are skipped
 	linger     bool               // the client may still be sending: close with lingerClose
 	drain      [512]byte          // scratch space for the first read of a body left unread
+	body       fixedBody          // the body of a request readLeanRequest read
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -116,7 +117,7 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	}
 	// A plain header already in the buffer is parsed here; any other goes
 	// to net/http, which reads, checks and refuses it as it always has.
-	req := readLeanRequest(lc.ctx, lc.br, cfg.MaxHeaderBytes)
+	req := readLeanRequest(lc.ctx, lc.br, cfg.MaxHeaderBytes, &lc.body)
 	lean := req != nil
 	var err error
 	if !lean {

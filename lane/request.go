@@ -15,11 +15,13 @@ import (
 
 // readLeanRequest reads the request header at the start of br when the
 // whole header is already buffered and simple enough for parseLeanRequest,
-// and returns the request, carrying ctx, with its body reading from br.
-// Otherwise it returns nil and consumes nothing: http.ReadRequest is to
-// read the request, with its checks and errors. A header longer than
-// maxHeader bytes is left to http.ReadRequest too.
-func readLeanRequest(ctx context.Context, br *bufio.Reader, maxHeader int) *http.Request {
+// and returns the request, carrying ctx, with its body reading from br
+// through body (reused from request to request: a request's body is read
+// no more once the lane has handled it). Otherwise it returns nil and
+// consumes nothing: http.ReadRequest is to read the request, with its
+// checks and errors. A header longer than maxHeader bytes is left to
+// http.ReadRequest too.
+func readLeanRequest(ctx context.Context, br *bufio.Reader, maxHeader int, body *fixedBody) *http.Request {
 	buf, _ := br.Peek(br.Buffered())
 	req, n := parseLeanRequest(ctx, buf, maxHeader)
 	if req == nil {
@@ -27,7 +29,8 @@ func readLeanRequest(ctx context.Context, br *bufio.Reader, maxHeader int) *http
 	}
 	_, _ = br.Discard(n) // buffered: cannot fail
 	if req.ContentLength > 0 {
-		req.Body = &fixedBody{r: br, remain: req.ContentLength}
+		*body = fixedBody{r: br, remain: req.ContentLength}
+		req.Body = body
 	}
 	return req
 }

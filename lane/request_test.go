@@ -42,7 +42,7 @@ func leanInput(in string) (*bufio.Reader, *strings.Reader) {
 func compareLean(in string, maxHeader int) (bool, error) {
 	br, src := leanInput(in)
 	buffered := br.Buffered()
-	got := readLeanRequest(context.Background(), br, maxHeader)
+	got := readLeanRequest(context.Background(), br, maxHeader, new(fixedBody))
 	if got == nil {
 		if br.Buffered() != buffered || src.Len() != len(in)-buffered {
 			return false, fmt.Errorf("declined but consumed %d bytes", buffered-br.Buffered())
@@ -227,7 +227,7 @@ func TestLeanRequestAccepts(t *testing.T) {
 				return
 			}
 			br, _ := leanInput(tt.in)
-			if problem := tt.want(readLeanRequest(context.Background(), br, http.DefaultMaxHeaderBytes)); problem != "" {
+			if problem := tt.want(readLeanRequest(context.Background(), br, http.DefaultMaxHeaderBytes, new(fixedBody))); problem != "" {
 				t.Errorf("%q: %s", tt.in, problem)
 			}
 		})
@@ -369,13 +369,14 @@ func BenchmarkReadPublishHeader(b *testing.B) {
 	ctx := context.Background()
 	src := strings.NewReader(in)
 	br := bufio.NewReaderSize(src, readBufferSize)
+	var body fixedBody
 	b.Run("lean", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			src.Reset(in)
 			br.Reset(src)
 			_, _ = br.Peek(1)
-			if readLeanRequest(ctx, br, http.DefaultMaxHeaderBytes) == nil {
+			if readLeanRequest(ctx, br, http.DefaultMaxHeaderBytes, &body) == nil {
 				b.Fatal("declined")
 			}
 		}
