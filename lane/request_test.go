@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // publishHeader is a typical publish request's header.
@@ -394,4 +395,30 @@ func BenchmarkReadPublishHeader(b *testing.B) {
 			_ = req.WithContext(ctx)
 		}
 	})
+}
+
+// TestLeanAndNetHTTPReadsAlternate sends, on one lane connection, requests
+// the lean reader takes and requests it leaves to http.ReadRequest (a
+// folded header line, a chunked body, a header that arrives in two parts),
+// pipelined and one by one: each must be answered, in order, with its own
+// body.
+func TestLeanAndNetHTTPReadsAlternate(t *testing.T) {
+	_, addr := startLane(t, echoHandler(), Config{})
+	c := enter(t, addr)
+	folded := "POST /folded HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\nContent-Length: 1\r\n\r\nf"
+	chunked := "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nch\r\n0\r\n\r\n"
+	c.send(post("/a", "1") + folded + post("/b", "22") + chunked + post("/c", "333"))
+	for _, want := range []string{"POST /a 1", "POST /folded f", "POST /b 22", "POST /chunked ch", "POST /c 333"} {
+		if resp, got := c.read("POST"); got != want || resp.StatusCode != 200 {
+			t.Errorf("got %d %q, want 200 %q", resp.StatusCode, got, want)
+		}
+	}
+	split := post("/split", "body")
+	c.send(split[:20])
+	time.Sleep(50 * time.Millisecond)
+	c.send(split[20:])
+	if _, got := c.read("POST"); got != "POST /split body" {
+		t.Errorf("header in two parts: got %q", got)
+	}
+	c.checkAfter(false)
 }
