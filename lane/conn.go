@@ -240,7 +240,9 @@ func (lc *laneConn) handle(req *http.Request) bool {
 // leaves the connection to close.
 func (lc *laneConn) reject(code int, msg string) {
 	_ = lc.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = io.WriteString(lc.conn, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+statusLine(code)+": "+msg)
+	status := appendStatusLine(nil, code)
+	b := append(append([]byte("HTTP/1.1 "), status...), "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
+	_, _ = lc.conn.Write(append(append(append(b, status...), ": "...), msg...))
 	lc.linger = true
 }
 

@@ -10,8 +10,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// appendStatusLine appends "CODE Text" (statusLine) without making a
-// string of it.
+// appendStatusLine appends a status line's "CODE Text", as net/http writes
+// it ("status code CODE" as the text of a code it has no name for).
 func appendStatusLine(b []byte, code int) []byte {
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')

@@ -36,8 +36,6 @@ type responseWriter struct {
 	keys        []string  // the header's keys, sorted (appendHeader)
 	lengthValue [1]string // the Content-Length header's value slice
 	dateValue   [1]string // the Date header's value slice
-	lastLen     int       // the body length lastLenText says, once it is set
-	lastLenText string    // strconv.Itoa(lastLen)
 }
 
 // reset prepares w for req.
@@ -238,10 +236,7 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	case !bodyAllowed(w.status):
 		h.Del("Content-Length")
 	case bodyLen >= 0 && (w.req.Method != http.MethodHead || h.Get("Content-Length") == "" && bodyLen > 0):
-		if bodyLen != w.lastLen || w.lastLenText == "" {
-			w.lastLen, w.lastLenText = bodyLen, strconv.Itoa(bodyLen)
-		}
-		w.lengthValue[0] = w.lastLenText
+		w.lengthValue[0] = strconv.Itoa(bodyLen)
 		h["Content-Length"] = w.lengthValue[:] // as h.Set, in storage of w's own
 	}
 	if w.chunked {
@@ -279,15 +274,6 @@ func (w *responseWriter) send() error {
 // bodyAllowed reports whether an answer with this status may have a body.
 func bodyAllowed(code int) bool {
 	return code != http.StatusNoContent && code != http.StatusNotModified && code >= 200
-}
-
-// statusLine returns "CODE Text".
-func statusLine(code int) string {
-	text := http.StatusText(code)
-	if text == "" {
-		text = "status code " + strconv.Itoa(code)
-	}
-	return strconv.Itoa(code) + " " + text
 }
 
 // headerHasToken reports whether the comma-separated values of h[key]
