@@ -301,16 +301,34 @@ func (h *Hub) fanOut(ev *history.Event, woken *wakeList) map[string]int {
 		sh.mu.RLock()
 		subs := sh.channels[ch]
 		counts[ch] = len(subs)
+		var group [readAheadGroup]*Subscription
+		n := 0
 		for sub := range subs {
-			if sub.lastQueued == ev.ID {
-				continue
+			group[n] = sub
+			n++
+			if n == readAheadGroup {
+				queueGroup(group[:n], ev, &enc, woken)
+				n = 0
 			}
-			sub.lastQueued = ev.ID
-			woken.add(sub.q.pushLater(enc.frameFor(sub)))
 		}
+		queueGroup(group[:n], ev, &enc, woken)
 		sh.mu.RUnlock()
 	}
 	return counts
+}
+
+// queueGroup queues ev's frame for a read-ahead group of subs, unless an
+// earlier channel of ev queued it already. woken collects the streams to
+// wake.
+func queueGroup(subs []*Subscription, ev *history.Event, enc *frameCache, woken *wakeList) {
+	readAheadSubscriptions(subs)
+	for _, sub := range subs {
+		if sub.lastQueued == ev.ID {
+			continue
+		}
+		sub.lastQueued = ev.ID
+		woken.add(sub.q.pushLater(enc.frameFor(sub)))
+	}
 }
 
 // Linger keeps a finished poll's subscription registered (counted as a

@@ -134,10 +134,12 @@ func (p *pacer) fire() {
 	if len(due) == 0 {
 		return
 	}
-	if forEachChunk(due, (*stream).resume) {
-		clear(due)
-		p.mu.Lock()
-		p.spare = due
-		p.mu.Unlock()
+	forEachChunk(due, eachOf((*stream).resume))
+	clear(due)
+	if cap(due) > maxKeptStreams {
+		due = nil
 	}
+	p.mu.Lock()
+	p.spare = due
+	p.mu.Unlock()
 }

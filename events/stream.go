@@ -36,25 +36,31 @@ const maxSpare = 64
 // stream releases everything (finish). Slow clients therefore only hold
 // their own goroutine, for at most one write timeout, and never a publisher.
 type stream struct {
-	// The fields a delivery touches come first, so that they share the
-	// object's first two cache lines: with thousands of feeds each woken
-	// now and then, every line is a cache miss.
-	api  *API
-	sub  *Subscription
-	sink sink
-
+	// The fields a delivery touches come first and fill the object's
+	// first two cache lines exactly (the object is 320 bytes, a size class
+	// of whole lines, so it starts on a line): with thousands of feeds
+	// each woken now and then, every line touched is a cache miss.
+	// wakeGroup reads api and timer ahead to bring both lines in.
+	// Line one:
+	api     *API
+	sub     *Subscription
+	sink    sink
 	events  atomic.Uint32 // streamEvents not yet handled
 	running atomic.Bool   // someone handles events; stays true once the stream is over
-
 	// Owned by the runner (whoever set running).
-	paced     bool        // the last write came within the write interval after the one before, or was the pacer's: the next may be held
-	resuming  bool        // the write under way is the pacer's resume
-	last      uint64      // the ID of the last event sent
-	spare     []*frame    // the previous batch's storage, for the next take
+	paced    bool // the last write came within the write interval after the one before, or was the pacer's: the next may be held
+	resuming bool // the write under way is the pacer's resume
+	// Set before start, read-only afterwards.
+	closeAfterBatch bool // end after the first batch or heartbeat (polyfills)
+	// Owned by the runner.
+	last uint64      // the ID of the last event sent
+	beat *time.Timer // the heartbeat timer; set before start
+	// Line two, owned by the runner.
 	lastWrite time.Time   // when the last write ended, for the heartbeat and the pacer
-	beat      *time.Timer // the heartbeat timer
-	timer     *time.Timer // the life timer, nil without one
-	why       string      // why the stream ended, for the log
+	spare     []*frame    // the previous batch's storage, for the next take
+	timer     *time.Timer // the life timer, nil without one; set before start
+	// The rest is seldom touched.
+	why string // why the stream ended, for the log
 	// carry is a write that a publisher started and could not finish
 	// without waiting; the goroutine it started (run) finishes it first.
 	carry carry
@@ -64,15 +70,16 @@ type stream struct {
 	taken atomic.Pointer[connSink]
 
 	// Set before start, read-only afterwards.
-	closeAfterBatch bool          // end after the first batch or heartbeat (polyfills)
-	life            time.Duration // end after this long with a goodbye; 0: never
-	unsubscribe     func()        // leaves the hub (or the watch log)
-	releaseSlot     func()        // gives back the connection-limit slot the stream kept, if any
-	stopWatch       func()        // stops watching the peer, if it is watched
-	inGroup         bool          // a member of the hub's streams
-	requestID       string
-	begun           time.Time
-	done            chan struct{} // closed by finish, for a handler that waits (nil otherwise)
+	life        time.Duration // end after this long with a goodbye; 0: never
+	unsubscribe func()        // leaves the hub (or the watch log)
+	releaseSlot func()        // gives back the connection-limit slot the stream kept, if any
+	stopWatch   func()        // stops watching the peer, if it is watched
+	inGroup     bool          // a member of the hub's streams
+	requestID   string
+	begun       time.Time
+	done        chan struct{} // closed by finish, for a handler that waits (nil otherwise)
+
+	_ [32]byte // pads the object to 320 bytes, whole cache lines (TestStreamLayout)
 }
 
 // batch is what one write of a stream sends.
@@ -115,18 +122,22 @@ func (s *stream) notify(ev streamEvent) {
 // wake is notify(evQueue) for a publisher that queued frames for s: unless
 // the stream is running already, the publisher's goroutine writes them
 // itself, as far as the client takes them without waiting (see handle).
-func (s *stream) wake() {
+// It returns how many events it wrote, for the caller to count (many
+// publishers' goroutines counting each write on one shared counter would
+// take its cache line from one another).
+func (s *stream) wake() (delivered int64) {
 	s.events.Or(uint32(evQueue))
 	if s.running.CompareAndSwap(false, true) {
-		s.handle(true, false)
+		return s.handle(true, false)
 	}
+	return 0
 }
 
 // resume is how the pacer hands a stream it held back to the handling of
 // its events, on the pacer's goroutine (which, like a publisher's, must
 // never wait for a client). The stream kept running while it was held.
 func (s *stream) resume() {
-	s.handle(true, true)
+	s.api.hub.metrics.delivered.Add(s.handle(true, true))
 }
 
 // run is the stream's own goroutine: it finishes a write a publisher left
@@ -137,12 +148,15 @@ func (s *stream) run() {
 		s.carry = carry{}
 		err := s.sink.writeWithin(c.rest, c.timeout)
 		putWriteBuf(c.bp)
+		if err == nil {
+			s.api.hub.metrics.delivered.Add(int64(c.sent))
+		}
 		if s.wrote(c.batch, err) {
 			s.finish()
 			return
 		}
 	}
-	s.handle(false, false)
+	s.api.hub.metrics.delivered.Add(s.handle(false, false))
 }
 
 // handle handles events until there are none left, or until the stream is
@@ -159,40 +173,44 @@ func (s *stream) run() {
 // goroutine that finds nothing new just lets go). Once the hub drains,
 // nothing is held: the goodbye must go out within the drain's cut
 // (closeAndWait).
-func (s *stream) handle(inline, resumed bool) {
+//
+// It returns how many events it wrote; the caller counts them.
+func (s *stream) handle(inline, resumed bool) (delivered int64) {
 	for first := true; ; first = false {
 		s.resuming = first && resumed
 		if !s.resuming && s.paced && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
-			return // running stays true: the pacer resumes the stream
+			return delivered // running stays true: the pacer resumes the stream
 		}
-		over, carried := s.step(streamEvent(s.events.Swap(0)), inline)
+		over, carried, sent := s.step(streamEvent(s.events.Swap(0)), inline)
+		delivered += int64(sent)
 		if over {
 			s.finish()
-			return // running stays true: later notifications start nothing
+			return delivered // running stays true: later notifications start nothing
 		}
 		if carried {
 			go s.run()
-			return
+			return delivered
 		}
 		s.running.Store(false)
 		// An event recorded after the Swap above either sees running false
 		// and handles it itself, or is seen here.
 		if s.events.Load() == 0 || !s.running.CompareAndSwap(false, true) {
-			return
+			return delivered
 		}
 	}
 }
 
 // step handles one set of events with at most one write. It reports whether
-// the stream is over, or (inline only) whether the write is left in carry.
-func (s *stream) step(ev streamEvent, inline bool) (over, carried bool) {
+// the stream is over, or (inline only) whether the write is left in carry,
+// and how many events it wrote (none of a carried write yet).
+func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int) {
 	if ev&evGone != 0 {
 		s.why = "client gone"
-		return true, false
+		return true, false, 0
 	}
 	b, over := s.prepare(ev)
 	if b.bp == nil {
-		return over, false
+		return over, false, 0
 	}
 	timeout := s.api.cfg.WriteTimeout
 	if b.final {
@@ -203,12 +221,15 @@ func (s *stream) step(ev streamEvent, inline bool) (over, carried bool) {
 	if err == nil && n < len(p) {
 		if inline {
 			s.carry = carry{batch: b, rest: p[n:], timeout: timeout}
-			return false, true
+			return false, true, 0
 		}
 		err = s.sink.writeWithin(p[n:], timeout)
 	}
 	putWriteBuf(b.bp)
-	return s.wrote(b, err), false
+	if err == nil {
+		sent = b.sent
+	}
+	return s.wrote(b, err), false, sent
 }
 
 // prepare builds the batch for ev: the events queued that were not sent yet,
@@ -279,12 +300,10 @@ func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
 }
 
 // wrote does what follows the write of b, which failed with err (nil: it
-// went out whole), and reports whether the stream is over.
+// went out whole), and reports whether the stream is over. The caller
+// counts the events delivered.
 func (s *stream) wrote(b batch, err error) (over bool) {
 	m := s.api.hub.metrics
-	if err == nil && b.sent > 0 {
-		m.delivered.Add(int64(b.sent))
-	}
 	switch {
 	case b.final:
 		return true

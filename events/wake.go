@@ -31,10 +31,15 @@ func (l *wakeList) add(s *stream) {
 	}
 }
 
+// maxKeptStreams bounds the storage of a list of streams kept for reuse
+// (512 KiB): a channel's fan-out needs as much on every publish, and
+// allocating it anew each time costs more than keeping it.
+const maxKeptStreams = 1 << 16
+
 // release gives the list back for reuse.
 func (l *wakeList) release() {
-	if cap(l.streams) > 4*wakeChunk {
-		return // a big fan-out's list is left to the garbage collector
+	if cap(l.streams) > maxKeptStreams {
+		return // an outsize fan-out's list is left to the garbage collector
 	}
 	clear(l.streams)
 	l.streams = l.streams[:0]
@@ -114,37 +119,62 @@ func (w *waker) run(maxRounds int) {
 		streams := w.pending
 		w.pending, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
-		if wakeStreams(streams) {
-			clear(streams)
-			w.mu.Lock()
-			w.spare = streams
-			w.mu.Unlock()
+		forEachChunk(streams, wakeGroups)
+		clear(streams)
+		if cap(streams) > maxKeptStreams {
+			streams = nil
+		}
+		w.mu.Lock()
+		w.spare = streams
+		w.mu.Unlock()
+	}
+}
+
+// wakeGroups wakes streams (stream.wake) a read-ahead group at a time.
+func wakeGroups(streams []*stream) {
+	for len(streams) > 0 {
+		group := streams[:min(readAheadGroup, len(streams))]
+		streams = streams[len(group):]
+		readAheadStreams(group)
+		var delivered int64
+		for _, s := range group {
+			delivered += s.wake()
+		}
+		if delivered > 0 {
+			group[0].api.hub.metrics.delivered.Add(delivered)
 		}
 	}
 }
 
-// wakeStreams wakes streams (stream.wake) in chunks, as forEachChunk does.
-func wakeStreams(streams []*stream) (reusable bool) {
-	return forEachChunk(streams, (*stream).wake)
-}
-
-// forEachChunk calls fn for each of streams, each further chunk beyond the
-// first wakeChunk on a goroutine of its own, which ends when its chunk is
-// done. It reports whether the storage of streams may be reused (no
-// goroutine reads it).
-func forEachChunk(streams []*stream, fn func(*stream)) (reusable bool) {
+// forEachChunk calls fn for streams, a chunk of at most wakeChunk at a
+// time: the first on the caller's goroutine, each further one on a
+// goroutine of its own, which ends when its chunk is done. Those goroutines
+// get copies of their chunks, so the caller may reuse the storage of
+// streams once forEachChunk returns.
+func forEachChunk(streams []*stream, fn func([]*stream)) {
 	first := streams[:min(wakeChunk, len(streams))]
 	for rest := streams[len(first):]; len(rest) > 0; {
-		chunk := rest[:min(wakeChunk, len(rest))]
-		rest = rest[len(chunk):]
-		go eachOf(chunk, fn)
+		buf := chunkBufs.Get().(*[wakeChunk]*stream)
+		n := copy(buf[:], rest)
+		rest = rest[n:]
+		go func() {
+			fn(buf[:n])
+			clear(buf[:n])
+			chunkBufs.Put(buf)
+		}()
 	}
-	eachOf(first, fn)
-	return len(streams) == len(first)
+	fn(first)
 }
 
-func eachOf(streams []*stream, fn func(*stream)) {
-	for _, s := range streams {
-		fn(s)
+// chunkBufs recycles the copies of chunks that forEachChunk hands to
+// goroutines.
+var chunkBufs = sync.Pool{New: func() any { return new([wakeChunk]*stream) }}
+
+// eachOf turns fn into a function for forEachChunk.
+func eachOf(fn func(*stream)) func([]*stream) {
+	return func(streams []*stream) {
+		for _, s := range streams {
+			fn(s)
+		}
 	}
 }

@@ -1,0 +1,44 @@
+package events
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestStreamLayout holds the stream's layout to what its doc comment and
+// readAheadStreams assume: whole cache lines, and a delivery's fields in
+// the first two.
+func TestStreamLayout(t *testing.T) {
+	const line = 64
+	var s stream
+	if got := unsafe.Sizeof(s); got%line != 0 {
+		t.Errorf("unsafe.Sizeof(stream{}) = %d, want a multiple of %d (adjust the padding)", got, line)
+	}
+	fields := []struct {
+		name     string
+		offset   uintptr
+		size     uintptr
+		wantLine uintptr
+	}{
+		{"api", unsafe.Offsetof(s.api), unsafe.Sizeof(s.api), 0},
+		{"sub", unsafe.Offsetof(s.sub), unsafe.Sizeof(s.sub), 0},
+		{"sink", unsafe.Offsetof(s.sink), unsafe.Sizeof(s.sink), 0},
+		{"events", unsafe.Offsetof(s.events), unsafe.Sizeof(s.events), 0},
+		{"running", unsafe.Offsetof(s.running), unsafe.Sizeof(s.running), 0},
+		{"paced", unsafe.Offsetof(s.paced), unsafe.Sizeof(s.paced), 0},
+		{"closeAfterBatch", unsafe.Offsetof(s.closeAfterBatch), unsafe.Sizeof(s.closeAfterBatch), 0},
+		{"last", unsafe.Offsetof(s.last), unsafe.Sizeof(s.last), 0},
+		{"beat", unsafe.Offsetof(s.beat), unsafe.Sizeof(s.beat), 0},
+		{"lastWrite", unsafe.Offsetof(s.lastWrite), unsafe.Sizeof(s.lastWrite), 1},
+		{"spare", unsafe.Offsetof(s.spare), unsafe.Sizeof(s.spare), 1},
+		{"timer", unsafe.Offsetof(s.timer), unsafe.Sizeof(s.timer), 1},
+	}
+	for _, f := range fields {
+		t.Run(f.name, func(t *testing.T) {
+			first, last := f.offset/line, (f.offset+f.size-1)/line
+			if first != f.wantLine || last != f.wantLine {
+				t.Errorf("stream.%s spans lines %d-%d (offset %d, size %d), want line %d only", f.name, first, last, f.offset, f.size, f.wantLine)
+			}
+		})
+	}
+}
