@@ -474,7 +474,7 @@ type frameCache struct {
 func (c *frameCache) frameFor(sub *Subscription) *frame {
 	if !sub.envelope {
 		if c.raw == nil {
-			c.raw = &frame{id: c.ev.ID, b: encodeRaw(c.ev), ev: c.ev}
+			c.raw = rawFrame(c.ev)
 		}
 		return c.raw
 	}
@@ -484,7 +484,7 @@ func (c *frameCache) frameFor(sub *Subscription) *frame {
 		}
 	}
 	if c.envAll == nil {
-		c.envAll = &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, c.ev.Channels), ev: c.ev}
+		c.envAll = envelopeFrame(c.ev, c.ev.Channels)
 	}
 	return c.envAll
 }
@@ -506,7 +506,7 @@ func (c *frameCache) subsetFrame(sub *Subscription) *frame {
 		if c.named == nil {
 			c.named = make(map[string]*frame)
 		}
-		f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, heard), ev: c.ev}
+		f := envelopeFrame(c.ev, heard)
 		c.named[key] = f
 		return f
 	}
@@ -525,7 +525,7 @@ func (c *frameCache) subsetFrame(sub *Subscription) *frame {
 	if c.subsets == nil {
 		c.subsets = make(map[uint64]*frame)
 	}
-	f := &frame{id: c.ev.ID, b: encodeEnvelope(c.ev, subscribedOf(chans, sub.channels)), ev: c.ev}
+	f := envelopeFrame(c.ev, subscribedOf(chans, sub.channels))
 	c.subsets[mask] = f
 	return f
 }

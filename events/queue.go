@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 
 	"github.com/plexor/plexor/history"
@@ -12,7 +13,24 @@ import (
 type frame struct {
 	id uint64
 	b  []byte
-	ev *history.Event // what was encoded, for consumers that render it otherwise (long-poll)
+	// chunk is b as one chunk of a chunked HTTP/1.1 body (size line, b,
+	// CRLF), in the same storage: a stream whose batch is this frame alone
+	// writes it as it is, without copying it into a batch.
+	chunk []byte
+	ev    *history.Event // what was encoded, for consumers that render it otherwise (long-poll)
+}
+
+// newFrame makes the frame of event id from buf, which holds frameHeadroom
+// bytes of room followed by the encoded event; ev may be nil. It frames the
+// event as a chunk in place, appending to buf.
+func newFrame(id uint64, buf []byte, ev *history.Event) *frame {
+	n := len(buf) - frameHeadroom
+	var size [frameHeadroom]byte
+	line := append(strconv.AppendUint(size[:0], uint64(n), 16), '\r', '\n')
+	start := frameHeadroom - len(line)
+	copy(buf[start:], line)
+	buf = append(buf, chunkEnd...)
+	return &frame{id: id, b: buf[frameHeadroom : frameHeadroom+n : frameHeadroom+n], chunk: buf[start:], ev: ev}
 }
 
 // Reasons a queue is closed; the feed tells the client accordingly.

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -342,5 +344,38 @@ func TestQueueConcurrentPushTake(t *testing.T) {
 		if finished && len(frames) == 0 && seen < publishers*per {
 			t.Fatalf("all pushes done but only %d of %d frames seen", seen, publishers*per)
 		}
+	}
+}
+
+// TestNewFrameChunk: a frame's chunk is its bytes as one chunk of a chunked
+// body, the same bytes connSink.frame makes of a batch holding that frame
+// alone, and its bytes cannot be appended to in place.
+func TestNewFrameChunk(t *testing.T) {
+	for _, n := range []int{0, 1, 15, 16, 255, 256, 4095, 70000} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			text := bytes.Repeat([]byte{'x'}, n)
+			f := newFrame(7, append(make([]byte, frameHeadroom), text...), nil)
+			if !bytes.Equal(f.b, text) {
+				t.Errorf("b = %d bytes, want the %d encoded", len(f.b), n)
+			}
+			if cap(f.b) != len(f.b) {
+				t.Errorf("cap(b) = %d, want len(b) = %d", cap(f.b), len(f.b))
+			}
+			want := fmt.Sprintf("%x\r\n%s\r\n", n, text)
+			if string(f.chunk) != want {
+				t.Errorf("chunk = %.40q..., want %.40q...", f.chunk, want)
+			}
+			sink := &connSink{chunked: true, fd: -1}
+			batch := append(make([]byte, frameHeadroom), f.b...)
+			if got := sink.frame(batch, false); !bytes.Equal(got, f.chunk) {
+				t.Errorf("connSink.frame of the frame alone = %.40q..., want the chunk %.40q...", got, f.chunk)
+			}
+			if got := sink.single(f); !bytes.Equal(got, f.chunk) {
+				t.Errorf("connSink.single = %.40q..., want the chunk", got)
+			}
+			if got := (&connSink{fd: -1}).single(f); !bytes.Equal(got, f.b) {
+				t.Errorf("unchunked connSink.single = %.40q..., want the frame's bytes", got)
+			}
+		})
 	}
 }

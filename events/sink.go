@@ -28,6 +28,9 @@ type sink interface {
 	// frame returns the bytes to send for b[frameHeadroom:]; with final,
 	// the response ends after them. It may use b's headroom and capacity.
 	frame(b []byte, final bool) []byte
+	// single returns the bytes to send for f alone, not the last write
+	// of the response: the batch of one frame, without a copy.
+	single(f *frame) []byte
 	// writeNow writes what of p the connection takes at once and never
 	// waits; it returns how many bytes it wrote.
 	writeNow(p []byte) (int, error)
@@ -97,6 +100,13 @@ func (s *connSink) frame(b []byte, final bool) []byte {
 	return b[start:]
 }
 
+func (s *connSink) single(f *frame) []byte {
+	if s.chunked {
+		return f.chunk
+	}
+	return f.b
+}
+
 func (s *connSink) writeNow(p []byte) (int, error) {
 	if s.fd < 0 {
 		return 0, nil
@@ -159,6 +169,8 @@ type responseSink struct {
 
 func (responseSink) frame(b []byte, _ bool) []byte { return b[frameHeadroom:] }
 
+func (responseSink) single(f *frame) []byte { return f.b }
+
 func (responseSink) writeNow([]byte) (int, error) { return 0, nil }
 
 func (s responseSink) writeWithin(p []byte, timeout time.Duration) error {
@@ -181,8 +193,9 @@ func getWriteBuf() *[]byte {
 	return b
 }
 
+// putWriteBuf gives b back; nil is ignored.
 func putWriteBuf(b *[]byte) {
-	if cap(*b) <= maxPooledBuf {
+	if b != nil && cap(*b) <= maxPooledBuf {
 		writeBufs.Put(b)
 	}
 }

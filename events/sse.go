@@ -142,6 +142,13 @@ func encodeRaw(ev *history.Event) []byte {
 	return AppendEvent(make([]byte, 0, len(text)+64), ev.ID, eventType(ev), text)
 }
 
+// rawFrame is encodeRaw as a frame for live delivery.
+func rawFrame(ev *history.Event) *frame {
+	text := rawText(ev.Data)
+	buf := make([]byte, frameHeadroom, frameHeadroom+len(text)+64+len(chunkEnd))
+	return newFrame(ev.ID, AppendEvent(buf, ev.ID, eventType(ev), text), ev)
+}
+
 // envelope is the JSON carried in the data of an envelope-format event.
 type envelope struct {
 	ID       string          `json:"id"`
@@ -153,13 +160,26 @@ type envelope struct {
 // encodeEnvelope encodes an event in the envelope format, naming only the
 // given channels (those of the event the receiving connection subscribed to).
 func encodeEnvelope(ev *history.Event, channels []string) []byte {
+	body := envelopeBody(ev, channels)
+	return AppendEvent(make([]byte, 0, len(body)+32), ev.ID, "", body)
+}
+
+// envelopeFrame is encodeEnvelope as a frame for live delivery.
+func envelopeFrame(ev *history.Event, channels []string) *frame {
+	body := envelopeBody(ev, channels)
+	buf := make([]byte, frameHeadroom, frameHeadroom+len(body)+32+len(chunkEnd))
+	return newFrame(ev.ID, AppendEvent(buf, ev.ID, "", body), ev)
+}
+
+// envelopeBody is the JSON of ev's envelope for a subscriber of channels.
+func envelopeBody(ev *history.Event, channels []string) []byte {
 	body, err := json.Marshal(envelope{ID: FormatID(ev.ID), Channels: channels, Type: eventType(ev), Data: ev.Data})
 	if err != nil {
 		// Data is validated compact JSON on the way in; a store that hands back
 		// something else must not break the stream, so send it as a string.
 		body, _ = json.Marshal(envelope{ID: FormatID(ev.ID), Channels: channels, Type: eventType(ev), Data: mustJSONString(ev.Data)})
 	}
-	return AppendEvent(make([]byte, 0, len(body)+32), ev.ID, "", body)
+	return body
 }
 
 func mustJSONString(b []byte) json.RawMessage {

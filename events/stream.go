@@ -40,7 +40,7 @@ type stream struct {
 	// first two cache lines exactly (the object is 320 bytes, a size class
 	// of whole lines, so it starts on a line): with thousands of feeds
 	// each woken now and then, every line touched is a cache miss.
-	// wakeGroup reads api and timer ahead to bring both lines in.
+	// readAheadStreams reads events and timer to bring both lines in.
 	// Line one:
 	api     *API
 	sub     *Subscription
@@ -54,11 +54,11 @@ type stream struct {
 	closeAfterBatch bool // end after the first batch or heartbeat (polyfills)
 	// Owned by the runner.
 	last uint64      // the ID of the last event sent
-	beat *time.Timer // the heartbeat timer; set before start
+	beat *time.Timer // the heartbeat timer; set by start
 	// Line two, owned by the runner.
 	lastWrite time.Time   // when the last write ended, for the heartbeat and the pacer
 	spare     []*frame    // the previous batch's storage, for the next take
-	timer     *time.Timer // the life timer, nil without one; set before start
+	timer     *time.Timer // the life timer, nil without one; set by start, before the queue can wake the stream
 	// The rest is seldom touched.
 	why string // why the stream ended, for the log
 	// carry is a write that a publisher started and could not finish
@@ -79,12 +79,13 @@ type stream struct {
 	begun       time.Time
 	done        chan struct{} // closed by finish, for a handler that waits (nil otherwise)
 
-	_ [32]byte // pads the object to 320 bytes, whole cache lines (TestStreamLayout)
+	_ [24]byte // pads the object to 320 bytes, whole cache lines (TestStreamLayout)
 }
 
 // batch is what one write of a stream sends.
 type batch struct {
 	bp    *[]byte // the bytes, from writeBufs, after frameHeadroom
+	one   *frame  // or (bp nil) this frame alone, written from its own storage
 	sent  int     // how many events they hold
 	final bool    // they end with the goodbye: the stream is over after them
 	rearm bool    // the heartbeat timer fired: arm it again once written
@@ -137,18 +138,20 @@ func (s *stream) wake() (delivered int64) {
 // its events, on the pacer's goroutine (which, like a publisher's, must
 // never wait for a client). The stream kept running while it was held.
 func (s *stream) resume() {
-	s.api.hub.metrics.delivered.Add(s.handle(true, true))
+	if n := s.handle(true, true); n > 0 {
+		s.api.hub.metrics.delivered.Add(n)
+	}
 }
 
 // run is the stream's own goroutine: it finishes a write a publisher left
 // unfinished, then handles events until there are none left, or until the
 // stream is over.
 func (s *stream) run() {
-	if c := s.carry; c.bp != nil {
+	if c := s.carry; c.rest != nil {
 		s.carry = carry{}
 		err := s.sink.writeWithin(c.rest, c.timeout)
 		putWriteBuf(c.bp)
-		if err == nil {
+		if err == nil && c.sent > 0 {
 			s.api.hub.metrics.delivered.Add(int64(c.sent))
 		}
 		if s.wrote(c.batch, err) {
@@ -156,7 +159,7 @@ func (s *stream) run() {
 			return
 		}
 	}
-	s.api.hub.metrics.delivered.Add(s.handle(false, false))
+	s.handle(false, false)
 }
 
 // handle handles events until there are none left, or until the stream is
@@ -174,7 +177,9 @@ func (s *stream) run() {
 // nothing is held: the goodbye must go out within the drain's cut
 // (closeAndWait).
 //
-// It returns how many events it wrote; the caller counts them.
+// Inline, it returns how many events it wrote, for the caller to count
+// (see wake); otherwise it counts them itself, write by write, and returns
+// 0. Either way they are counted before the stream is over (finish).
 func (s *stream) handle(inline, resumed bool) (delivered int64) {
 	for first := true; ; first = false {
 		s.resuming = first && resumed
@@ -183,9 +188,13 @@ func (s *stream) handle(inline, resumed bool) (delivered int64) {
 		}
 		over, carried, sent := s.step(streamEvent(s.events.Swap(0)), inline)
 		delivered += int64(sent)
+		if (over || !inline) && delivered > 0 {
+			s.api.hub.metrics.delivered.Add(delivered)
+			delivered = 0
+		}
 		if over {
 			s.finish()
-			return delivered // running stays true: later notifications start nothing
+			return 0 // running stays true: later notifications start nothing
 		}
 		if carried {
 			go s.run()
@@ -209,14 +218,19 @@ func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int
 		return true, false, 0
 	}
 	b, over := s.prepare(ev)
-	if b.bp == nil {
+	if b.bp == nil && b.one == nil {
 		return over, false, 0
 	}
 	timeout := s.api.cfg.WriteTimeout
 	if b.final {
 		timeout = lastWriteTimeout // a stuck client must not hold up a shutdown
 	}
-	p := s.sink.frame(*b.bp, b.final || s.closeAfterBatch)
+	var p []byte
+	if b.one != nil {
+		p = s.sink.single(b.one)
+	} else {
+		p = s.sink.frame(*b.bp, b.final || s.closeAfterBatch)
+	}
 	n, err := s.sink.writeNow(p)
 	if err == nil && n < len(p) {
 		if inline {
@@ -234,32 +248,37 @@ func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int
 
 // prepare builds the batch for ev: the events queued that were not sent yet,
 // a heartbeat when one is due and nothing else goes out, the goodbye when
-// the queue is closed or the life is over. A batch without bytes (bp nil)
-// means there is nothing to write; over then says whether the stream ended.
+// the queue is closed or the life is over. A batch without bytes (bp and
+// one nil) means there is nothing to write; over then says whether the
+// stream ended. The usual batch, one new event and nothing else, is that
+// event's frame itself (one).
 func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
-	b.bp = getWriteBuf()
-	buf := *b.bp
 	var closed error
+	var frames []*frame
 	if ev&evQueue != 0 {
-		var frames []*frame
 		frames, closed = s.sub.q.take(s.spare)
-		for _, f := range frames {
-			if f.id <= s.last {
-				continue // already sent by the replay
-			}
-			buf = append(buf, f.b...)
-			s.last = f.id
-			b.sent++
-		}
 		s.spare = frames
 		if cap(frames) > maxSpare {
 			s.spare = nil // don't pin a burst's storage for the connection's life
 		}
 		if errors.Is(closed, errUnsubscribed) {
 			s.why = "unsubscribed"
-			putWriteBuf(b.bp)
 			return batch{}, true
 		}
+		if ev == evQueue && closed == nil && !s.closeAfterBatch && len(frames) == 1 && frames[0].id > s.last {
+			s.last = frames[0].id
+			return batch{one: frames[0], sent: 1}, false
+		}
+	}
+	b.bp = getWriteBuf()
+	buf := *b.bp
+	for _, f := range frames {
+		if f.id <= s.last {
+			continue // already sent by the replay
+		}
+		buf = append(buf, f.b...)
+		s.last = f.id
+		b.sent++
 	}
 	if closed != nil || ev&evLife != 0 {
 		// Shutdown, overflow or end of life: deliver what is left, then say

@@ -38,6 +38,7 @@ type fakeSink struct {
 	atOnce   int           // bytes writeNow takes of each write: 0 none, < 0 all
 	failWith error         // what writeWithin fails with, if anything
 	nowGate  chan struct{} // when set, writeNow waits for it (to see who writes)
+	onClose  func()        // when set, close calls it first
 
 	// Owned by the stream's runner.
 	final bool   // the framed batch ends the response (set by frame)
@@ -51,6 +52,11 @@ func newFakeSink() *fakeSink {
 func (f *fakeSink) frame(b []byte, final bool) []byte {
 	f.final = final
 	return b[frameHeadroom:]
+}
+
+func (f *fakeSink) single(fr *frame) []byte {
+	f.final = false
+	return fr.b
 }
 
 func (f *fakeSink) writeNow(p []byte) (int, error) {
@@ -82,7 +88,12 @@ func (f *fakeSink) writeWithin(p []byte, _ time.Duration) error {
 	return nil
 }
 
-func (f *fakeSink) close() { close(f.closed) }
+func (f *fakeSink) close() {
+	if f.onClose != nil {
+		f.onClose()
+	}
+	close(f.closed)
+}
 
 // next returns the next write, failing the test when none comes.
 func (f *fakeSink) next(t *testing.T) fakeWrite {
@@ -517,4 +528,55 @@ func TestDrainWithinEndsByItsBound(t *testing.T) {
 		t.Errorf("DrainWithin left %d feeds, want 1 (the stuck one)", left)
 	}
 	conn.Close() // the stuck write fails; the stream ends
+}
+
+// TestStreamCountsDeliveriesBeforeItEnds: a feed's last batch is in the
+// delivered count by the time the feed ends (its sink is closed), whether a
+// publisher wrote it inline or the stream's own goroutine did.
+func TestStreamCountsDeliveriesBeforeItEnds(t *testing.T) {
+	tests := []struct {
+		name   string
+		atOnce int // the sink's writeNow: < 0 takes every write (inline), 0 none (the stream's goroutine writes)
+	}{
+		{"written inline by the publisher", -1},
+		{"written by the stream's goroutine", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = store.Close() })
+			hub := NewHub(store, HubConfig{})
+			api := NewAPI(hub, Config{Heartbeat: time.Hour, WriteTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			sub, upTo, err := hub.Subscribe(context.Background(), []string{"a"}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink := newFakeSink()
+			sink.atOnce = tt.atOnce
+			atClose := make(chan int64, 1)
+			sink.onClose = func() { atClose <- hub.metrics.delivered.Load() }
+			s := &stream{api: api, sub: sub, sink: sink, last: upTo, closeAfterBatch: true,
+				unsubscribe: func() { hub.Unsubscribe(sub) }}
+			hub.metrics.connections.Add(1)
+			s.running.Store(true)
+			s.start()
+			if _, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"x"`)}}); err != nil {
+				t.Fatal(err)
+			}
+			if w := sink.next(t); !w.final {
+				t.Fatalf("got a write that does not end the response (%q), want the polyfill's only batch", w.b)
+			}
+			select {
+			case got := <-atClose:
+				if got != 1 {
+					t.Errorf("delivered when the sink was closed = %d, want 1", got)
+				}
+			case <-time.After(hqWait):
+				t.Fatal("the stream did not end")
+			}
+		})
+	}
 }

@@ -61,7 +61,7 @@ func (w *watchLog) record(channel string, online bool) {
 		typ = OnlineEventType
 	}
 	data, _ := json.Marshal(transitionData{Channel: channel, Time: at.UTC().Format(time.RFC3339Nano)})
-	f := &frame{id: id, b: AppendEvent(make([]byte, 0, len(data)+48), id, typ, data)}
+	f := newFrame(id, AppendEvent(make([]byte, frameHeadroom, frameHeadroom+len(data)+48+len(chunkEnd)), id, typ, data), nil)
 	w.push(transition{channel: channel, f: f})
 	for sub, prefixes := range w.watchers {
 		if matchesPrefix(channel, prefixes) {
