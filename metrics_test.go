@@ -28,7 +28,14 @@ func TestMetricsAndStatsCountWhatHappened(t *testing.T) {
 		PollRequests                                        int64 `json:"poll_requests"`
 		Channels                                            int
 	}
-	s.admin(t, "GET", "/stats", &stats)
+	// A write is counted once the write call returns, which can come
+	// after the client read what it wrote (the writer's thread may be
+	// preempted by the reader's in between): wait for the count to reach
+	// the expected total, then check everything.
+	waitFor(t, "7 deliveries counted", func() bool {
+		s.admin(t, "GET", "/stats", &stats)
+		return stats.Delivered >= 7
+	}, nil)
 	checks := []struct {
 		name      string
 		got, want int64
