@@ -20,7 +20,8 @@ type frame struct {
 	ev    *history.Event // what was encoded, for consumers that render it otherwise (long-poll)
 }
 
-// newFrame makes the frame of event id from buf, which holds frameHeadroom
+// newFrame makes the frame of event id from buf (frames made otherwise,
+// as some tests do, have no chunk and are always copied into a batch), which holds frameHeadroom
 // bytes of room followed by the encoded event; ev may be nil. It frames the
 // event as a chunk in place, appending to buf.
 func newFrame(id uint64, buf []byte, ev *history.Event) *frame {
@@ -30,7 +31,7 @@ func newFrame(id uint64, buf []byte, ev *history.Event) *frame {
 	start := frameHeadroom - len(line)
 	copy(buf[start:], line)
 	buf = append(buf, chunkEnd...)
-	return &frame{id: id, b: buf[frameHeadroom : frameHeadroom+n : frameHeadroom+n], chunk: buf[start:], ev: ev}
+	return &frame{id: id, b: buf[frameHeadroom : frameHeadroom+n : frameHeadroom+n], chunk: buf[start:len(buf):len(buf)], ev: ev}
 }
 
 // Reasons a queue is closed; the feed tells the client accordingly.

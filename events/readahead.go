@@ -38,8 +38,9 @@ func readAheadSubscriptions(subs []*Subscription) (sum uintptr) {
 // readAheadStreams loads the lines of streams that waking them touches: the
 // stream's first two, its subscription's and its queue's, and its sink's.
 // The stream's own line comes first for the whole group (the others hang
-// off it), reading only fields that are set before the stream starts or
-// are atomic. It returns the words' sum, as readAheadSubscriptions does.
+// off it), reading only fields that are atomic or set before the stream
+// can be woken (timer is set by start before it connects the queue, whose
+// lock orders it before any publisher's pushLater hands the stream out). It returns the words' sum, as readAheadSubscriptions does.
 //
 //go:noinline
 func readAheadStreams(streams []*stream) (sum uintptr) {

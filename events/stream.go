@@ -179,7 +179,9 @@ func (s *stream) run() {
 //
 // Inline, it returns how many events it wrote, for the caller to count
 // (see wake); otherwise it counts them itself, write by write, and returns
-// 0. Either way they are counted before the stream is over (finish).
+// 0. A stream that ends in this call counts its writes itself, before
+// finish; counts returned inline are added by the caller, possibly after
+// another goroutine (run) ended the stream.
 func (s *stream) handle(inline, resumed bool) (delivered int64) {
 	for first := true; ; first = false {
 		s.resuming = first && resumed
@@ -250,8 +252,9 @@ func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int
 // a heartbeat when one is due and nothing else goes out, the goodbye when
 // the queue is closed or the life is over. A batch without bytes (bp and
 // one nil) means there is nothing to write; over then says whether the
-// stream ended. The usual batch, one new event and nothing else, is that
-// event's frame itself (one).
+// stream ended. The usual batch, one new event and nothing else on an
+// open queue, is that event's frame itself (one), except for polyfills
+// (closeAfterBatch), whose batch also ends the response.
 func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
 	var closed error
 	var frames []*frame
@@ -265,7 +268,7 @@ func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
 			s.why = "unsubscribed"
 			return batch{}, true
 		}
-		if ev == evQueue && closed == nil && !s.closeAfterBatch && len(frames) == 1 && frames[0].id > s.last {
+		if ev == evQueue && closed == nil && !s.closeAfterBatch && len(frames) == 1 && frames[0].id > s.last && frames[0].chunk != nil {
 			s.last = frames[0].id
 			return batch{one: frames[0], sent: 1}, false
 		}
