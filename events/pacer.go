@@ -135,11 +135,8 @@ func (p *pacer) fire() {
 		return
 	}
 	forEachChunk(due, eachOf((*stream).resume))
-	clear(due)
-	if cap(due) > maxKeptStreams {
-		due = nil
-	}
+	spare := forReuse(due)
 	p.mu.Lock()
-	p.spare = due
+	p.spare = spare
 	p.mu.Unlock()
 }

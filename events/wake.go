@@ -120,12 +120,9 @@ func (w *waker) run(maxRounds int) {
 		w.pending, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
 		forEachChunk(streams, wakeGroups)
-		clear(streams)
-		if cap(streams) > maxKeptStreams {
-			streams = nil
-		}
+		spare := forReuse(streams)
 		w.mu.Lock()
-		w.spare = streams
+		w.spare = spare
 		w.mu.Unlock()
 	}
 }
@@ -164,6 +161,16 @@ func forEachChunk(streams []*stream, fn func([]*stream)) {
 		}()
 	}
 	fn(first)
+}
+
+// forReuse clears streams, done with, and returns it for reuse as the next
+// list's storage, or nil when it is too big to keep (maxKeptStreams).
+func forReuse(streams []*stream) []*stream {
+	clear(streams)
+	if cap(streams) > maxKeptStreams {
+		return nil
+	}
+	return streams
 }
 
 // chunkBufs recycles the copies of chunks that forEachChunk hands to
