@@ -40,7 +40,8 @@ func readAheadSubscriptions(subs []*Subscription) (sum uintptr) {
 // The stream's own line comes first for the whole group (the others hang
 // off it), reading only fields that are atomic or set before the stream
 // can be woken (timer is set by start before it connects the queue, whose
-// lock orders it before any publisher's pushLater hands the stream out). It returns the words' sum, as readAheadSubscriptions does.
+// lock orders it before any publisher's pushLater hands the stream out).
+// It returns the words' sum, as readAheadSubscriptions does.
 //
 //go:noinline
 func readAheadStreams(streams []*stream) (sum uintptr) {
