@@ -2,7 +2,6 @@ package events
 
 import (
 	"errors"
-	"strconv"
 	"sync"
 
 	"github.com/plexor/plexor/history"
@@ -20,16 +19,14 @@ type frame struct {
 	ev    *history.Event // what was encoded, for consumers that render it otherwise (long-poll)
 }
 
-// newFrame makes the frame of event id from buf (frames made otherwise,
-// as some tests do, have no chunk and are always copied into a batch), which holds frameHeadroom
-// bytes of room followed by the encoded event; ev may be nil. It frames the
-// event as a chunk in place, appending to buf.
+// newFrame makes the frame of event id from buf, which holds
+// frameHeadroom bytes of room followed by the encoded event; ev may be nil.
+// It frames the event as a chunk in place, appending to buf. (Frames made
+// otherwise, as some tests make them, have no chunk and are always copied
+// into a batch.)
 func newFrame(id uint64, buf []byte, ev *history.Event) *frame {
 	n := len(buf) - frameHeadroom
-	var size [frameHeadroom]byte
-	line := append(strconv.AppendUint(size[:0], uint64(n), 16), '\r', '\n')
-	start := frameHeadroom - len(line)
-	copy(buf[start:], line)
+	start := writeChunkSize(buf)
 	buf = append(buf, chunkEnd...)
 	return &frame{id: id, b: buf[frameHeadroom : frameHeadroom+n : frameHeadroom+n], chunk: buf[start:len(buf):len(buf)], ev: ev}
 }

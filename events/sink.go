@@ -84,14 +84,21 @@ var (
 	lastChunk = []byte("\r\n0\r\n\r\n")
 )
 
+// writeChunkSize writes the size line of a chunk holding b[frameHeadroom:]
+// into the end of b's headroom and returns where the line starts.
+func writeChunkSize(b []byte) (start int) {
+	var size [frameHeadroom]byte
+	line := append(strconv.AppendUint(size[:0], uint64(len(b)-frameHeadroom), 16), '\r', '\n')
+	start = frameHeadroom - len(line)
+	copy(b[start:], line)
+	return start
+}
+
 func (s *connSink) frame(b []byte, final bool) []byte {
 	if !s.chunked {
 		return b[frameHeadroom:]
 	}
-	var size [frameHeadroom]byte
-	line := append(strconv.AppendUint(size[:0], uint64(len(b)-frameHeadroom), 16), '\r', '\n')
-	start := frameHeadroom - len(line)
-	copy(b[start:], line)
+	start := writeChunkSize(b)
 	if final {
 		b = append(b, lastChunk...)
 	} else {

@@ -160,30 +160,15 @@ func TestLeanRequestAccepts(t *testing.T) {
 			}
 			return ""
 		}},
-		{"Connection with several tokens", "GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n", func(r *http.Request) string {
-			if !r.Close {
-				return "Close false"
-			}
-			return ""
-		}},
-		{"Connection: keep-alive", "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", func(r *http.Request) string {
-			if r.Close {
-				return "Close true"
-			}
-			return ""
-		}},
+		{"Connection with several tokens", "GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n", wantClose(true)},
+		{"Connection: keep-alive", "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", wantClose(false)},
 		{"HTTP/1.0", "POST /publish HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", func(r *http.Request) string {
 			if r.ProtoMinor != 0 || r.Proto != "HTTP/1.0" || !r.Close {
 				return fmt.Sprintf("Proto %q %d.%d, Close %v", r.Proto, r.ProtoMajor, r.ProtoMinor, r.Close)
 			}
 			return ""
 		}},
-		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", func(r *http.Request) string {
-			if r.Close {
-				return "Close true"
-			}
-			return ""
-		}},
+		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", wantClose(false)},
 		{"query with escapes", "GET /events?channels=a%2Fb,c&last=%E2%82%AC+x HTTP/1.1\r\nHost: x\r\n\r\n", func(r *http.Request) string {
 			if r.URL.Path != "/events" || r.URL.RawQuery != "channels=a%2Fb,c&last=%E2%82%AC+x" || r.URL.Query().Get("channels") != "a/b,c" {
 				return fmt.Sprintf("URL %#v", r.URL)
@@ -421,4 +406,14 @@ func TestLeanAndNetHTTPReadsAlternate(t *testing.T) {
 		t.Errorf("header in two parts: got %q", got)
 	}
 	c.checkAfter(false)
+}
+
+// wantClose is a table case's check that the request's Close is want.
+func wantClose(want bool) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if r.Close != want {
+			return fmt.Sprintf("Close %v, want %v", r.Close, want)
+		}
+		return ""
+	}
 }
