@@ -886,7 +886,7 @@ func hqSlowState(h *Hub, channel string) (subs int, overflowed bool) {
 	sh := h.shardOf(channel)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	for sub := range sh.channels[channel] {
+	for _, sub := range sh.channels[channel] {
 		sub.q.mu.Lock()
 		if sub.q.err == ErrSlowConsumer {
 			overflowed = true

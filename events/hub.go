@@ -72,15 +72,6 @@ type lingerer struct {
 	timer *time.Timer
 }
 
-// shard is one stripe of the registry.
-type shard struct {
-	mu       sync.RWMutex // guards channels and remote
-	channels map[string]map[*Subscription]struct{}
-	// remote counts, in cluster mode, the listeners other nodes have on the
-	// shard's channels (only channels with some); see SetRemoteListeners.
-	remote map[string]int
-}
-
 // Subscription is one connection's interest in a set of channels.
 type Subscription struct {
 	// lastQueued is the ID of the last event queued for this subscription,
@@ -90,6 +81,10 @@ type Subscription struct {
 	q          *queue // next to the Subscription in memory (newSubscription)
 	envelope   bool
 	channels   []string
+	// slots holds, for each of channels, the subscription's index in that
+	// channel's list (shard.channels), or noSlot; each is guarded by the
+	// mutex of its channel's shard.
+	slots []int
 }
 
 // newSubscription returns a Subscription with a queue of maxBytes,
@@ -99,7 +94,10 @@ func newSubscription(channels []string, envelope bool, maxBytes int) *Subscripti
 	both := &struct {
 		sub Subscription
 		q   queue
-	}{sub: Subscription{channels: channels, envelope: envelope}}
+	}{sub: Subscription{channels: channels, envelope: envelope, slots: make([]int, len(channels))}}
+	for i := range both.sub.slots {
+		both.sub.slots[i] = noSlot
+	}
 	both.q.init(maxBytes)
 	both.sub.q = &both.q
 	return &both.sub
@@ -147,7 +145,7 @@ func NewHub(store history.Store, cfg HubConfig) *Hub {
 	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(), relayed: cfg.Relayed,
 		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize), lingering: make(map[string]*lingerer), metrics: cfg.Metrics}
 	for i := range h.shards {
-		h.shards[i].channels = make(map[string]map[*Subscription]struct{})
+		h.shards[i].channels = make(map[string][]*Subscription)
 	}
 	return h
 }
@@ -176,18 +174,12 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		return nil, 0, ErrNotConnected
 	}
 	sub := newSubscription(channels, envelope, h.queueBytes)
-	for _, ch := range channels {
+	for i, ch := range channels {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
-		subs := sh.channels[ch]
-		if subs == nil {
-			subs = make(map[*Subscription]struct{})
-			sh.channels[ch] = subs
-			if sh.remote[ch] == 0 {
-				h.watch.record(ch, true)
-			}
+		if sh.add(ch, sub, i) && sh.remote[ch] == 0 {
+			h.watch.record(ch, true)
 		}
-		subs[sub] = struct{}{}
 		sh.mu.Unlock()
 	}
 	h.metrics.subscriptions.Add(int64(len(channels)))
@@ -211,19 +203,13 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 
 // Unsubscribe removes a subscription from the registry and closes its queue.
 func (h *Hub) Unsubscribe(sub *Subscription) {
-	for _, ch := range sub.channels {
+	for i, ch := range sub.channels {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
-		if subs := sh.channels[ch]; subs != nil {
-			if _, ok := subs[sub]; ok {
-				h.metrics.subscriptions.Add(-1)
-				delete(subs, sub)
-				if len(subs) == 0 {
-					delete(sh.channels, ch)
-					if sh.remote[ch] == 0 {
-						h.watch.record(ch, false)
-					}
-				}
+		if removed, emptied := sh.remove(ch, sub, i); removed {
+			h.metrics.subscriptions.Add(-1)
+			if emptied && sh.remote[ch] == 0 {
+				h.watch.record(ch, false)
 			}
 		}
 		sh.mu.Unlock()
@@ -301,17 +287,11 @@ func (h *Hub) fanOut(ev *history.Event, woken *wakeList) map[string]int {
 		sh.mu.RLock()
 		subs := sh.channels[ch]
 		counts[ch] = len(subs)
-		var group [readAheadGroup]*Subscription
-		n := 0
-		for sub := range subs {
-			group[n] = sub
-			n++
-			if n == readAheadGroup {
-				queueGroup(group[:n], ev, &enc, woken)
-				n = 0
-			}
+		for len(subs) > 0 {
+			group := subs[:min(readAheadGroup, len(subs))]
+			subs = subs[len(group):]
+			queueGroup(group, ev, &enc, woken)
 		}
-		queueGroup(group[:n], ev, &enc, woken)
 		sh.mu.RUnlock()
 	}
 	return counts
@@ -448,7 +428,7 @@ func (h *Hub) DrainWithin(maxWait time.Duration) (left int) {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for _, subs := range sh.channels {
-			for sub := range subs {
+			for _, sub := range subs {
 				sub.q.close(ErrShuttingDown)
 			}
 		}

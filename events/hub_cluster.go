@@ -163,7 +163,7 @@ func (h *Hub) closeChannels(channels []string, err error) {
 	for _, ch := range channels {
 		sh := h.shardOf(ch)
 		sh.mu.RLock()
-		for sub := range sh.channels[ch] {
+		for _, sub := range sh.channels[ch] {
 			sub.q.close(err)
 		}
 		sh.mu.RUnlock()

@@ -1,0 +1,135 @@
+package events
+
+import (
+	"fmt"
+	"testing"
+)
+
+// checkRegistry fails unless every subscription listed in sh sits at the
+// slot it records for that channel, and every subscription of subs that is
+// not listed records noSlot.
+func checkRegistry(t *testing.T, sh *shard, subs []*Subscription) {
+	t.Helper()
+	listed := map[*Subscription]map[string]bool{}
+	for ch, list := range sh.channels {
+		if len(list) == 0 {
+			t.Errorf("channel %q: empty list kept, want its entry gone", ch)
+		}
+		for slot, sub := range list {
+			i := sub.channelIndex(ch)
+			if got := sub.slots[i]; got != slot {
+				t.Errorf("channel %q: subscription at slot %d records slot %d", ch, slot, got)
+			}
+			if listed[sub] == nil {
+				listed[sub] = map[string]bool{}
+			}
+			listed[sub][ch] = true
+		}
+	}
+	for _, sub := range subs {
+		for i, ch := range sub.channels {
+			if !listed[sub][ch] && sub.slots[i] != noSlot {
+				t.Errorf("channel %q: unlisted subscription records slot %d, want noSlot", ch, sub.slots[i])
+			}
+		}
+	}
+}
+
+func TestShardAddRemove(t *testing.T) {
+	newSubs := func(n int, channels ...string) []*Subscription {
+		subs := make([]*Subscription, n)
+		for i := range subs {
+			subs[i] = newSubscription(channels, false, 1024)
+		}
+		return subs
+	}
+	tests := []struct {
+		name     string
+		n        int
+		channels []string
+		remove   []int // indexes into the subscriptions, in order
+		wantLeft int   // listed on the first channel afterwards
+	}{
+		{"remove the last listed", 3, []string{"a"}, []int{2}, 2},
+		{"remove the first: the last moves into its slot", 3, []string{"a"}, []int{0}, 2},
+		{"remove from the middle, then the moved one", 5, []string{"a"}, []int{1, 4}, 3},
+		{"remove all", 4, []string{"a"}, []int{3, 0, 2, 1}, 0},
+		{"removing twice is a no-op", 3, []string{"a"}, []int{1, 1}, 2},
+		{"several channels keep their own slots", 4, []string{"a", "b", "c"}, []int{0, 2}, 2},
+		{"a big list shrinks as it empties", 300, []string{"a"}, seq(0, 290), 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sh := &shard{channels: map[string][]*Subscription{}}
+			subs := newSubs(tt.n, tt.channels...)
+			for k, sub := range subs {
+				for i, ch := range sub.channels {
+					if first := sh.add(ch, sub, i); first != (k == 0) {
+						t.Fatalf("add #%d on %q: first = %v, want %v", k, ch, first, k == 0)
+					}
+				}
+			}
+			checkRegistry(t, sh, subs)
+			gone := map[int]bool{}
+			for _, k := range tt.remove {
+				for i, ch := range subs[k].channels {
+					removed, emptied := sh.remove(ch, subs[k], i)
+					if removed == gone[k] {
+						t.Fatalf("remove #%d from %q: removed = %v, want %v", k, ch, removed, !gone[k])
+					}
+					if wantEmptied := removed && len(gone)+1 == tt.n; emptied != wantEmptied {
+						t.Fatalf("remove #%d from %q: emptied = %v, want %v", k, ch, emptied, wantEmptied)
+					}
+				}
+				gone[k] = true
+				checkRegistry(t, sh, subs)
+			}
+			list := sh.channels[tt.channels[0]]
+			if len(list) != tt.wantLeft {
+				t.Errorf("left on %q: got %d, want %d", tt.channels[0], len(list), tt.wantLeft)
+			}
+			if c := cap(list); c > minKeptSubs && len(list) <= c/4 {
+				t.Errorf("left on %q: %d in a list of capacity %d, want it shrunk", tt.channels[0], len(list), c)
+			}
+			for k, sub := range subs {
+				for _, ch := range sub.channels {
+					if got := contains(sh.channels[ch], sub); got == gone[k] {
+						t.Errorf("subscription #%d listed on %q: got %v, want %v", k, ch, got, !gone[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func contains(list []*Subscription, sub *Subscription) bool {
+	for _, s := range list {
+		if s == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestChannelIndexPanicsOnAStrangeChannel(t *testing.T) {
+	sub := newSubscription([]string{"a", "b"}, false, 1024)
+	for i, ch := range []string{"a", "b"} {
+		if got := sub.channelIndex(ch); got != i {
+			t.Errorf("channelIndex(%q) = %d, want %d", ch, got, i)
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil || fmt.Sprint(r) == "" {
+			t.Errorf("channelIndex(\"z\") did not panic")
+		}
+	}()
+	sub.channelIndex("z")
+}
