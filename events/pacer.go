@@ -80,12 +80,15 @@ func (p *pacer) within(prev, now time.Time) bool {
 
 // holds reports whether s, a busy stream which last wrote at lastWrite,
 // must wait before it writes again, and if so holds it (s's runner hands it
-// over to the pacer, which resumes it). A nil pacer holds nothing.
-func (p *pacer) holds(s *stream, lastWrite time.Time) bool {
+// over to the pacer, which resumes it). now is the time by the pacer's
+// clock, or zero to read it here. A nil pacer holds nothing.
+func (p *pacer) holds(s *stream, lastWrite, now time.Time) bool {
 	if p == nil {
 		return false
 	}
-	now := p.now()
+	if now.IsZero() {
+		now = p.now()
+	}
 	due := lastWrite.Add(p.interval)
 	if !now.Before(due) {
 		return false

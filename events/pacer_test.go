@@ -323,3 +323,26 @@ func TestPacerHoldsOnlyWhatHasSomethingToSend(t *testing.T) {
 		t.Fatalf("%d streams held with nothing to send, want 0", held)
 	}
 }
+
+// TestWakeReadsTheClockOncePerGroup: a publisher's wake-ups read the
+// pacer's clock once per read-ahead group of streams, not once per write,
+// and each stream records that reading as its last write's time.
+func TestWakeReadsTheClockOncePerGroup(t *testing.T) {
+	const groups = 3
+	hub, api, sinks := streamsOnOneChannel(t, (groups-1)*readAheadGroup+1, Config{Heartbeat: time.Hour, WriteInterval: time.Hour})
+	var reads atomic.Int64
+	api.pacer.now = func() time.Time { reads.Add(1); return time.Now() }
+	out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"x"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := frameOf(out[0].ID, "x")
+	for i, sink := range sinks {
+		if w := sink.next(t); w.b != want {
+			t.Fatalf("stream %d: write %q, want %q", i, w.b, want)
+		}
+	}
+	if got := reads.Load(); got != groups {
+		t.Errorf("clock read %d times for %d streams, want %d (once per group of %d)", got, len(sinks), groups, readAheadGroup)
+	}
+}

@@ -126,10 +126,13 @@ func (s *stream) notify(ev streamEvent) {
 // It returns how many events it wrote, for the caller to count (many
 // publishers' goroutines counting each write on one shared counter would
 // take its cache line from one another).
-func (s *stream) wake() (delivered int64) {
+//
+// now is the time by the pacer's clock, read by the caller once for a group
+// of wake-ups (see wakeGroups), or zero to have it read when needed.
+func (s *stream) wake(now time.Time) (delivered int64) {
 	s.events.Or(uint32(evQueue))
 	if s.running.CompareAndSwap(false, true) {
-		return s.handle(true, false)
+		return s.handle(true, false, now)
 	}
 	return 0
 }
@@ -138,7 +141,7 @@ func (s *stream) wake() (delivered int64) {
 // its events, on the pacer's goroutine (which, like a publisher's, must
 // never wait for a client). The stream kept running while it was held.
 func (s *stream) resume() {
-	if n := s.handle(true, true); n > 0 {
+	if n := s.handle(true, true, time.Time{}); n > 0 {
 		s.api.hub.metrics.delivered.Add(n)
 	}
 }
@@ -154,12 +157,12 @@ func (s *stream) run() {
 		if err == nil && c.sent > 0 {
 			s.api.hub.metrics.delivered.Add(int64(c.sent))
 		}
-		if s.wrote(c.batch, err) {
+		if s.wrote(c.batch, err, time.Time{}) {
 			s.finish()
 			return
 		}
 	}
-	s.handle(false, false)
+	s.handle(false, false, time.Time{})
 }
 
 // handle handles events until there are none left, or until the stream is
@@ -182,13 +185,17 @@ func (s *stream) run() {
 // 0. A stream that ends in this call counts its writes itself, before
 // finish; counts returned inline are added by the caller, possibly after
 // another goroutine (run) ended the stream.
-func (s *stream) handle(inline, resumed bool) (delivered int64) {
-	for first := true; ; first = false {
+//
+// now, when not zero, is the time read by the caller just before (see
+// wake); it stands for the first write's time, and the clock is read for
+// any later one.
+func (s *stream) handle(inline, resumed bool, now time.Time) (delivered int64) {
+	for first := true; ; first, now = false, (time.Time{}) {
 		s.resuming = first && resumed
-		if !s.resuming && s.paced && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite) {
+		if !s.resuming && s.paced && s.events.Load() != 0 && !s.api.hub.Draining() && s.api.pacer.holds(s, s.lastWrite, now) {
 			return delivered // running stays true: the pacer resumes the stream
 		}
-		over, carried, sent := s.step(streamEvent(s.events.Swap(0)), inline)
+		over, carried, sent := s.step(streamEvent(s.events.Swap(0)), inline, now)
 		delivered += int64(sent)
 		if (over || !inline) && delivered > 0 {
 			s.api.hub.metrics.delivered.Add(delivered)
@@ -213,8 +220,9 @@ func (s *stream) handle(inline, resumed bool) (delivered int64) {
 
 // step handles one set of events with at most one write. It reports whether
 // the stream is over, or (inline only) whether the write is left in carry,
-// and how many events it wrote (none of a carried write yet).
-func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int) {
+// and how many events it wrote (none of a carried write yet). now is as
+// for handle.
+func (s *stream) step(ev streamEvent, inline bool, now time.Time) (over, carried bool, sent int) {
 	if ev&evGone != 0 {
 		s.why = "client gone"
 		return true, false, 0
@@ -245,7 +253,7 @@ func (s *stream) step(ev streamEvent, inline bool) (over, carried bool, sent int
 	if err == nil {
 		sent = b.sent
 	}
-	return s.wrote(b, err), false, sent
+	return s.wrote(b, err, now), false, sent
 }
 
 // prepare builds the batch for ev: the events queued that were not sent yet,
@@ -323,8 +331,11 @@ func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
 
 // wrote does what follows the write of b, which failed with err (nil: it
 // went out whole), and reports whether the stream is over. The caller
-// counts the events delivered.
-func (s *stream) wrote(b batch, err error) (over bool) {
+// counts the events delivered. now is the write's time by the pacer's
+// clock (zero: read it here); a caller's reading for a group of writes
+// makes lastWrite at most that group's length early, which moves the
+// pacing's decisions by as much.
+func (s *stream) wrote(b batch, err error, now time.Time) (over bool) {
 	m := s.api.hub.metrics
 	switch {
 	case b.final:
@@ -340,7 +351,9 @@ func (s *stream) wrote(b batch, err error) (over bool) {
 		s.why = "closed after the first batch"
 		return true
 	}
-	now := s.api.pacer.clock()
+	if now.IsZero() {
+		now = s.api.pacer.clock()
+	}
 	s.paced = s.resuming || s.api.pacer.within(s.lastWrite, now)
 	s.lastWrite = now
 	if b.rearm {

@@ -127,15 +127,18 @@ func (w *waker) run(maxRounds int) {
 	}
 }
 
-// wakeGroups wakes streams (stream.wake) a read-ahead group at a time.
+// wakeGroups wakes streams (stream.wake) a read-ahead group at a time. The
+// clock is read once per group: the writes of a group take microseconds,
+// the pacing it serves works in milliseconds.
 func wakeGroups(streams []*stream) {
 	for len(streams) > 0 {
 		group := streams[:min(readAheadGroup, len(streams))]
 		streams = streams[len(group):]
 		readAheadStreams(group)
+		now := group[0].api.pacer.clock()
 		var delivered int64
 		for _, s := range group {
-			delivered += s.wake()
+			delivered += s.wake(now)
 		}
 		if delivered > 0 {
 			group[0].api.hub.metrics.delivered.Add(delivered)
