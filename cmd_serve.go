@@ -10,7 +10,8 @@ import (
 // cmdServe runs the service until ctx ends (SIGINT or SIGTERM), configured
 // from the PLEXOR_* variables of the environment.
 func cmdServe(ctx context.Context, args []string, sio stdio) int {
-	fs := newFlagSet("serve", "", "Run the service. It takes no flags: configuration comes from PLEXOR_*\nenvironment variables (see README.md).", sio)
+	fs := newFlagSet("serve", "[flags]", "Run the service. Its configuration comes from PLEXOR_* environment variables\n(see README.md); the flag is for profiling.", sio)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (pprof's format), complete once the\nserver stopped: for go tool pprof, or as default.pgo for profile-guided builds")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -23,6 +24,18 @@ func cmdServe(ctx context.Context, args []string, sio stdio) int {
 		return exitUsage
 	}
 	log := newLogger(cfg, sio.err)
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(sio.err, "plexor: --cpuprofile:", err)
+			return exitUsage
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				log.Error("plexor: --cpuprofile", "err", err)
+			}
+		}()
+	}
 	if err := run(ctx, cfg, log, nil); err != nil {
 		log.Error("plexor stopped", "err", err)
 		return exitFailure
