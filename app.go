@@ -44,7 +44,7 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 
 	// The global middleware and each route's are composed once (see
 	// onceComposed and compose), not by Echo for every request.
-	global := []echo.MiddlewareFunc{middleware.Recover(), middleware.RequestID(), requestLogger(log), events.RejectMalformedQuery}
+	global := []echo.MiddlewareFunc{middleware.Recover(), newRequestIDs().middleware(), requestLogger(log), events.RejectMalformedQuery}
 	if len(cfg.CORSOrigins) > 0 {
 		global = append(global, middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,

@@ -15,18 +15,24 @@ import (
 // BenchmarkPublishKeepAlive measures the whole publish path as a keep-alive
 // HTTP publisher sees it (the lane, Echo, auth, the decoder, history, the
 // fan-out and the answer), one request at a time on one connection, to a
-// channel with 100 subscribers whose connections are read and discarded.
-// With -cpuprofile and -memprofile it shows where a publish goes. Run with
-// PLEXOR_WRITE_INTERVAL 0 (the publisher writes to the subscribers before it
-// answers) and with the default 1ms (busy feeds are paced: the pacer's timer
-// writes to them).
+// channel with 100 subscribers (or 10, where the request's own costs weigh
+// more) whose connections are read and discarded. With -cpuprofile and
+// -memprofile it shows where a publish goes. Run with PLEXOR_WRITE_INTERVAL 0
+// (the publisher writes to the subscribers before it answers) and with the
+// default 1ms (busy feeds are paced: the pacer's timer writes to them).
 func BenchmarkPublishKeepAlive(b *testing.B) {
-	for _, interval := range []string{"0", "1ms"} {
-		b.Run("interval="+interval, func(b *testing.B) { benchmarkPublishKeepAlive(b, interval) })
+	for _, subscribers := range []int{100, 10} {
+		for _, interval := range []string{"0", "1ms"} {
+			name := "interval=" + interval
+			if subscribers != 100 {
+				name += fmt.Sprintf(",subscribers=%d", subscribers)
+			}
+			b.Run(name, func(b *testing.B) { benchmarkPublishKeepAlive(b, interval, subscribers) })
+		}
 	}
 }
 
-func benchmarkPublishKeepAlive(b *testing.B, writeInterval string) {
+func benchmarkPublishKeepAlive(b *testing.B, writeInterval string, subscribers int) {
 	cfg, err := loadConfig(map[string]string{
 		"PLEXOR_ADDR":                   "127.0.0.1:0",
 		"PLEXOR_PUBLISH_TOKENS":         testToken,
@@ -50,7 +56,7 @@ func benchmarkPublishKeepAlive(b *testing.B, writeInterval string) {
 	}
 	defer func() { cancel(); <-done }()
 
-	for range 100 {
+	for range subscribers {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)

@@ -87,13 +87,18 @@ func MatchPattern(pattern, name string) bool {
 	// rest is "mid*mid*…*last": the middle pieces are found leftmost-first
 	// (the earliest match leaves the most room for the others), and the
 	// last piece must end the name.
-	pieces := strings.Split(rest, "*")
-	last := pieces[len(pieces)-1]
+	mids, last, hasMids := "", rest, false
+	if i := strings.LastIndexByte(rest, '*'); i >= 0 {
+		mids, last, hasMids = rest[:i], rest[i+1:], true
+	}
 	if len(name) < len(last) || !strings.HasSuffix(name, last) {
 		return false
 	}
 	name = name[:len(name)-len(last)]
-	for _, mid := range pieces[:len(pieces)-1] {
+	if !hasMids {
+		return true
+	}
+	for mid := range strings.SplitSeq(mids, "*") {
 		i := strings.Index(name, mid)
 		if i < 0 {
 			return false

@@ -35,11 +35,33 @@ func TestMatchPattern(t *testing.T) {
 		{"a*a", "aa", true},
 		{"org:*.chat", "org:team.chat", true},
 		{"org:*.chat", "org:team.chats", false},
+		{"**", "", true},
+		{"*a*b*c*", "xaybzc", true},
+		{"*a*b*c*", "xaycb", false},
+		{"a*b*", "ab", true},
+		{"a*b*", "ba", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern+"~"+tt.name, func(t *testing.T) {
 			if got := MatchPattern(tt.pattern, tt.name); got != tt.want {
 				t.Fatalf("MatchPattern(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// MatchPattern runs for every channel of every scoped publish: it must not
+// allocate.
+func TestMatchPatternAllocs(t *testing.T) {
+	tests := []struct{ pattern, name string }{
+		{"*", "news"},
+		{"user-*-inbox", "user-42-inbox"},
+		{"a*b*c", "aXbYbZc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			if got := testing.AllocsPerRun(100, func() { MatchPattern(tt.pattern, tt.name) }); got != 0 {
+				t.Errorf("allocations per MatchPattern(%q, %q): got %v, want 0", tt.pattern, tt.name, got)
 			}
 		})
 	}

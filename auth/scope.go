@@ -11,7 +11,8 @@ import (
 )
 
 // ScopeContextKey is the echo.Context key under which the token middleware
-// stores the Patterns the authenticated publisher may publish to.
+// makes known the Patterns the authenticated publisher may publish to: c.Get
+// of it, behind the middleware, gives them.
 const ScopeContextKey = "plexor.publish_scope"
 
 // ScopedToken is a static token limited to the channels its Scope matches.
@@ -68,7 +69,7 @@ func digest(s string) []byte {
 	return d[:]
 }
 
-// ScopeOf returns the scope the token middleware stored in c, if any.
+// ScopeOf returns the scope the token middleware gave c, if any.
 func ScopeOf(c echo.Context) (Patterns, bool) {
 	ps, ok := c.Get(ScopeContextKey).(Patterns)
 	return ps, ok

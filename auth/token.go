@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -72,8 +73,9 @@ func TokenWithConfig(config TokenConfig) echo.MiddlewareFunc {
 // carry a token as "Authorization: Bearer <token>" or as the password of
 // HTTP Basic authentication (for webhook senders that only take a URL with
 // credentials). Missing or wrong tokens get a 401 that never echoes them.
-// The scope of the credential that matched is stored in the context (see
-// ScopeOf and AuthorizePublish).
+// The scope and identity of the credential that matched are made known to
+// the handlers behind it through the context (see ScopeOf, PublisherID and
+// AuthorizePublish).
 func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Skipper == nil {
 		config.Skipper = DefaultTokenConfig.Skipper
@@ -91,10 +93,8 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	all = append(all, config.Scoped...)
 	digests := make([][sha256.Size]byte, len(all))
 	// Each token's scope and identity are made once, as the values the
-	// context stores (an interface holding a slice or a string would be
-	// allocated anew for every request otherwise).
-	scopes := make([]any, len(all))
-	ids := make([]any, len(all))
+	// context answers with (see admitted).
+	creds := make([]credential, len(all))
 	for i, t := range all {
 		if err := CheckToken(t.Token); err != nil {
 			return nil, err
@@ -103,8 +103,7 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			return nil, fmt.Errorf("auth: scope of token %d: %w", i+1, err)
 		}
 		digests[i] = sha256.Sum256([]byte(t.Token))
-		scopes[i] = t.Scope
-		ids[i] = hex.EncodeToString(digests[i][:])
+		creds[i] = credential{scope: t.Scope, id: hex.EncodeToString(digests[i][:])} // the hex digest of the token
 	}
 	challenge := `Bearer realm="` + config.Realm + `"`
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -123,9 +122,7 @@ func (config TokenConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			d := sha256.Sum256([]byte(presented))
 			if i := matchIndex(digests, d); i >= 0 {
-				c.Set(ScopeContextKey, scopes[i])
-				c.Set(publisherKey, ids[i]) // the hex digest of the token, d
-				return next(c)
+				return nextAdmitted(next, c, &creds[i])
 			}
 			if config.Signed != nil && strings.Count(presented, ".") == 2 {
 				claims, err := config.Signed.Verify(presented)
@@ -169,8 +166,50 @@ func signedPublisherID(claims *Claims, digest [sha256.Size]byte) string {
 	return "jwt:" + hex.EncodeToString(id[:])
 }
 
-// publisherKey is the echo.Context key under which the middleware leaves the
-// admitted token's identity.
+// credential is what the middleware knows of a static token: its scope
+// (Patterns) and publisher ID (string), each boxed once, since an interface
+// holding a slice or a string is allocated anew every time it is made.
+type credential struct {
+	scope, id any
+}
+
+// admitted is the context the middleware hands on for a request admitted
+// with a static token: c itself, except that Get answers ScopeContextKey and
+// publisherKey with the token's credential. So no value is stored in c,
+// whose store Echo makes anew for every request that stores one. Contexts
+// are reused (Echo reuses its own the same way): an admitted is good until
+// the handler chain behind the middleware returns.
+type admitted struct {
+	echo.Context
+	cred *credential
+}
+
+// Get implements echo.Context.
+func (c *admitted) Get(key string) any {
+	switch key {
+	case ScopeContextKey:
+		return c.cred.scope
+	case publisherKey:
+		return c.cred.id
+	}
+	return c.Context.Get(key)
+}
+
+// admittedContexts holds the admitted contexts not in use.
+var admittedContexts = sync.Pool{New: func() any { return new(admitted) }}
+
+// nextAdmitted calls next with c admitted with cred.
+func nextAdmitted(next echo.HandlerFunc, c echo.Context, cred *credential) error {
+	a := admittedContexts.Get().(*admitted)
+	a.Context, a.cred = c, cred
+	err := next(a)
+	*a = admitted{}
+	admittedContexts.Put(a)
+	return err
+}
+
+// publisherKey is the echo.Context key under which the middleware makes the
+// admitted token's identity known.
 const publisherKey = "plexor.auth.publisher"
 
 // PublisherID returns a stable identifier of the token that admitted the

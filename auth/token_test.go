@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,5 +162,77 @@ func TestPublisherIDNamesTheTokenWithoutRevealingIt(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), httptest.NewRecorder())
 	if got := PublisherID(c); got != "" {
 		t.Fatalf("PublisherID without the middleware = %q, want empty", got)
+	}
+}
+
+// The handler behind the middleware sees the scope and publisher ID of the
+// token that admitted the request, and the context's own values both ways
+// (set before the middleware, set behind it); one admitted request after
+// another, each sees its own token's.
+func TestTokenMiddlewareHandsOnCredential(t *testing.T) {
+	scoped := ScopedToken{Token: tokenB, Scope: Patterns{"news-*"}}
+	mw, err := TokenConfig{Tokens: []string{tokenA}, Scoped: []ScopedToken{scoped}}.ToMiddleware()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, token string
+		wantScope   Patterns
+	}{
+		{"static token", tokenA, Everything},
+		{"scoped token", tokenB, Patterns{"news-*"}},
+		{"static token again", tokenA, Everything},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/publish", nil)
+			req.Header.Set(echo.HeaderAuthorization, "Bearer "+tt.token)
+			c := echo.New().NewContext(req, httptest.NewRecorder())
+			c.Set("before", "outer value")
+			err := mw(func(c echo.Context) error {
+				scope, ok := ScopeOf(c)
+				if !ok || !slices.Equal(scope, tt.wantScope) {
+					t.Errorf("ScopeOf: got %q, %v; want %q, true", scope, ok, tt.wantScope)
+				}
+				sum := sha256.Sum256([]byte(tt.token))
+				if got, want := PublisherID(c), hex.EncodeToString(sum[:]); got != want {
+					t.Errorf("PublisherID: got %q, want %q", got, want)
+				}
+				if got := c.Get("before"); got != "outer value" {
+					t.Errorf(`Get("before"): got %v, want "outer value"`, got)
+				}
+				c.Set("behind", 42)
+				if got := c.Get("behind"); got != 42 {
+					t.Errorf(`Get("behind") behind the middleware: got %v, want 42`, got)
+				}
+				return nil
+			})(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Get("behind"); got != 42 {
+				t.Errorf(`Get("behind") after the chain: got %v, want 42 (stored in the request's context)`, got)
+			}
+		})
+	}
+}
+
+// Admitting a request with a static token allocates nothing (no value is
+// stored in Echo's per-request map).
+func TestTokenMiddlewareAllocs(t *testing.T) {
+	mw := Token(tokenA)
+	req := httptest.NewRequest(http.MethodPost, "/publish", nil)
+	req.Header.Set(echo.HeaderAuthorization, "Bearer "+tokenA)
+	e := echo.New()
+	rec := httptest.NewRecorder()
+	h := mw(func(c echo.Context) error { _, _ = ScopeOf(c); _ = PublisherID(c); return nil })
+	allocs := testing.AllocsPerRun(100, func() {
+		c := e.AcquireContext()
+		c.Reset(req, rec)
+		_ = h(c)
+		e.ReleaseContext(c)
+	})
+	if allocs != 0 {
+		t.Errorf("allocations per admitted request: got %v, want 0", allocs)
 	}
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,8 +39,13 @@ func channelByte(b byte) bool {
 // ParseChannels turns one or more comma-separated lists (e.g. the repeated
 // values of a "channels" parameter) into a list of distinct, valid channel
 // names in first-seen order. It fails when there is none, when a name is
-// invalid, or when there are more than limit names.
+// invalid, or when there are more than limit names. When lists already is
+// such a list (each entry one valid name, none twice), it is returned
+// itself, capacity clipped, without a copy.
 func ParseChannels(lists []string, limit int) ([]string, error) {
+	if parsedChannels(lists, limit) {
+		return lists[:len(lists):len(lists)], nil
+	}
 	var out []string
 	seen := make(map[string]struct{})
 	for _, list := range lists {
@@ -68,6 +74,25 @@ func ParseChannels(lists []string, limit int) ([]string, error) {
 			"no channel given: pass channels=a,b,c")
 	}
 	return out, nil
+}
+
+// maxParsedScan bounds the lists parsedChannels looks at: it compares each
+// name with those before it.
+const maxParsedScan = 16
+
+// parsedChannels reports whether lists is what ParseChannels would make of
+// it: 1 to limit valid names (so no commas, spaces or empty entries), each
+// once.
+func parsedChannels(lists []string, limit int) bool {
+	if len(lists) == 0 || len(lists) > min(limit, maxParsedScan) {
+		return false
+	}
+	for i, name := range lists {
+		if !ValidChannel(name) || slices.Contains(lists[:i], name) {
+			return false
+		}
+	}
+	return true
 }
 
 // quoteForMessage quotes a client-supplied value for an error message,

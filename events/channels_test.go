@@ -105,6 +105,11 @@ func TestParseChannels(t *testing.T) {
 		{name: "too long", lists: []string{strings.Repeat("x", 129)}, limit: 3, wantCode: "invalid_channel"},
 		{name: "star", lists: []string{"*"}, limit: 3, wantCode: "invalid_channel"},
 		{name: "control char", lists: []string{"a\x00"}, limit: 3, wantCode: "invalid_channel"},
+		{name: "parsed names", lists: []string{"a", "b", "c"}, limit: 3, want: []string{"a", "b", "c"}},
+		{name: "parsed names over the limit", lists: []string{"a", "b", "c", "d"}, limit: 3, wantCode: "too_many_channels"},
+		{name: "parsed names with a repeat", lists: []string{"a", "b", "a"}, limit: 3, want: []string{"a", "b"}},
+		{name: "more names than parsedChannels scans", lists: strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,a", ","), limit: 20,
+			want: strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", ",")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +128,24 @@ func TestParseChannels(t *testing.T) {
 				t.Errorf("ParseChannels(%q) = %q, want %q", tt.lists, got, tt.want)
 			}
 		})
+	}
+}
+
+// A list that is already parsed (the common publish body) comes back as it
+// is: no allocation, and its capacity clipped so an append to the result
+// cannot write into the caller's array.
+func TestParseChannelsKeepsParsedList(t *testing.T) {
+	lists := make([]string, 2, 4)
+	lists[0], lists[1] = "news", "alerts"
+	got, err := ParseChannels(lists, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &got[0] != &lists[0] || cap(got) != len(lists) {
+		t.Errorf("ParseChannels(%q): got a copy or capacity %d, want lists itself with capacity %d", lists, cap(got), len(lists))
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ParseChannels(lists, 4) }); allocs != 0 {
+		t.Errorf("allocations per ParseChannels of a parsed list: got %v, want 0", allocs)
 	}
 }
 

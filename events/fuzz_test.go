@@ -269,6 +269,15 @@ func FuzzParsePublish(f *testing.F) {
 				t.Errorf("message %d: raw frame decodes to %d events", i, len(evs))
 			}
 		}
+		// The messages share no storage with the body (whose buffer the
+		// publish handler reuses).
+		before := fpFormatMessages(msgs)
+		for i := range body {
+			body[i] = '#'
+		}
+		if after := fpFormatMessages(msgs); after != before {
+			t.Errorf("messages after the body was overwritten:\n got  %s\n want %s", after, before)
+		}
 	})
 }
 

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -55,11 +57,7 @@ func (a *API) DemoPublish(c echo.Context) error {
 // allows everything), publishes and answers.
 func (a *API) publish(c echo.Context, allow func([]history.Message) error) error {
 	req := c.Request()
-	body, err := readBody(req)
-	if err != nil {
-		return err
-	}
-	msgs, batch, err := ParsePublish(req, body, a.cfg.MaxChannels, a.cfg.MaxBatch)
+	msgs, batch, err := a.readPublish(req)
 	if err != nil {
 		return err
 	}
@@ -84,16 +82,62 @@ func publishResults(published []Published) []publishResult {
 	return results
 }
 
-// readBody reads a whole request body. The body-limit middleware's 413 is
-// passed on; any other read failure is a 400.
-func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
+// readPublish reads req's body into a pooled buffer and parses it (see
+// ParsePublish, whose messages copy what they keep of the body, so the
+// buffer is free again once they are made).
+func (a *API) readPublish(req *http.Request) ([]history.Message, bool, error) {
+	bp := publishBodies.Get().(*[]byte)
+	defer recycleBody(bp)
+	body, err := appendBody((*bp)[:0], req)
+	*bp = body
 	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return nil, he
-		}
-		return nil, errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read")
+		return nil, false, err
 	}
-	return body, nil
+	return ParsePublish(req, body, a.cfg.MaxChannels, a.cfg.MaxBatch)
+}
+
+// publishBodies holds the buffers readPublish reads bodies into.
+var publishBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody is the capacity of the largest body buffer kept for reuse.
+const maxPooledBody = 64 << 10
+
+// recycleBody returns a body buffer to publishBodies unless it grew too big.
+func recycleBody(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		*bp = (*bp)[:0]
+		publishBodies.Put(bp)
+	}
+}
+
+// readBody reads a whole request body into a buffer of its own (see
+// appendBody).
+func readBody(r *http.Request) ([]byte, error) {
+	return appendBody(nil, r)
+}
+
+// appendBody appends a whole request body to dst, making room for a
+// declared length (up to maxPooledBody) at once. The body-limit
+// middleware's 413 is passed on; any other read failure is a 400.
+func appendBody(dst []byte, r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxPooledBody {
+		dst = slices.Grow(dst, int(n)+1) // +1: room to see the end without growing
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 512)
+		}
+		n, err := r.Body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		switch {
+		case err == io.EOF:
+			return dst, nil
+		case err != nil:
+			var he *echo.HTTPError
+			if errors.As(err, &he) {
+				return dst, he
+			}
+			return dst, errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read")
+		}
+	}
 }

@@ -62,7 +62,9 @@ func (l *channelList) UnmarshalJSON(b []byte) error {
 //   - Without it, a JSON body is one message {"channels":[…],"data":…,"type":…}
 //     or a list of them; a form body has channels, data and type fields.
 //
-// It reports whether the body was a list (so the answer is a list too).
+// It reports whether the body was a list (so the answer is a list too). The
+// messages share no storage with body: it may be reused once ParsePublish
+// returns.
 func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]history.Message, bool, error) {
 	lim := publishLimits{maxChannels: maxChannels, maxBatch: maxBatch}
 	mediaType, params, err := contentType(r)
@@ -258,9 +260,14 @@ func parseJSONMessages(body []byte, lim publishLimits) ([]history.Message, bool,
 	batch := trimmed[0] == '['
 	var in []jsonMessage
 	if batch {
-		if err := decodeStrict(body, &in); err != nil {
+		// Decoded into a variable of this branch: one whose address is
+		// taken is made on the heap where it is declared, and the quick
+		// path below needs none.
+		var list []jsonMessage
+		if err := decodeStrict(body, &list); err != nil {
 			return nil, false, err
 		}
+		in = list
 		if len(in) == 0 {
 			return nil, false, errorf(http.StatusBadRequest, "empty_batch", "the list of messages is empty")
 		}

@@ -578,7 +578,8 @@ func TestParsePublish(t *testing.T) {
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
-			got, batch, err := ParsePublish(r, []byte(tt.body), maxChannels, maxBatch)
+			body := []byte(tt.body)
+			got, batch, err := ParsePublish(r, body, maxChannels, maxBatch)
 			if tt.wantCode != "" {
 				e := fpWantError(t, err, tt.wantStatus, tt.wantCode)
 				if tt.wantInMsg != "" && !strings.Contains(e.Message, tt.wantInMsg) {
@@ -597,6 +598,14 @@ func TestParsePublish(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("messages:\n got  %s\n want %s", fpFormatMessages(got), fpFormatMessages(tt.want))
+			}
+			// The publish handler reuses the body's buffer: the messages
+			// must not change when it is overwritten.
+			for i := range body {
+				body[i] = '#'
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("messages after the body was overwritten:\n got  %s\n want %s", fpFormatMessages(got), fpFormatMessages(tt.want))
 			}
 		})
 	}

@@ -87,6 +87,7 @@ func (m *Memory) Append(_ context.Context, msgs []Message) ([]*Event, error) {
 		return nil, ErrClosed
 	}
 	out := make([]*Event, len(msgs))
+	var now time.Time
 	for i, msg := range msgs {
 		id, t := m.ids.Next()
 		ev := &Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, Time: t}
@@ -94,8 +95,9 @@ func (m *Memory) Append(_ context.Context, msgs []Message) ([]*Event, error) {
 		for _, ch := range msg.Channels {
 			m.ringFor(ch).push(ev, m.size)
 		}
+		now = t
 	}
-	m.expireTouched(msgs)
+	m.expireTouched(msgs, now)
 	return out, nil
 }
 
@@ -250,13 +252,14 @@ func (m *Memory) ringFor(ch string) *ring {
 	return r
 }
 
-// expireTouched evicts expired events of the channels just appended to.
-// Callers hold m.mu.
-func (m *Memory) expireTouched(msgs []Message) {
+// expireTouched evicts expired events of the channels just appended to;
+// now is the time the last of msgs was accepted (the clock is not read
+// again for it). Callers hold m.mu.
+func (m *Memory) expireTouched(msgs []Message, now time.Time) {
 	if m.ttl <= 0 {
 		return
 	}
-	deadline := m.deadline()
+	deadline := now.Add(-m.ttl)
 	for _, msg := range msgs {
 		for _, ch := range msg.Channels {
 			m.rings[ch].expire(deadline)

@@ -658,3 +658,44 @@ func TestMemorySweepLeavesOtherChannelsExact(t *testing.T) {
 		})
 	}
 }
+
+// Appends skip the TTL check while no held event can have expired; events
+// still expire on time: as the deadline passes the oldest one, and when the
+// clock went back before an append into an emptied channel.
+func TestMemoryExpiryAcrossSkippedChecks(t *testing.T) {
+	const ttl = time.Hour
+	clock := storetest.NewFakeClock(storetest.Epoch)
+	m := newMemory(t, history.MemoryConfig{Size: 10, TTL: ttl, Clock: clock.Now, SweepEvery: -1})
+	ctx := t.Context()
+	steps := []struct {
+		name         string
+		at           time.Duration // clock, from storetest.Epoch
+		clear        bool          // clear the channel before appending
+		wantRetained int           // after the append
+	}{
+		{"first event", 0, false, 1},
+		{"half a TTL later", 30 * time.Minute, false, 2},
+		{"the first expires", ttl + time.Minute, false, 2},
+		{"the second expires", ttl + 31*time.Minute, false, 2},
+		{"clock back, channel emptied", -2 * ttl, true, 1},
+		{"the early event expires", -ttl + time.Minute, false, 1},
+	}
+	for _, st := range steps {
+		clock.Set(storetest.Epoch.Add(st.at))
+		if st.clear {
+			if err := m.Clear(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.Append(ctx, []history.Message{{Channels: []string{"a"}, Data: []byte(`1`)}}); err != nil {
+			t.Fatal(err)
+		}
+		info, err := m.Info(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Retained != st.wantRetained {
+			t.Errorf("%s: retained events: got %d, want %d", st.name, info.Retained, st.wantRetained)
+		}
+	}
+}

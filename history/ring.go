@@ -13,6 +13,16 @@ type ring struct {
 	head    int    // index of the oldest event in buf
 	n       int    // number of events held
 	horizon uint64 // ID of the newest event that left the ring (or the start)
+	// settled is when the oldest held event was accepted, as expire last
+	// saw it (events leave from the front only, so the oldest now is no
+	// older), or earlier: expire has nothing to do until the deadline
+	// passes it, and does not look at the oldest event (a cache miss when
+	// the ring is cold) to know that. push lowers it for an event accepted
+	// before it (a clock that went back). Like expire's scan, which stops
+	// at the first event not expired, it follows the front: an event
+	// accepted before the one ahead of it, which became the front by a
+	// size eviction, stays until the deadline passes that one's time.
+	settled time.Time
 }
 
 // at returns the i-th oldest event held.
@@ -25,6 +35,9 @@ func (r *ring) push(ev *Event, size int) {
 	if size <= 0 {
 		r.horizon = ev.ID
 		return
+	}
+	if ev.Time.Before(r.settled) {
+		r.settled = ev.Time
 	}
 	if r.n == size {
 		r.evictOldest()
@@ -55,11 +68,14 @@ func (r *ring) evictOldest() {
 
 // expire evicts events accepted before deadline; a zero deadline keeps all.
 func (r *ring) expire(deadline time.Time) {
-	if deadline.IsZero() {
+	if deadline.IsZero() || !r.settled.Before(deadline) {
 		return
 	}
 	for r.n > 0 && r.buf[r.head].Time.Before(deadline) {
 		r.evictOldest()
+	}
+	if r.n > 0 {
+		r.settled = r.buf[r.head].Time
 	}
 }
 
