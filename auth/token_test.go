@@ -220,6 +220,9 @@ func TestTokenMiddlewareHandsOnCredential(t *testing.T) {
 // Admitting a request with a static token allocates nothing (no value is
 // stored in Echo's per-request map).
 func TestTokenMiddlewareAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops contexts on purpose: allocation counts are not exact")
+	}
 	mw := Token(tokenA)
 	req := httptest.NewRequest(http.MethodPost, "/publish", nil)
 	req.Header.Set(echo.HeaderAuthorization, "Bearer "+tokenA)
