@@ -41,6 +41,10 @@ type laneConn struct {
 	linger     bool               // the client may still be sending: close with lingerClose
 	drain      [512]byte          // scratch space for the first read of a body left unread
 	body       fixedBody          // the body of a request readLeanRequest read
+	// idleUntil is the idle deadline armIdle set as the connection's read
+	// deadline, or zero when that is not known to be the read deadline
+	// (none set yet, or another one set since: setReadDeadline).
+	idleUntil time.Time
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -74,7 +78,7 @@ func (lc *laneConn) serve(first *http.Request) {
 			lc.conn.Close()
 		}
 	}()
-	_ = lc.conn.SetDeadline(time.Time{})
+	_ = lc.conn.SetDeadline(time.Time{}) // idleUntil is zero: none armed
 	lc.afterPost = first.Method == http.MethodPost
 	req := first.WithContext(lc.ctx)
 	req.Body = &fixedBody{r: lc.br, remain: first.ContentLength}
@@ -95,12 +99,19 @@ func (lc *laneConn) serve(first *http.Request) {
 // next waits for the connection's next request and reads its header. It
 // answers a malformed or oversized header itself and reports false when the
 // connection is to close.
+//
+// Deadlines: the wait runs under the idle deadline (armIdle), which stays
+// armed while a request whose header and body were already buffered is
+// served, as nothing reads from the connection then. A header the lane
+// parses from its buffer needs no deadline of its own; one that is not all
+// there is read by http.ReadRequest under the header deadline. A body still
+// to come is read without a deadline, as the body of the first request.
 func (lc *laneConn) next() (*http.Request, bool) {
 	if !lc.lane.track(lc, false) {
 		return nil, false
 	}
 	cfg := &lc.lane.cfg
-	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	lc.armIdle()
 	if _, err := lc.br.Peek(1); err != nil {
 		return nil, false // the client closed, went quiet, or Shutdown closed an idle connection
 	}
@@ -110,10 +121,9 @@ func (lc *laneConn) next() (*http.Request, bool) {
 		// the request is not served at all (the client may safely retry).
 		return nil, false
 	}
-	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 // net/http's allowance for the request line and bufio
 	if lc.afterPost {
-		lc.skipBlankLines() // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
+		lc.skipBlankLines(false) // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
 	}
 	// A plain header already in the buffer is parsed here; any other goes
 	// to net/http, which reads, checks and refuses it as it always has.
@@ -121,11 +131,17 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	lean := req != nil
 	var err error
 	if !lean {
+		lc.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
+		if lc.afterPost {
+			lc.skipBlankLines(true)
+		}
 		req, err = http.ReadRequest(lc.br)
 	}
 	tooLarge := lc.in.remain == 0
 	lc.in.remain = -1
-	_ = lc.conn.SetReadDeadline(time.Time{})
+	if !lean || req.ContentLength > int64(lc.br.Buffered()) {
+		lc.setReadDeadline(time.Time{}) // the body is read without a deadline
+	}
 	if err != nil {
 		switch {
 		case tooLarge:
@@ -175,15 +191,37 @@ func (lc *laneConn) next() (*http.Request, bool) {
 }
 
 // skipBlankLines drops CR and LF bytes before a request line, as net/http
-// does after a POST.
-func (lc *laneConn) skipBlankLines() {
-	for {
+// does after a POST: the buffered ones, and with mayRead those that arrive
+// after them.
+func (lc *laneConn) skipBlankLines(mayRead bool) {
+	for mayRead || lc.br.Buffered() > 0 {
 		b, err := lc.br.Peek(1)
 		if err != nil || (b[0] != '\r' && b[0] != '\n') {
 			return
 		}
 		_, _ = lc.br.Discard(1)
 	}
+}
+
+// armIdle makes the read deadline an idle deadline that leaves at least
+// 7/8 of IdleTimeout from now, renewing it to all of IdleTimeout when less
+// is left: most requests on a busy connection find it armed and cost no
+// timer update.
+func (lc *laneConn) armIdle() {
+	idle := lc.lane.cfg.IdleTimeout
+	now := time.Now()
+	if !lc.idleUntil.IsZero() && lc.idleUntil.Sub(now) >= idle-idle/8 {
+		return
+	}
+	lc.idleUntil = now.Add(idle)
+	_ = lc.conn.SetReadDeadline(lc.idleUntil)
+}
+
+// setReadDeadline sets the connection's read deadline to t (zero: none);
+// the next armIdle replaces it.
+func (lc *laneConn) setReadDeadline(t time.Time) {
+	lc.idleUntil = time.Time{}
+	_ = lc.conn.SetReadDeadline(t)
 }
 
 // headerProblem returns what net/http would refuse in req's header with a
@@ -254,7 +292,7 @@ func (lc *laneConn) reject(code int, msg string) {
 func (lc *laneConn) lingerClose() {
 	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
-		_ = lc.conn.SetReadDeadline(time.Now().Add(lingerTime))
+		lc.setReadDeadline(time.Now().Add(lingerTime))
 		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
 	}
 	lc.conn.Close()

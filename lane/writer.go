@@ -174,6 +174,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// that a Shutdown cannot close it under its new owner (a feed writes to
 	// its descriptor number and must be its only closer).
 	w.lc.lane.forget(w.lc)
+	w.lc.idleUntil = time.Time{}
 	_ = w.lc.conn.SetDeadline(time.Time{})
 	return w.lc.conn, bufio.NewReadWriter(w.lc.br, bufio.NewWriter(w.lc.conn)), nil
 }
@@ -185,6 +186,7 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 
 // SetReadDeadline lets http.ResponseController bound the body reads.
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
+	w.lc.idleUntil = time.Time{} // the next request's wait arms its own
 	return w.lc.conn.SetReadDeadline(t)
 }
 
