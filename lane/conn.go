@@ -32,6 +32,7 @@ type laneConn struct {
 	io         net.Conn // conn's reads and writes through package rawio
 	remote     string
 	ctx        context.Context    // the requests' context; cancelled when the connection leaves the lane
+	base       *http.Request      // an empty request carrying ctx: the base of the lean requests (contextRequest)
 	cancel     context.CancelFunc // ends ctx
 	in         limitedReader      // the connection's bytes, bounded while a header is read
 	br         *bufio.Reader      // reads requests from in
@@ -59,6 +60,7 @@ func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Req
 	lc.in.remain = -1
 	lc.br = bufio.NewReaderSize(&lc.in, readBufferSize)
 	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
+	lc.base = contextRequest(lc.ctx)
 	lc.w.lc = lc
 	return lc
 }
@@ -127,7 +129,7 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	}
 	// A plain header already in the buffer is parsed here; any other goes
 	// to net/http, which reads, checks and refuses it as it always has.
-	req := readLeanRequest(lc.ctx, lc.br, cfg.MaxHeaderBytes, &lc.body)
+	req := readLeanRequest(lc.base, lc.br, cfg.MaxHeaderBytes, &lc.body)
 	lean := req != nil
 	var err error
 	if !lean {

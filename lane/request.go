@@ -15,15 +15,16 @@ import (
 
 // readLeanRequest reads the request header at the start of br when the
 // whole header is already buffered and simple enough for parseLeanRequest,
-// and returns the request, carrying ctx, with its body reading from br
+// and returns the request, a copy of base (contextRequest: it carries the
+// requests' context), with its body reading from br
 // through body (reused from request to request: a request's body is read
 // no more once the lane has handled it). Otherwise it returns nil and
 // consumes nothing: http.ReadRequest is to read the request, with its
 // checks and errors. A header longer than maxHeader bytes is left to
 // http.ReadRequest too.
-func readLeanRequest(ctx context.Context, br *bufio.Reader, maxHeader int, body *fixedBody) *http.Request {
+func readLeanRequest(base *http.Request, br *bufio.Reader, maxHeader int, body *fixedBody) *http.Request {
 	buf, _ := br.Peek(br.Buffered())
-	req, n := parseLeanRequest(ctx, buf, maxHeader)
+	req, n := parseLeanRequest(base, buf, maxHeader)
 	if req == nil {
 		return nil
 	}
@@ -40,14 +41,17 @@ func readLeanRequest(ctx context.Context, br *bufio.Reader, maxHeader int, body 
 // maxHeader bytes) and it is of the plain form publishers send: an
 // origin-form target, HTTP/1.1 or HTTP/1.0, CRLF line ends, token field
 // names, printable ASCII values, at most one Host and one Content-Length,
-// no Transfer-Encoding or Trailer. It returns the request, carrying ctx,
-// and the header's length, or nil and 0 when it declines.
+// no Transfer-Encoding or Trailer. It returns the request, a copy of base
+// filled in, and the header's length, or nil and 0 when it declines.
 //
 // The request is the one http.ReadRequest returns for the same bytes (the
 // lane's tests and FuzzLeanRequest compare them), except that its Body is
 // http.NoBody when the Content-Length is 0 or missing and nil otherwise:
 // the caller supplies it.
-func parseLeanRequest(ctx context.Context, buf []byte, maxHeader int) (*http.Request, int) {
+//
+// The request, its URL and the first values of its header are one
+// allocation (leanRequest), with the header's string and map beside it.
+func parseLeanRequest(base *http.Request, buf []byte, maxHeader int) (*http.Request, int) {
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
 		return nil, 0
@@ -78,14 +82,17 @@ func parseLeanRequest(ctx context.Context, buf []byte, maxHeader int) (*http.Req
 	default:
 		return nil, 0
 	}
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
+	lr := &leanRequest{req: *base}
+	if !parseTarget(target, &lr.url) {
 		return nil, 0
 	}
 
 	// The header lines: token ":" value, value trimmed of spaces and tabs.
 	h := make(http.Header, lines-2)
-	values := make([]string, lines-2) // backing for the keys' first values
+	values := lr.values[:] // backing for the keys' first values
+	if lines-2 > len(values) {
+		values = make([]string, lines-2)
+	}
 	var host, length string
 	hosts, lengths := 0, 0
 	for {
@@ -143,25 +150,62 @@ func parseLeanRequest(ctx context.Context, buf []byte, maxHeader int) (*http.Req
 		closing = !httpguts.HeaderValuesContainsToken(h["Connection"], "keep-alive")
 	}
 
-	req := http.Request{
-		Method:        method,
-		URL:           u,
-		Proto:         proto,
-		ProtoMajor:    1,
-		ProtoMinor:    minor,
-		Header:        h,
-		ContentLength: contentLength,
-		Close:         closing,
-		Host:          u.Host, // empty for an origin-form target; as net/http
-		RequestURI:    target,
-	}
-	if req.Host == "" {
-		req.Host = host
-	}
+	req := &lr.req
+	req.Method = method
+	req.URL = &lr.url
+	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, 1, minor
+	req.Header = h
+	req.ContentLength = contentLength
+	req.Close = closing
+	req.Host = host // the URL of an origin-form target has no host; as net/http
+	req.RequestURI = target
 	if contentLength == 0 {
 		req.Body = http.NoBody
 	}
-	return req.WithContext(ctx), n
+	return req, n
+}
+
+// leanRequest holds a request parseLeanRequest makes, its URL and the
+// backing of its header's first values, allocated together. A handler that
+// keeps only the URL keeps the rest too: a few hundred bytes.
+type leanRequest struct {
+	req    http.Request
+	url    url.URL
+	values [8]string
+}
+
+// contextRequest returns an empty request carrying ctx: the base that
+// readLeanRequest copies, so that the requests it makes carry ctx without a
+// WithContext (which would allocate each a second time).
+func contextRequest(ctx context.Context) *http.Request {
+	return new(http.Request).WithContext(ctx)
+}
+
+// parseTarget parses an origin-form target (it starts with "/" and holds
+// only visible ASCII) into the zero URL u, as url.ParseRequestURI does, and
+// reports whether it is valid. A path of plain bytes (isPlainPathByte) is
+// its own unescaped and escaped form: Path is the path and RawPath empty,
+// with no need for url.ParseRequestURI, whose query split is the one here.
+func parseTarget(target string, u *url.URL) bool {
+	path := target
+	if strings.HasSuffix(path, "?") && strings.Count(path, "?") == 1 {
+		u.ForceQuery = true
+		path = path[:len(path)-1]
+	} else {
+		path, u.RawQuery, _ = strings.Cut(path, "?")
+	}
+	for i := 0; i < len(path); i++ {
+		if !isPlainPathByte[path[i]] {
+			parsed, err := url.ParseRequestURI(target)
+			if err != nil {
+				return false
+			}
+			*u = *parsed
+			return true
+		}
+	}
+	u.Path = path
+	return true
 }
 
 var (
@@ -237,6 +281,22 @@ func trimSpaceTab(s string) string {
 	}
 	return s
 }
+
+// isPlainPathByte marks the bytes net/url neither unescapes nor escapes in
+// a path: letters, digits and -._~$&+,/:;=@ (TestPlainPathBytes checks them
+// against net/url).
+var isPlainPathByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // isTokenByte marks the bytes of an RFC 9110 token: letters, digits and
 // !#$%&'*+-.^_`|~.
