@@ -165,11 +165,15 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	case req.ProtoMinor == 0, req.Close:
 		lc.closeAfter = true
 	}
-	if problem := headerProblem(req); problem != "" {
+	problem := hostProblem(req)
+	if problem == "" && !lean { // the lean parser admits only valid names and values
+		problem = fieldProblem(req.Header)
+	}
+	if problem != "" {
 		lc.reject(http.StatusBadRequest, problem)
 		return nil, false
 	}
-	switch expect := req.Header.Get("Expect"); {
+	switch expect := headerGet(req.Header, "Expect"); {
 	case expect == "":
 	case http.CanonicalHeaderKey(expect) == "100-Continue":
 		// An HTTP/1.0 client cannot read a 100 answer: its expectation is
@@ -179,7 +183,7 @@ func (lc *laneConn) next() (*http.Request, bool) {
 				return nil, false
 			}
 		}
-		req.Header.Del("Expect")
+		delete(req.Header, "Expect")
 	default:
 		lc.reject(http.StatusExpectationFailed, "unsupported Expect header")
 		return nil, false
@@ -226,16 +230,22 @@ func (lc *laneConn) setReadDeadline(t time.Time) {
 	_ = lc.conn.SetReadDeadline(t)
 }
 
-// headerProblem returns what net/http would refuse in req's header with a
-// 400, or "".
-func headerProblem(req *http.Request) string {
+// hostProblem returns what net/http would refuse in req's Host with a 400,
+// or "".
+func hostProblem(req *http.Request) string {
 	if req.ProtoAtLeast(1, 1) && len(req.Header["Host"]) == 0 && req.Host == "" {
 		return "missing required Host header"
 	}
 	if !httpguts.ValidHostHeader(req.Host) {
 		return "malformed Host header"
 	}
-	for name, values := range req.Header {
+	return ""
+}
+
+// fieldProblem returns what net/http would refuse in the names and values
+// of h with a 400, or "".
+func fieldProblem(h http.Header) string {
+	for name, values := range h {
 		if !httpguts.ValidHeaderFieldName(name) {
 			return "invalid header name"
 		}

@@ -278,6 +278,15 @@ func bodyAllowed(code int) bool {
 	return code != http.StatusNoContent && code != http.StatusNotModified && code >= 200
 }
 
+// headerGet is h.Get(key) for a key in canonical form (as h.Get makes
+// it), without canonicalizing it again.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // headerHasToken reports whether the comma-separated values of h[key]
 // include token, case-insensitively.
 func headerHasToken(h http.Header, key, token string) bool {
