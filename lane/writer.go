@@ -35,6 +35,7 @@ type responseWriter struct {
 	// Reused between requests, so that writing a head allocates nothing:
 	keys        []string  // the header's keys, sorted (appendHeader)
 	lengthValue [1]string // the Content-Length header's value slice
+	lengthOf    int       // the length lengthValue[0] says, if it is not "" (answers often have the same)
 	dateValue   [1]string // the Date header's value slice
 }
 
@@ -128,12 +129,12 @@ func (w *responseWriter) FlushError() error {
 	w.out.Reset()
 	// HTTP/1.0 has no chunked encoding: such a stream's body runs until the
 	// connection closes.
-	w.chunked = w.req.ProtoAtLeast(1, 1) && w.req.Method != http.MethodHead && bodyAllowed(w.status) && w.header.Get("Content-Length") == ""
-	if !w.chunked && w.header.Get("Content-Length") == "" {
+	w.chunked = w.req.ProtoAtLeast(1, 1) && w.req.Method != http.MethodHead && bodyAllowed(w.status) && headerGet(w.header, "Content-Length") == ""
+	if !w.chunked && headerGet(w.header, "Content-Length") == "" {
 		w.lc.closeAfter = true
 	}
 	w.writeHead(-1)
-	if cl := w.header.Get("Content-Length"); !w.chunked && cl != "" && w.req.Method != http.MethodHead && bodyAllowed(w.status) {
+	if cl := headerGet(w.header, "Content-Length"); !w.chunked && cl != "" && w.req.Method != http.MethodHead && bodyAllowed(w.status) {
 		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.left = v
 			if int64(len(w.body)) > v {
@@ -233,18 +234,20 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	if headerHasToken(h, "Connection", "close") || w.lc.lane.closing.Load() {
 		w.lc.closeAfter = true
 	}
-	h.Del("Transfer-Encoding")
+	delete(h, "Transfer-Encoding")
 	switch {
 	case !bodyAllowed(w.status):
-		h.Del("Content-Length")
-	case bodyLen >= 0 && (w.req.Method != http.MethodHead || h.Get("Content-Length") == "" && bodyLen > 0):
-		w.lengthValue[0] = strconv.Itoa(bodyLen)
+		delete(h, "Content-Length")
+	case bodyLen >= 0 && (w.req.Method != http.MethodHead || headerGet(h, "Content-Length") == "" && bodyLen > 0):
+		if w.lengthOf != bodyLen || w.lengthValue[0] == "" {
+			w.lengthValue[0], w.lengthOf = strconv.Itoa(bodyLen), bodyLen // allocates from 100 on
+		}
 		h["Content-Length"] = w.lengthValue[:] // as h.Set, in storage of w's own
 	}
 	if w.chunked {
 		h.Set("Transfer-Encoding", "chunked")
 	}
-	if bodyAllowed(w.status) && h.Get("Content-Type") == "" && len(w.body) > 0 {
+	if bodyAllowed(w.status) && headerGet(h, "Content-Type") == "" && len(w.body) > 0 {
 		h.Set("Content-Type", http.DetectContentType(w.body))
 	}
 	if _, ok := h["Date"]; !ok {
@@ -287,10 +290,10 @@ func headerGet(h http.Header, key string) string {
 	return ""
 }
 
-// headerHasToken reports whether the comma-separated values of h[key]
-// include token, case-insensitively.
+// headerHasToken reports whether the comma-separated values of h[key], key
+// in canonical form, include token, case-insensitively.
 func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
+	for _, v := range h[key] {
 		for len(v) > 0 {
 			var part string
 			if i := strings.IndexByte(v, ','); i >= 0 {
