@@ -95,19 +95,15 @@ func parseLeanRequest(base *http.Request, buf []byte, maxHeader int) (*http.Requ
 	}
 	var host, length string
 	hosts, lengths := 0, 0
-	for {
-		line, rest = cutLine(rest)
-		if line == "" {
-			break // the empty line: rest is ""
-		}
-		key, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(key) || !isFieldValue(value) {
+	for rest != "\r\n" { // the empty line, the header's end
+		key, value, canonical, next, ok := cutField(rest)
+		if !ok {
 			return nil, 0
 		}
-		if !isCanonical(key) {
+		rest = next
+		if !canonical {
 			key = textproto.CanonicalMIMEHeaderKey(key)
 		}
-		value = trimSpaceTab(value)
 		switch key {
 		case "Host":
 			if hosts++; hosts == 1 {
@@ -220,6 +216,41 @@ func cutLine(s string) (line, rest string) {
 	return s[:i], s[i+2:]
 }
 
+// cutField parses the header line at the start of s: a token name, ":", a
+// value of visible ASCII characters, spaces and tabs, CRLF. It returns the
+// name, the value trimmed of spaces and tabs, whether the name is in
+// textproto's canonical form (upper case at its start and after each
+// hyphen, lower case elsewhere) and what follows the line, or ok false when
+// the line is not of that form (a bare CR or LF, a control character,
+// obs-text, an empty name).
+func cutField(s string) (name, value string, canonical bool, rest string, ok bool) {
+	canonical, upper := true, true
+	i := 0
+	for ; i < len(s) && s[i] != ':'; i++ {
+		c := s[i]
+		if !isTokenByte[c] {
+			return "", "", false, "", false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if i == 0 || i == len(s) {
+		return "", "", false, "", false
+	}
+	j := i + 1
+	for ; j < len(s) && s[j] != '\r'; j++ {
+		if c := s[j]; (c < ' ' && c != '\t') || c >= 0x7f {
+			return "", "", false, "", false
+		}
+	}
+	if j+1 >= len(s) || s[j+1] != '\n' {
+		return "", "", false, "", false
+	}
+	return s[:i], trimSpaceTab(s[i+1 : j]), canonical, s[j+2:], true
+}
+
 // isToken reports whether s is a non-empty RFC 9110 token (a method or a
 // field name).
 func isToken(s string) bool {
@@ -241,32 +272,6 @@ func isTarget(s string) bool {
 		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false
 		}
-	}
-	return true
-}
-
-// isFieldValue reports whether s holds only visible ASCII characters,
-// spaces and tabs (no controls, no obs-text).
-func isFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isCanonical reports whether the token key is in textproto's canonical
-// form: upper case at its start and after each hyphen, lower case
-// elsewhere.
-func isCanonical(key string) bool {
-	upper := true
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"reflect"
 	"strings"
@@ -454,6 +455,51 @@ func TestParseTarget(t *testing.T) {
 			}
 			if ok && got != *want {
 				t.Errorf("parseTarget(%q) = %#v, want %#v", target, got, *want)
+			}
+		})
+	}
+}
+
+func TestCutField(t *testing.T) {
+	tests := []struct {
+		line      string
+		wantName  string
+		wantValue string
+		wantOK    bool
+	}{
+		{"Content-Type: application/json\r\nrest", "Content-Type", "application/json", true},
+		{"content-type:application/json\r\nrest", "content-type", "application/json", true},
+		{"X-Request-ID: \t7 8\t \r\nrest", "X-Request-ID", "7 8", true},
+		{"-x-: v\r\n", "-x-", "v", true},
+		{"a_b~c: v\r\n", "a_b~c", "v", true},
+		{"X:\r\n", "X", "", true},
+		{"X: a:b\r\n", "X", "a:b", true},
+		{": v\r\n", "", "", false},
+		{"X v\r\n", "", "", false},
+		{"X : v\r\n", "", "", false},
+		{"X: v", "", "", false},
+		{"X: v\r", "", "", false},
+		{"X: v\rw\r\n", "", "", false},
+		{"X: v\nw\r\n", "", "", false},
+		{"X: caf\xc3\xa9\r\n", "", "", false},
+		{"X: \x7f\r\n", "", "", false},
+		{"X\x00: v\r\n", "", "", false},
+		{"\r\n", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			name, value, canonical, rest, ok := cutField(tt.line)
+			if ok != tt.wantOK || name != tt.wantName || value != tt.wantValue {
+				t.Fatalf("cutField(%q) = %q, %q, ok %v; want %q, %q, ok %v", tt.line, name, value, ok, tt.wantName, tt.wantValue, tt.wantOK)
+			}
+			if !ok {
+				return
+			}
+			if want := textproto.CanonicalMIMEHeaderKey(name) == name; canonical != want {
+				t.Errorf("cutField(%q): canonical %v, want %v", tt.line, canonical, want)
+			}
+			if _, want, _ := strings.Cut(tt.line, "\r\n"); rest != want {
+				t.Errorf("cutField(%q): rest %q, want %q", tt.line, rest, want)
 			}
 		})
 	}
