@@ -47,15 +47,15 @@ func TestAppendHeaderAsHeaderWrite(t *testing.T) {
 }
 
 // FuzzAppendHeader: appendHeader writes what http.Header.Write writes,
-// with its key scratch space reused from one header to the next.
+// with its field scratch space reused from one header to the next.
 func FuzzAppendHeader(f *testing.F) {
 	f.Add("Content-Type", "application/json", "X-Request-Id", " a\r\nb ", "Date")
 	f.Add("b", "\t", "a", "", "Bad Name")
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3 string) {
-		var keys []string
+		var fields []headerField
 		for _, h := range []http.Header{{k1: {v1}}, {k1: {v1, v2}, k2: {v2}, k3: {v1}}, {k3: {}}} {
 			var got []byte
-			got, keys = appendHeader(nil, h, keys)
+			got, fields = appendHeader(nil, h, fields)
 			if want := headerWritten(h); string(got) != want {
 				t.Fatalf("appendHeader(%q):\ngot  %q\nwant %q", h, got, want)
 			}

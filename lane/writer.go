@@ -33,10 +33,10 @@ type responseWriter struct {
 	err         error // the first write error: the connection is broken
 
 	// Reused between requests, so that writing a head allocates nothing:
-	keys        []string  // the header's keys, sorted (appendHeader)
-	lengthValue [1]string // the Content-Length header's value slice
-	lengthOf    int       // the length lengthValue[0] says, if it is not "" (answers often have the same)
-	dateValue   [1]string // the Date header's value slice
+	fields      []headerField // the header's fields, sorted (appendHeader)
+	lengthValue [1]string     // the Content-Length header's value slice
+	lengthOf    int           // the length lengthValue[0] says, if it is not "" (answers often have the same)
+	dateValue   [1]string     // the Date header's value slice
 }
 
 // reset prepares w for req.
@@ -260,7 +260,7 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	b := append(w.out.AvailableBuffer(), "HTTP/1.1 "...)
 	b = appendStatusLine(b, w.status)
 	b = append(b, "\r\n"...)
-	b, w.keys = appendHeader(b, h, w.keys)
+	b, w.fields = appendHeader(b, h, w.fields)
 	b = append(b, "\r\n"...)
 	w.out.Write(b)
 }
