@@ -52,16 +52,11 @@ func readLeanRequest(base *http.Request, br *bufio.Reader, maxHeader int, body *
 // The request, its URL and the first values of its header are one
 // allocation (leanRequest), with the header's string and map beside it.
 func parseLeanRequest(base *http.Request, buf []byte, maxHeader int) (*http.Request, int) {
-	end := bytes.Index(buf, crlfcrlf)
-	if end < 0 {
+	n, lines := headerLines(buf, maxHeader) // lines: the request line, the header lines, the empty line
+	if n == 0 {
 		return nil, 0
 	}
-	n := end + len(crlfcrlf)
-	if n > maxHeader {
-		return nil, 0
-	}
-	lines := bytes.Count(buf[:n], crlf) // the request line, the header lines, the empty line
-	s := string(buf[:n])                // every string of the request is part of this one
+	s := string(buf[:n]) // every string of the request is part of this one
 
 	// The request line: method SP request-target SP HTTP-version.
 	line, rest := cutLine(s)
@@ -204,10 +199,29 @@ func parseTarget(target string, u *url.URL) bool {
 	return true
 }
 
-var (
-	crlf     = []byte("\r\n")
-	crlfcrlf = []byte("\r\n\r\n")
-)
+// headerLines finds the header at the start of buf: its lines end with
+// CRLF, and the first empty one ends it. It returns the header's length and
+// number of lines, or 0 and 0 when buf does not hold all of it within
+// maxHeader bytes or has a bare LF before its end (which the parser would
+// refuse: http.ReadRequest is to read it).
+func headerLines(buf []byte, maxHeader int) (n, lines int) {
+	start := 0
+	for {
+		i := bytes.IndexByte(buf[start:], '\n')
+		if i < 0 {
+			return 0, 0
+		}
+		lf := start + i
+		if lf == 0 || buf[lf-1] != '\r' || lf+1 > maxHeader {
+			return 0, 0
+		}
+		lines++
+		if lf-1 == start {
+			return lf + 1, lines // the empty line
+		}
+		start = lf + 1
+	}
+}
 
 // cutLine returns s up to its first CRLF and what follows the CRLF. The
 // caller made sure s ends with one.

@@ -504,3 +504,35 @@ func TestCutField(t *testing.T) {
 		})
 	}
 }
+
+func TestHeaderLines(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		maxHeader int
+		wantN     int
+		wantLines int
+	}{
+		{"a publish with its body", publishHeader + publishBody, 1 << 20, len(publishHeader), 8},
+		{"no header lines", "GET / HTTP/1.1\r\n\r\nbody", 1 << 20, 18, 2},
+		{"exactly maxHeader", "GET / HTTP/1.1\r\n\r\n", 18, 18, 2},
+		{"one byte over maxHeader", "GET / HTTP/1.1\r\n\r\n", 17, 0, 0},
+		{"an empty first line", "\r\nGET / HTTP/1.1\r\n\r\n", 1 << 20, 2, 1},
+		{"not complete", "GET / HTTP/1.1\r\nHost: x\r\n", 1 << 20, 0, 0},
+		{"nothing", "", 1 << 20, 0, 0},
+		{"a bare LF in a line", "GET / HTTP/1.1\r\nX: a\nb\r\n\r\n", 1 << 20, 0, 0},
+		{"a bare LF as the empty line", "GET / HTTP/1.1\r\nX: a\r\n\n", 1 << 20, 0, 0},
+		{"a bare LF first", "\nGET / HTTP/1.1\r\n\r\n", 1 << 20, 0, 0},
+		{"a bare LF in the body", "GET / HTTP/1.1\r\n\r\na\nb", 1 << 20, 18, 2},
+		{"a bare CR", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 1 << 20, 26, 3},
+		{"CR CR LF", "GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 1 << 20, 25, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, lines := headerLines([]byte(tt.in), tt.maxHeader)
+			if n != tt.wantN || lines != tt.wantLines {
+				t.Errorf("headerLines(%q, %d) = %d, %d; want %d, %d", tt.in, tt.maxHeader, n, lines, tt.wantN, tt.wantLines)
+			}
+		})
+	}
+}
