@@ -215,11 +215,11 @@ func (lc *laneConn) skipBlankLines(mayRead bool) {
 // timer update.
 func (lc *laneConn) armIdle() {
 	idle := lc.lane.cfg.IdleTimeout
-	now := time.Now()
-	if !lc.idleUntil.IsZero() && lc.idleUntil.Sub(now) >= idle-idle/8 {
+	// time.Until reads only the monotonic clock, time.Now both clocks.
+	if !lc.idleUntil.IsZero() && time.Until(lc.idleUntil) >= idle-idle/8 {
 		return
 	}
-	lc.idleUntil = now.Add(idle)
+	lc.idleUntil = time.Now().Add(idle)
 	_ = lc.conn.SetReadDeadline(lc.idleUntil)
 }
 
