@@ -16,12 +16,11 @@ import (
 // readLeanRequest reads the request header at the start of br when the
 // whole header is already buffered and simple enough for parseLeanRequest,
 // and returns the request, a copy of base (contextRequest: it carries the
-// requests' context), with its body reading from br
-// through body (reused from request to request: a request's body is read
-// no more once the lane has handled it). Otherwise it returns nil and
-// consumes nothing: http.ReadRequest is to read the request, with its
-// checks and errors. A header longer than maxHeader bytes is left to
-// http.ReadRequest too.
+// requests' context), with its body reading from br through body (reused
+// from request to request: a request's body is read no more once the lane
+// has handled it). Otherwise it returns nil and consumes nothing:
+// http.ReadRequest is to read the request, with its checks and errors. A
+// header longer than maxHeader bytes is left to http.ReadRequest too.
 func readLeanRequest(base *http.Request, br *bufio.Reader, maxHeader int, body *fixedBody) *http.Request {
 	buf, _ := br.Peek(br.Buffered())
 	req, n := parseLeanRequest(base, buf, maxHeader)
