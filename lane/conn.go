@@ -32,6 +32,7 @@ type laneConn struct {
 	io         net.Conn // conn's reads and writes through package rawio
 	remote     string
 	ctx        context.Context    // the requests' context; cancelled when the connection leaves the lane
+	base       *http.Request      // an empty request carrying ctx: the base of the lean requests (contextRequest)
 	cancel     context.CancelFunc // ends ctx
 	in         limitedReader      // the connection's bytes, bounded while a header is read
 	br         *bufio.Reader      // reads requests from in
@@ -41,6 +42,10 @@ type laneConn struct {
 	linger     bool               // the client may still be sending: close with lingerClose
 	drain      [512]byte          // scratch space for the first read of a body left unread
 	body       fixedBody          // the body of a request readLeanRequest read
+	// idleUntil is the idle deadline armIdle set as the connection's read
+	// deadline, or zero when that is not known to be the read deadline
+	// (none set yet, or another one set since: setReadDeadline).
+	idleUntil time.Time
 }
 
 // newLaneConn takes over conn, whose first request first was read by
@@ -55,6 +60,7 @@ func newLaneConn(l *Lane, conn net.Conn, buffered *bufio.Reader, first *http.Req
 	lc.in.remain = -1
 	lc.br = bufio.NewReaderSize(&lc.in, readBufferSize)
 	lc.ctx, lc.cancel = context.WithCancel(context.WithoutCancel(first.Context()))
+	lc.base = contextRequest(lc.ctx)
 	lc.w.lc = lc
 	return lc
 }
@@ -74,7 +80,7 @@ func (lc *laneConn) serve(first *http.Request) {
 			lc.conn.Close()
 		}
 	}()
-	_ = lc.conn.SetDeadline(time.Time{})
+	_ = lc.conn.SetDeadline(time.Time{}) // idleUntil is zero: none armed
 	lc.afterPost = first.Method == http.MethodPost
 	req := first.WithContext(lc.ctx)
 	req.Body = &fixedBody{r: lc.br, remain: first.ContentLength}
@@ -95,12 +101,19 @@ func (lc *laneConn) serve(first *http.Request) {
 // next waits for the connection's next request and reads its header. It
 // answers a malformed or oversized header itself and reports false when the
 // connection is to close.
+//
+// Deadlines: the wait runs under the idle deadline (armIdle), which stays
+// armed while a request whose header and body were already buffered is
+// served, as nothing reads from the connection then. A header the lane
+// parses from its buffer needs no deadline of its own; one that is not all
+// there is read by http.ReadRequest under the header deadline. A body still
+// to come is read without a deadline, as the body of the first request.
 func (lc *laneConn) next() (*http.Request, bool) {
 	if !lc.lane.track(lc, false) {
 		return nil, false
 	}
 	cfg := &lc.lane.cfg
-	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	lc.armIdle()
 	if _, err := lc.br.Peek(1); err != nil {
 		return nil, false // the client closed, went quiet, or Shutdown closed an idle connection
 	}
@@ -110,22 +123,27 @@ func (lc *laneConn) next() (*http.Request, bool) {
 		// the request is not served at all (the client may safely retry).
 		return nil, false
 	}
-	_ = lc.conn.SetReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 // net/http's allowance for the request line and bufio
 	if lc.afterPost {
-		lc.skipBlankLines() // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
+		lc.skipBlankLines(false) // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
 	}
 	// A plain header already in the buffer is parsed here; any other goes
 	// to net/http, which reads, checks and refuses it as it always has.
-	req := readLeanRequest(lc.ctx, lc.br, cfg.MaxHeaderBytes, &lc.body)
+	req := readLeanRequest(lc.base, lc.br, cfg.MaxHeaderBytes, &lc.body)
 	lean := req != nil
 	var err error
 	if !lean {
+		lc.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
+		if lc.afterPost {
+			lc.skipBlankLines(true)
+		}
 		req, err = http.ReadRequest(lc.br)
 	}
 	tooLarge := lc.in.remain == 0
 	lc.in.remain = -1
-	_ = lc.conn.SetReadDeadline(time.Time{})
+	if !lean || req.ContentLength > int64(lc.br.Buffered()) {
+		lc.setReadDeadline(time.Time{}) // the body is read without a deadline
+	}
 	if err != nil {
 		switch {
 		case tooLarge:
@@ -147,11 +165,15 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	case req.ProtoMinor == 0, req.Close:
 		lc.closeAfter = true
 	}
-	if problem := headerProblem(req); problem != "" {
+	problem := hostProblem(req)
+	if problem == "" && !lean { // the lean parser admits only valid names and values
+		problem = fieldProblem(req.Header)
+	}
+	if problem != "" {
 		lc.reject(http.StatusBadRequest, problem)
 		return nil, false
 	}
-	switch expect := req.Header.Get("Expect"); {
+	switch expect := headerGet(req.Header, "Expect"); {
 	case expect == "":
 	case http.CanonicalHeaderKey(expect) == "100-Continue":
 		// An HTTP/1.0 client cannot read a 100 answer: its expectation is
@@ -161,7 +183,7 @@ func (lc *laneConn) next() (*http.Request, bool) {
 				return nil, false
 			}
 		}
-		req.Header.Del("Expect")
+		delete(req.Header, "Expect")
 	default:
 		lc.reject(http.StatusExpectationFailed, "unsupported Expect header")
 		return nil, false
@@ -175,9 +197,10 @@ func (lc *laneConn) next() (*http.Request, bool) {
 }
 
 // skipBlankLines drops CR and LF bytes before a request line, as net/http
-// does after a POST.
-func (lc *laneConn) skipBlankLines() {
-	for {
+// does after a POST: the buffered ones, and with mayRead those that arrive
+// after them.
+func (lc *laneConn) skipBlankLines(mayRead bool) {
+	for mayRead || lc.br.Buffered() > 0 {
 		b, err := lc.br.Peek(1)
 		if err != nil || (b[0] != '\r' && b[0] != '\n') {
 			return
@@ -186,16 +209,43 @@ func (lc *laneConn) skipBlankLines() {
 	}
 }
 
-// headerProblem returns what net/http would refuse in req's header with a
-// 400, or "".
-func headerProblem(req *http.Request) string {
+// armIdle makes the read deadline an idle deadline that leaves at least
+// 7/8 of IdleTimeout from now, renewing it to all of IdleTimeout when less
+// is left: most requests on a busy connection find it armed and cost no
+// timer update.
+func (lc *laneConn) armIdle() {
+	idle := lc.lane.cfg.IdleTimeout
+	// time.Until reads only the monotonic clock, time.Now both clocks.
+	if !lc.idleUntil.IsZero() && time.Until(lc.idleUntil) >= idle-idle/8 {
+		return
+	}
+	lc.idleUntil = time.Now().Add(idle)
+	_ = lc.conn.SetReadDeadline(lc.idleUntil)
+}
+
+// setReadDeadline sets the connection's read deadline to t (zero: none);
+// the next armIdle replaces it.
+func (lc *laneConn) setReadDeadline(t time.Time) {
+	lc.idleUntil = time.Time{}
+	_ = lc.conn.SetReadDeadline(t)
+}
+
+// hostProblem returns what net/http would refuse in req's Host with a 400,
+// or "".
+func hostProblem(req *http.Request) string {
 	if req.ProtoAtLeast(1, 1) && len(req.Header["Host"]) == 0 && req.Host == "" {
 		return "missing required Host header"
 	}
 	if !httpguts.ValidHostHeader(req.Host) {
 		return "malformed Host header"
 	}
-	for name, values := range req.Header {
+	return ""
+}
+
+// fieldProblem returns what net/http would refuse in the names and values
+// of h with a 400, or "".
+func fieldProblem(h http.Header) string {
+	for name, values := range h {
 		if !httpguts.ValidHeaderFieldName(name) {
 			return "invalid header name"
 		}
@@ -254,7 +304,7 @@ func (lc *laneConn) reject(code int, msg string) {
 func (lc *laneConn) lingerClose() {
 	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
-		_ = lc.conn.SetReadDeadline(time.Now().Add(lingerTime))
+		lc.setReadDeadline(time.Now().Add(lingerTime))
 		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
 	}
 	lc.conn.Close()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,26 +25,33 @@ func appendStatusLine(b []byte, code int) []byte {
 
 // appendHeader appends h as http.Header.Write does: keys in sorted order,
 // keys that are not valid field names left out, each value with CR and LF
-// turned into spaces and surrounding white space trimmed. keys is scratch
-// space for the sorted keys; the grown slice is returned for reuse.
-func appendHeader(b []byte, h http.Header, keys []string) ([]byte, []string) {
-	keys = keys[:0]
-	for k := range h {
-		keys = append(keys, k)
+// turned into spaces and surrounding white space trimmed. fields is scratch
+// space for h's fields, sorted; the grown slice is returned for reuse.
+func appendHeader(b []byte, h http.Header, fields []headerField) ([]byte, []headerField) {
+	fields = fields[:0]
+	for k, vv := range h {
+		fields = append(fields, headerField{k, vv})
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !httpguts.ValidHeaderFieldName(k) {
+	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.key, b.key) })
+	for _, f := range fields {
+		if !httpguts.ValidHeaderFieldName(f.key) {
 			continue
 		}
-		for _, v := range h[k] {
-			b = append(b, k...)
+		for _, v := range f.values {
+			b = append(b, f.key...)
 			b = append(b, ": "...)
 			b = appendHeaderValue(b, v)
 			b = append(b, "\r\n"...)
 		}
 	}
-	return b, keys
+	clear(fields) // the next answer's header may not hold them any more
+	return b, fields
+}
+
+// headerField is one key of a header with its values.
+type headerField struct {
+	key    string
+	values []string
 }
 
 // appendHeaderValue appends v as http.Header.Write writes it: CR and LF
@@ -55,6 +63,9 @@ func appendHeaderValue(b []byte, v string) []byte {
 	}
 	for len(v) > 0 && isHeaderSpace(v[len(v)-1]) {
 		v = v[:len(v)-1]
+	}
+	if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
+		return append(b, v...)
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]

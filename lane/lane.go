@@ -32,7 +32,10 @@ type Config struct {
 	// Required.
 	Eligible func(*http.Request) bool
 	// IdleTimeout is how long a lane connection may wait for its next
-	// request (default 2 minutes).
+	// request (default 2 minutes). To spare a timer update per request, the
+	// idle deadline is renewed only once less than 7/8 of it is left: a
+	// connection is closed after between 7/8 of IdleTimeout and all of it
+	// without a request.
 	IdleTimeout time.Duration
 	// ReadHeaderTimeout is how long the header of a request may take once
 	// its first byte arrived (default 10 s).

@@ -33,9 +33,10 @@ type responseWriter struct {
 	err         error // the first write error: the connection is broken
 
 	// Reused between requests, so that writing a head allocates nothing:
-	keys        []string  // the header's keys, sorted (appendHeader)
-	lengthValue [1]string // the Content-Length header's value slice
-	dateValue   [1]string // the Date header's value slice
+	fields      []headerField // the header's fields, sorted (appendHeader)
+	lengthValue [1]string     // the Content-Length header's value slice
+	lengthOf    int           // the length lengthValue[0] says, if it is not "" (answers often have the same)
+	dateValue   [1]string     // the Date header's value slice
 }
 
 // reset prepares w for req.
@@ -128,12 +129,12 @@ func (w *responseWriter) FlushError() error {
 	w.out.Reset()
 	// HTTP/1.0 has no chunked encoding: such a stream's body runs until the
 	// connection closes.
-	w.chunked = w.req.ProtoAtLeast(1, 1) && w.req.Method != http.MethodHead && bodyAllowed(w.status) && w.header.Get("Content-Length") == ""
-	if !w.chunked && w.header.Get("Content-Length") == "" {
+	w.chunked = w.req.ProtoAtLeast(1, 1) && w.req.Method != http.MethodHead && bodyAllowed(w.status) && headerGet(w.header, "Content-Length") == ""
+	if !w.chunked && headerGet(w.header, "Content-Length") == "" {
 		w.lc.closeAfter = true
 	}
 	w.writeHead(-1)
-	if cl := w.header.Get("Content-Length"); !w.chunked && cl != "" && w.req.Method != http.MethodHead && bodyAllowed(w.status) {
+	if cl := headerGet(w.header, "Content-Length"); !w.chunked && cl != "" && w.req.Method != http.MethodHead && bodyAllowed(w.status) {
 		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.left = v
 			if int64(len(w.body)) > v {
@@ -174,6 +175,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// that a Shutdown cannot close it under its new owner (a feed writes to
 	// its descriptor number and must be its only closer).
 	w.lc.lane.forget(w.lc)
+	w.lc.idleUntil = time.Time{}
 	_ = w.lc.conn.SetDeadline(time.Time{})
 	return w.lc.conn, bufio.NewReadWriter(w.lc.br, bufio.NewWriter(w.lc.conn)), nil
 }
@@ -185,6 +187,7 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 
 // SetReadDeadline lets http.ResponseController bound the body reads.
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
+	w.lc.idleUntil = time.Time{} // the next request's wait arms its own
 	return w.lc.conn.SetReadDeadline(t)
 }
 
@@ -231,18 +234,20 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	if headerHasToken(h, "Connection", "close") || w.lc.lane.closing.Load() {
 		w.lc.closeAfter = true
 	}
-	h.Del("Transfer-Encoding")
+	delete(h, "Transfer-Encoding")
 	switch {
 	case !bodyAllowed(w.status):
-		h.Del("Content-Length")
-	case bodyLen >= 0 && (w.req.Method != http.MethodHead || h.Get("Content-Length") == "" && bodyLen > 0):
-		w.lengthValue[0] = strconv.Itoa(bodyLen)
+		delete(h, "Content-Length")
+	case bodyLen >= 0 && (w.req.Method != http.MethodHead || headerGet(h, "Content-Length") == "" && bodyLen > 0):
+		if w.lengthOf != bodyLen || w.lengthValue[0] == "" {
+			w.lengthValue[0], w.lengthOf = strconv.Itoa(bodyLen), bodyLen // allocates from 100 on
+		}
 		h["Content-Length"] = w.lengthValue[:] // as h.Set, in storage of w's own
 	}
 	if w.chunked {
 		h.Set("Transfer-Encoding", "chunked")
 	}
-	if bodyAllowed(w.status) && h.Get("Content-Type") == "" && len(w.body) > 0 {
+	if bodyAllowed(w.status) && headerGet(h, "Content-Type") == "" && len(w.body) > 0 {
 		h.Set("Content-Type", http.DetectContentType(w.body))
 	}
 	if _, ok := h["Date"]; !ok {
@@ -255,7 +260,7 @@ func (w *responseWriter) writeHead(bodyLen int) {
 	b := append(w.out.AvailableBuffer(), "HTTP/1.1 "...)
 	b = appendStatusLine(b, w.status)
 	b = append(b, "\r\n"...)
-	b, w.keys = appendHeader(b, h, w.keys)
+	b, w.fields = appendHeader(b, h, w.fields)
 	b = append(b, "\r\n"...)
 	w.out.Write(b)
 }
@@ -276,10 +281,19 @@ func bodyAllowed(code int) bool {
 	return code != http.StatusNoContent && code != http.StatusNotModified && code >= 200
 }
 
-// headerHasToken reports whether the comma-separated values of h[key]
-// include token, case-insensitively.
+// headerGet is h.Get(key) for a key in canonical form (as h.Get makes
+// it), without canonicalizing it again.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// headerHasToken reports whether the comma-separated values of h[key], key
+// in canonical form, include token, case-insensitively.
 func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
+	for _, v := range h[key] {
 		for len(v) > 0 {
 			var part string
 			if i := strings.IndexByte(v, ','); i >= 0 {
