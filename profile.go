@@ -17,7 +17,6 @@ func startCPUProfile(path string) (stop func() error, err error) {
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		os.Remove(path)
 		return nil, err
 	}
 	return func() error {

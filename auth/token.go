@@ -176,12 +176,17 @@ type credential struct {
 // admitted is the context the middleware hands on for a request admitted
 // with a static token: c itself, except that Get answers ScopeContextKey and
 // publisherKey with the token's credential. So no value is stored in c,
-// whose store Echo makes anew for every request that stores one. Contexts
-// are reused (Echo reuses its own the same way): an admitted is good until
-// the handler chain behind the middleware returns.
+// whose store Echo makes anew for every request that stores one; the values
+// are therefore seen only behind the middleware (not by Echo's error
+// handler, which gets c). Contexts are reused (Echo reuses its own the same
+// way): an admitted is good until the handler chain behind the middleware
+// returns.
 type admitted struct {
 	echo.Context
 	cred *credential
+	// own is the credential once Set changed one of its values behind the
+	// middleware (cred then points to it).
+	own credential
 }
 
 // Get implements echo.Context.
@@ -193,6 +198,24 @@ func (c *admitted) Get(key string) any {
 		return c.cred.id
 	}
 	return c.Context.Get(key)
+}
+
+// Set implements echo.Context: a value set for ScopeContextKey or
+// publisherKey behind the middleware replaces the token's, as it would in
+// c's store.
+func (c *admitted) Set(key string, val any) {
+	switch key {
+	case ScopeContextKey, publisherKey:
+		c.own = *c.cred
+		c.cred = &c.own
+		if key == ScopeContextKey {
+			c.own.scope = val
+		} else {
+			c.own.id = val
+		}
+		return
+	}
+	c.Context.Set(key, val)
 }
 
 // admittedContexts holds the admitted contexts not in use.

@@ -205,6 +205,12 @@ func TestTokenMiddlewareHandsOnCredential(t *testing.T) {
 				if got := c.Get("behind"); got != 42 {
 					t.Errorf(`Get("behind") behind the middleware: got %v, want 42`, got)
 				}
+				// Replacing the scope behind the middleware is seen there,
+				// and leaves the token's own for the next request.
+				c.Set(ScopeContextKey, Patterns{"replaced"})
+				if scope, _ := ScopeOf(c); !slices.Equal(scope, Patterns{"replaced"}) {
+					t.Errorf("ScopeOf after Set: got %q, want [replaced]", scope)
+				}
 				return nil
 			})(c)
 			if err != nil {

@@ -4,7 +4,7 @@
 # the binary without a profile, runs the load points that exercise the
 # delivery and publish paths (one-channel, hundred-channel, publish-rate, as
 # bench/plexor.sh configures them) against "plexor serve --cpuprofile",
-# stops the server and puts its profile in place. Takes about two minutes.
+# stops the server and puts its profile in place. Takes about a minute.
 #   POINTS  which points (default: one-channel,hundred-channel,publish-rate)
 set -euo pipefail
 cd "$(dirname "$0")/.."

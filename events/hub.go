@@ -164,6 +164,9 @@ func (h *Hub) shardIndex(channel string) int {
 // on the subscription, every event up to it can be read from history. (The
 // queue may also hold a few events up to it; the feed skips those.)
 //
+// A channel named twice is subscribed to once. The subscription keeps
+// channels (or its copy without repeats): the caller must not change it.
+//
 // In cluster mode the ID is the backplane's position rather than the store's
 // newest, and Subscribe makes no call to Redis.
 func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (*Subscription, uint64, error) {
@@ -173,8 +176,8 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 	if h.relayed && h.position.Load() == 0 {
 		return nil, 0, ErrNotConnected
 	}
-	sub := newSubscription(channels, envelope, h.queueBytes)
-	for i, ch := range channels {
+	sub := newSubscription(distinct(channels), envelope, h.queueBytes)
+	for i, ch := range sub.channels {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
 		if sh.add(ch, sub, i) && sh.remote[ch] == 0 {
@@ -182,7 +185,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		}
 		sh.mu.Unlock()
 	}
-	h.metrics.subscriptions.Add(int64(len(channels)))
+	h.metrics.subscriptions.Add(int64(len(sub.channels)))
 	h.presenceVersion.Add(1)
 	if h.draining.Load() { // Drain may have walked the registry before we joined it
 		h.Unsubscribe(sub)

@@ -117,10 +117,11 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // appendBody appends a whole request body to dst, making room for a
-// declared length (up to maxPooledBody) at once. The body-limit
-// middleware's 413 is passed on; any other read failure is a 400.
+// declared length below maxPooledBody (so the buffer stays poolable) at
+// once. The body-limit middleware's 413 is passed on; any other read
+// failure is a 400.
 func appendBody(dst []byte, r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n > 0 && n <= maxPooledBody {
+	if n := r.ContentLength; n > 0 && n < maxPooledBody {
 		dst = slices.Grow(dst, int(n)+1) // +1: room to see the end without growing
 	}
 	for {

@@ -1,6 +1,9 @@
 package events
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // shard is one stripe of the registry.
 type shard struct {
@@ -71,4 +74,23 @@ func (s *Subscription) channelIndex(ch string) int {
 		}
 	}
 	panic("events: subscription listed under a channel it does not have: " + ch)
+}
+
+// distinct returns channels without repeats, in their order: channels
+// itself when it has none (the usual case: ParseChannels drops them), else
+// a copy. A subscription lists each of its channels once, so each has one
+// slot.
+func distinct(channels []string) []string {
+	for i := 1; i < len(channels); i++ {
+		if slices.Contains(channels[:i], channels[i]) {
+			out := slices.Clone(channels[:i])
+			for _, ch := range channels[i+1:] {
+				if !slices.Contains(out, ch) {
+					out = append(out, ch)
+				}
+			}
+			return out
+		}
+	}
+	return channels
 }

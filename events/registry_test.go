@@ -1,8 +1,12 @@
 package events
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/plexor/plexor/history"
 )
 
 // checkRegistry fails unless every subscription listed in sh sits at the
@@ -132,4 +136,60 @@ func TestChannelIndexPanicsOnAStrangeChannel(t *testing.T) {
 		}
 	}()
 	sub.channelIndex("z")
+}
+
+func TestDistinct(t *testing.T) {
+	tests := []struct {
+		in, want []string
+		same     bool // the input itself comes back
+	}{
+		{nil, nil, true},
+		{[]string{"a"}, []string{"a"}, true},
+		{[]string{"a", "b", "c"}, []string{"a", "b", "c"}, true},
+		{[]string{"a", "a"}, []string{"a"}, false},
+		{[]string{"a", "b", "a", "c", "b"}, []string{"a", "b", "c"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.in), func(t *testing.T) {
+			got := distinct(tt.in)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			if same := len(got) > 0 && &got[0] == &tt.in[0]; same != tt.same && len(got) > 0 {
+				t.Errorf("returned the input itself: %v, want %v", same, tt.same)
+			}
+		})
+	}
+}
+
+// TestSubscribeWithARepeatedChannel: a subscription that names a channel
+// twice is listed once, and once it and the channel's other listener left,
+// the channel is offline.
+func TestSubscribeWithARepeatedChannel(t *testing.T) {
+	store, err := history.NewMemory(history.MemoryConfig{Size: 10, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	h := NewHub(store, HubConfig{})
+	ctx := context.Background()
+	other, _, err := h.Subscribe(ctx, []string{"a"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, _, err := h.Subscribe(ctx, []string{"a", "b", "a"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Listeners("a"); got != 2 {
+		t.Errorf("listeners of a: got %d, want 2", got)
+	}
+	h.Unsubscribe(twice)
+	h.Unsubscribe(other)
+	if got := h.Online(nil); len(got) != 0 {
+		t.Errorf("online after both left: got %v, want none", got)
+	}
+	if got := h.Stats().Subscriptions; got != 0 {
+		t.Errorf("subscriptions gauge after both left: got %d, want 0", got)
+	}
 }
