@@ -193,3 +193,24 @@ func TestSubscribeWithARepeatedChannel(t *testing.T) {
 		t.Errorf("subscriptions gauge after both left: got %d, want 0", got)
 	}
 }
+
+// TestNewSubscriptionAllocations: a subscription to one channel is one
+// object with its queue and its slot, besides the queue's wake channel; one
+// to more channels has its slots apart.
+func TestNewSubscriptionAllocations(t *testing.T) {
+	tests := []struct {
+		channels []string
+		want     float64
+	}{
+		{[]string{"a"}, 2},
+		{[]string{"a", "b"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.channels), func(t *testing.T) {
+			got := testing.AllocsPerRun(100, func() { newSubscription(tt.channels, false, 1024) })
+			if got != tt.want {
+				t.Errorf("allocations: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
