@@ -303,30 +303,22 @@ func trimSpaceTab(s string) string {
 // isPlainPathByte marks the bytes net/url neither unescapes nor escapes in
 // a path: letters, digits and -._~$&+,/:;=@ (TestPlainPathBytes checks them
 // against net/url).
-var isPlainPathByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "-._~$&+,/:;=@" {
-		t[c] = true
-	}
-	return t
-}()
+var isPlainPathByte = alnumAnd("-._~$&+,/:;=@")
 
 // isTokenByte marks the bytes of an RFC 9110 token: letters, digits and
 // !#$%&'*+-.^_`|~.
-var isTokenByte = func() (t [256]bool) {
+var isTokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd returns the set of ASCII letters, digits and the bytes of extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = true, true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
