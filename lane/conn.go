@@ -42,6 +42,9 @@ type laneConn struct {
 	linger     bool               // the client may still be sending: close with lingerClose
 	drain      [512]byte          // scratch space for the first read of a body left unread
 	body       fixedBody          // the body of a request readLeanRequest read
+	// busy is whether a request is being served (Lane.track); guarded by
+	// the lane's mu.
+	busy bool
 	// idleUntil is the idle deadline armIdle set as the connection's read
 	// deadline, or zero when that is not known to be the read deadline
 	// (none set yet, or another one set since: setReadDeadline).

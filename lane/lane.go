@@ -56,11 +56,11 @@ type Lane struct {
 
 	closing atomic.Bool // Shutdown was called: answers say Connection: close
 
-	mu       sync.Mutex         // guards conns, entering, shutdown and changed
-	conns    map[*laneConn]bool // the lane's connections; true while a request is being served
-	entering int                // connections between Hijack and joining conns
-	shutdown bool               // Shutdown was called: idle connections close
-	changed  chan struct{}      // during shutdown, closed and replaced when a connection turns idle or leaves
+	mu       sync.Mutex             // guards conns, their busy fields, entering, shutdown and changed
+	conns    map[*laneConn]struct{} // the lane's connections
+	entering int                    // connections between Hijack and joining conns
+	shutdown bool                   // Shutdown was called: idle connections close
+	changed  chan struct{}          // during shutdown, closed and replaced when a connection turns idle or leaves
 }
 
 // New returns a Lane serving next. It panics without cfg.Eligible: a
@@ -82,7 +82,7 @@ func New(cfg Config, next http.Handler) *Lane {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Lane{cfg: cfg, next: next, conns: map[*laneConn]bool{}, changed: make(chan struct{}), log: log}
+	return &Lane{cfg: cfg, next: next, conns: map[*laneConn]struct{}{}, changed: make(chan struct{}), log: log}
 }
 
 // ServeHTTP serves r through the lane when r and its connection allow it,
@@ -117,7 +117,8 @@ func (l *Lane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.entering--
 	if lc != nil {
-		l.conns[lc] = true
+		l.conns[lc] = struct{}{}
+		lc.busy = true
 	}
 	if l.shutdown {
 		l.signalLocked()
@@ -137,12 +138,13 @@ func (l *Lane) canEnter(r *http.Request) bool {
 		l.cfg.Eligible(r)
 }
 
-// track records lc as busy (true) or idle (false). It reports false when
-// the lane is shutting down, after which lc must close once idle.
+// track records lc as busy (true) or idle (false): a field of lc, not an
+// entry of the registry, so a request costs no map write. It reports false
+// when the lane is shutting down, after which lc must close once idle.
 func (l *Lane) track(lc *laneConn, busy bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.conns[lc] = busy
+	lc.busy = busy
 	if l.shutdown && !busy {
 		l.signalLocked()
 	}
@@ -182,8 +184,8 @@ func (l *Lane) Shutdown(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		l.shutdown = true
-		for lc, busy := range l.conns {
-			if !busy {
+		for lc := range l.conns {
+			if !lc.busy {
 				lc.conn.Close() // its loop sees the error and forgets it
 			}
 		}
