@@ -211,27 +211,54 @@ func ipExtractor(cfg Config) echo.IPExtractor {
 }
 
 // requestLogger logs each request once it ends: path without the query (so
-// no token or cursor parameter is ever logged), status and duration.
+// no token or cursor parameter is ever logged), status and duration, at
+// debug level, or warn for a 5xx. What the line needs beyond the status is
+// only looked up when the logger takes that level (a publish at the
+// default info level pays for one clock reading and the status).
 func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			// An error the handler returned is answered by the error handler
-			// after this runs: its status is the one the client gets.
-			if v.Error != nil {
-				var apiErr *events.Error // escapes to the heap: declared only when there is an error
-				if errors.As(v.Error, &apiErr) {
-					v.Status = apiErr.Status
-				}
-			}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			status := answeredStatus(c, err)
 			level := slog.LevelDebug
-			if v.Status >= 500 {
+			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			log.LogAttrs(c.Request().Context(), level, "request",
-				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
-				slog.Duration("duration", v.Latency), slog.String("request_id", v.RequestID))
-			return nil
-		},
-	})
+			req := c.Request()
+			if !log.Enabled(req.Context(), level) {
+				return err
+			}
+			path := req.URL.Path
+			if path == "" {
+				path = "/"
+			}
+			id := req.Header.Get(echo.HeaderXRequestID)
+			if id == "" {
+				id = c.Response().Header().Get(echo.HeaderXRequestID)
+			}
+			log.LogAttrs(req.Context(), level, "request",
+				slog.String("method", req.Method), slog.String("path", path), slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
+			return err
+		}
+	}
+}
+
+// answeredStatus is the status the client gets for a request whose handler
+// returned err: an error is answered by the error handler after the
+// middleware returns, with the error's status.
+func answeredStatus(c echo.Context, err error) int {
+	status := c.Response().Status
+	if err != nil { // the targets escape to the heap: declared only when there is an error
+		var httpErr *echo.HTTPError
+		if errors.As(err, &httpErr) {
+			status = httpErr.Code
+		}
+		var apiErr *events.Error
+		if errors.As(err, &apiErr) {
+			status = apiErr.Status
+		}
+	}
+	return status
 }

@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -670,6 +671,9 @@ func TestLaneRequestLogs(t *testing.T) {
 				if got[k] != want[k] {
 					t.Errorf("logged %s: got %q, want %q (net/http's line)", k, got[k], want[k])
 				}
+			}
+			if got["status"] != strconv.Itoa(tc.wantStatus) {
+				t.Errorf("logged status: got %q, want %d (the answer's)", got["status"], tc.wantStatus)
 			}
 			if g, w := sortedKeys(got), sortedKeys(want); !slices.Equal(g, w) {
 				t.Errorf("logged fields: got %q, want %q (net/http's line)", g, w)
