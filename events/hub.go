@@ -233,7 +233,7 @@ type Published struct {
 	// ID is the event's assigned ID.
 	ID uint64
 	// Subscribers is how many connections were subscribed to each channel.
-	Subscribers map[string]int
+	Subscribers ChannelCounts
 }
 
 // Publish stores msgs (all or none) and queues each resulting event once on
@@ -256,8 +256,10 @@ func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published,
 		return nil, err
 	}
 	out := make([]Published, len(evs))
+	counts := make([]int, totalChannels(evs)) // one allocation for every event's counts
 	for i, ev := range evs {
-		out[i] = Published{ID: ev.ID, Subscribers: h.fanOut(ev, woken)}
+		out[i] = Published{ID: ev.ID, Subscribers: countsOf(ev.Channels, &counts)}
+		h.fanOut(ev, woken, out[i].Subscribers.Counts)
 	}
 	h.metrics.published.Add(int64(len(evs)))
 	h.metrics.publishDuration.Observe(time.Since(start).Seconds())
@@ -287,16 +289,18 @@ func (h *Hub) Stats() Stats { return h.metrics.snapshot(h) }
 
 // fanOut queues ev on every subscription of its channels, encoding it once
 // per format (and once per distinct channel subset for envelopes), and adds
-// the streams to wake to woken. Callers hold pubMu, and wake the streams
-// once they let go of it.
-func (h *Hub) fanOut(ev *history.Event, woken *wakeList) map[string]int {
-	counts := make(map[string]int, len(ev.Channels))
+// the streams to wake to woken; counts, unless nil, gets the number of
+// subscriptions of each of ev's channels. Callers hold pubMu, and wake the
+// streams once they let go of it.
+func (h *Hub) fanOut(ev *history.Event, woken *wakeList, counts []int) {
 	enc := frameCache{ev: ev}
-	for _, ch := range ev.Channels {
+	for i, ch := range ev.Channels {
 		sh := h.shardOf(ch)
 		sh.mu.RLock()
 		subs := sh.channels[ch]
-		counts[ch] = len(subs)
+		if counts != nil {
+			counts[i] = len(subs)
+		}
 		for len(subs) > 0 {
 			group := subs[:min(readAheadGroup, len(subs))]
 			subs = subs[len(group):]
@@ -304,7 +308,6 @@ func (h *Hub) fanOut(ev *history.Event, woken *wakeList) map[string]int {
 		}
 		sh.mu.RUnlock()
 	}
-	return counts
 }
 
 // queueGroup queues ev's frame for a read-ahead group of subs, unless an

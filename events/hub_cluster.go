@@ -45,12 +45,12 @@ func (h *Hub) publishRelayed(ctx context.Context, msgs []history.Message, start 
 		return nil, err
 	}
 	out := make([]Published, len(evs))
+	counts := make([]int, totalChannels(evs))
 	for i, ev := range evs {
-		counts := make(map[string]int, len(ev.Channels))
-		for _, ch := range ev.Channels {
-			counts[ch] = h.Listeners(ch)
+		out[i] = Published{ID: ev.ID, Subscribers: countsOf(ev.Channels, &counts)}
+		for j, ch := range ev.Channels {
+			out[i].Subscribers.Counts[j] = h.Listeners(ch)
 		}
-		out[i] = Published{ID: ev.ID, Subscribers: counts}
 	}
 	h.metrics.published.Add(int64(len(evs)))
 	h.metrics.publishDuration.Observe(time.Since(start).Seconds())
@@ -73,7 +73,7 @@ func (h *Hub) Deliver(ev *history.Event) {
 		return
 	}
 	h.position.Store(ev.ID)
-	h.fanOut(ev, woken)
+	h.fanOut(ev, woken, nil)
 	h.metrics.relayed.Add(1)
 }
 
@@ -106,7 +106,7 @@ func (h *Hub) CatchUp(ctx context.Context, upTo uint64) error {
 	}
 	h.closeChannels(inexact, ErrResync) // before the fan-out, which skips closed queues
 	for _, ev := range evs {
-		h.fanOut(ev, woken)
+		h.fanOut(ev, woken, nil)
 	}
 	h.metrics.relayed.Add(int64(len(evs)))
 	return nil

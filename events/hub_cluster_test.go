@@ -83,7 +83,7 @@ func TestRelayedPublishStoresWithoutFanningOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := published[0].Subscribers["a"]; got != 5 {
+	if got, _ := published[0].Subscribers.Of("a"); got != 5 {
 		t.Errorf("publish counted %d listeners of a, want 5 (1 here, 4 on other nodes)", got)
 	}
 	if frames := hqTake(t, sub); len(frames) != 0 {

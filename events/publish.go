@@ -77,7 +77,7 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 func publishResults(published []Published) []publishResult {
 	results := make([]publishResult, len(published))
 	for i, p := range published {
-		results[i] = publishResult{ID: FormatID(p.ID), Subscribers: p.Subscribers}
+		results[i] = publishResult{ID: FormatID(p.ID), Subscribers: p.Subscribers.Map()}
 	}
 	return results
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -83,30 +84,30 @@ func appendPublished(b []byte, published []Published, batch bool) ([]byte, bool)
 	return append(b, '\n'), true
 }
 
-// appendCounts appends counts as encoding/json does: null for a nil map,
-// else an object with its keys in sorted order.
-func appendCounts(b []byte, counts map[string]int) ([]byte, bool) {
-	if counts == nil {
+// appendCounts appends counts as encoding/json does with counts.Map(): null
+// for no channels, else an object with the channels in sorted order.
+func appendCounts(b []byte, counts ChannelCounts) ([]byte, bool) {
+	if counts.Channels == nil {
 		return append(b, "null"...), true
 	}
-	var few [8]string
-	names := few[:0]
-	for name := range counts {
+	var few [8]int
+	order := few[:0]
+	for i, name := range counts.Channels {
 		if !plainJSONString(name) {
 			return b, false
 		}
-		names = append(names, name)
+		order = append(order, i)
 	}
-	slices.Sort(names)
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(counts.Channels[i], counts.Channels[j]) })
 	b = append(b, '{')
-	for i, name := range names {
-		if i > 0 {
+	for k, i := range order {
+		if k > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '"')
-		b = append(b, name...)
+		b = append(b, counts.Channels[i]...)
 		b = append(b, `":`...)
-		b = strconv.AppendInt(b, int64(counts[name]), 10)
+		b = strconv.AppendInt(b, int64(counts.Counts[i]), 10)
 	}
 	return append(b, '}'), true
 }
