@@ -172,9 +172,14 @@ func TestStalledReaderIsCutAndResumesWithoutLoss(t *testing.T) {
 	for i := range n {
 		want = append(want, s.publish(t, []string{"firehose"}, fmt.Sprintf("%d:%s", i, payload)).ID)
 	}
-	if got := ids(fast.take(t, n)); !slices.Equal(got, want) {
+	// The fast reader keeps up as a rule, but on a busy machine it may fall
+	// more than a queue behind the publisher and be cut too; it resumes
+	// then, and must still see every event once, in order.
+	evs, cuts := fast.takeResuming(t, feedURL(s.base, "firehose"), n)
+	if got := ids(evs); !slices.Equal(got, want) {
 		t.Fatalf("fast reader got %d events, first difference at %d", len(got), firstDiff(got, want))
 	}
+	t.Logf("fast reader resumed %d times", cuts)
 
 	// The stalled reader now reads what the server managed to send before it
 	// cut the connection; the stream must end (EOF), not hang.

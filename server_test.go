@@ -197,6 +197,35 @@ func (s *subscriber) take(t *testing.T, n int) []*sse.Event {
 	return out
 }
 
+// takeResuming returns the next n events of the feed at url that s reads,
+// resuming with the last event ID whenever the service ends the stream, as
+// a browser does (a reader the service found too slow for its queue is cut
+// and resumes from history); it also returns how often it resumed. It fails
+// the test when 10 s pass without an event.
+func (s *subscriber) takeResuming(t *testing.T, url string, n int) (evs []*sse.Event, resumed int) {
+	t.Helper()
+	for len(evs) < n {
+		select {
+		case e := <-s.events:
+			evs = append(evs, e)
+		case <-s.done:
+			// Every event the stream carried is in s.events by now.
+			for _, e := range s.drain() {
+				if len(evs) < n {
+					evs = append(evs, e)
+				}
+			}
+			if len(evs) < n {
+				s = subscribe(t, url, s.lastEventID())
+				resumed++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event within 10s (%d of %d, resumed %d times)", len(evs), n, resumed)
+		}
+	}
+	return evs, resumed
+}
+
 // quiet fails the test if an event arrives within d.
 func (s *subscriber) quiet(t *testing.T, d time.Duration) {
 	t.Helper()
