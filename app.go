@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -247,18 +246,11 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 
 // answeredStatus is the status the client gets for a request whose handler
 // returned err: an error is answered by the error handler after the
-// middleware returns, with the error's status.
+// middleware returns (events.StatusOf), unless the answer had begun.
 func answeredStatus(c echo.Context, err error) int {
-	status := c.Response().Status
-	if err != nil { // the targets escape to the heap: declared only when there is an error
-		var httpErr *echo.HTTPError
-		if errors.As(err, &httpErr) {
-			status = httpErr.Code
-		}
-		var apiErr *events.Error
-		if errors.As(err, &apiErr) {
-			status = apiErr.Status
-		}
+	res := c.Response()
+	if err == nil || res.Committed {
+		return res.Status
 	}
-	return status
+	return events.StatusOf(err)
 }

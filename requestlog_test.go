@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,11 @@ func TestRequestLoggerLevels(t *testing.T) {
 		{"an API error 400 at warn", slog.LevelWarn, func(echo.Context) error { return &events.Error{Status: 400, Code: "bad"} }, false, ""},
 		{"an Echo error 500 at warn", slog.LevelWarn, func(echo.Context) error { return echo.NewHTTPError(500) }, true, "status=500"},
 		{"an Echo error 404 at debug", slog.LevelDebug, func(echo.Context) error { return echo.ErrNotFound }, true, "status=404"},
+		{"any other error: a 500, at warn", slog.LevelWarn, func(echo.Context) error { return errors.New("boom") }, true, "status=500"},
+		{"an error after the answer began: its status", slog.LevelDebug, func(c echo.Context) error {
+			c.Response().WriteHeader(200)
+			return &events.Error{Status: 503, Code: "unavailable"}
+		}, true, "status=200"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

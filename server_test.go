@@ -201,9 +201,11 @@ func (s *subscriber) take(t *testing.T, n int) []*sse.Event {
 // resuming with the last event ID whenever the service ends the stream, as
 // a browser does (a reader the service found too slow for its queue is cut
 // and resumes from history); it also returns how often it resumed. It fails
-// the test when 10 s pass without an event.
+// the test when 10 s pass without an event, or a resumed stream ends
+// without one.
 func (s *subscriber) takeResuming(t *testing.T, url string, n int) (evs []*sse.Event, resumed int) {
 	t.Helper()
+	atResume := -1 // len(evs) when the stream last resumed
 	for len(evs) < n {
 		select {
 		case e := <-s.events:
@@ -215,9 +217,13 @@ func (s *subscriber) takeResuming(t *testing.T, url string, n int) (evs []*sse.E
 					evs = append(evs, e)
 				}
 			}
+			if len(evs) == atResume {
+				t.Fatalf("a resumed stream ended without an event (%d of %d)", len(evs), n)
+			}
 			if len(evs) < n {
 				s = subscribe(t, url, s.lastEventID())
 				resumed++
+				atResume = len(evs)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no event within 10s (%d of %d, resumed %d times)", len(evs), n, resumed)

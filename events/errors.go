@@ -76,6 +76,20 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// StatusOf is the status ErrorHandler answers err with, on a response not
+// yet committed.
+func StatusOf(err error) int {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr.Status
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he.Code
+	}
+	return http.StatusInternalServerError
+}
+
 func asError(err error) *Error {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {

@@ -309,7 +309,8 @@ var isPlainPathByte = alnumAnd("-._~$&+,/:;=@")
 // !#$%&'*+-.^_`|~.
 var isTokenByte = alnumAnd("!#$%&'*+-.^_`|~")
 
-// alnumAnd returns the set of ASCII letters, digits and the bytes of extra.
+// alnumAnd returns the set of ASCII letters, digits and the bytes of extra
+// (ASCII).
 func alnumAnd(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
@@ -317,8 +318,8 @@ func alnumAnd(extra string) (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = true, true
 	}
-	for _, c := range extra {
-		t[c] = true
+	for i := range len(extra) {
+		t[extra[i]] = true
 	}
 	return t
 }
