@@ -3,7 +3,10 @@
 # the binary, starts "plexor serve" on a free loopback port, runs the points,
 # prints one table, stops the server. Bounded: each point takes at most about
 # a minute. Extra arguments go to "plexor load" (e.g. --scale 0.1).
-#   POINTS  which points (default: standard = idle,one-channel,hundred-channel,publish-rate)
+#   POINTS       which points (default: standard = idle,one-channel,hundred-channel,publish-rate)
+#   CPU_PROFILE  a file: build without default.pgo and have the server write a
+#                CPU profile of the whole run there, complete once this script
+#                exits (bench/pgo.sh)
 # The server's settings: heartbeat 5 s (the idle point samples memory after
 # 8 s), no per-address connection limit, history 1000 events per channel for
 # 24 h (the defaults, as nchan.sh configures Nchan), warnings-only log.
@@ -19,14 +22,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$dir/plexor" .
+build=(go build -o "$dir/plexor")
+serve=(serve)
+if [ -n "${CPU_PROFILE:-}" ]; then build+=(-pgo=off); serve+=(--cpuprofile "$CPU_PROFILE"); fi
+"${build[@]}" .
 port=$("$dir/plexor" load --free-port)
 token="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 
 PLEXOR_ADDR="127.0.0.1:$port" PLEXOR_PUBLISH_TOKENS="$token" PLEXOR_ADMIN_TOKENS="admin-$token" \
 PLEXOR_MAX_CONNECTIONS_PER_IP=0 PLEXOR_HEARTBEAT=5s PLEXOR_HISTORY_SIZE=1000 PLEXOR_HISTORY_TTL=24h \
 PLEXOR_LOG_LEVEL=warn \
-  "$dir/plexor" serve 2>"$dir/server.log" &
+  "$dir/plexor" "${serve[@]}" 2>"$dir/server.log" &
 pid=$!
 
 echo "plexor serve (pid $pid) on 127.0.0.1:$port; $(nproc) CPUs; open files: $(ulimit -n)" >&2
