@@ -28,7 +28,7 @@ import (
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/history"
-	"github.com/plexor/plexor/lane"
+	"github.com/plexor/plexor/internal/lane"
 )
 
 func main() {
