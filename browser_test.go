@@ -288,7 +288,7 @@ func startPublishing(s *testServer, interval time.Duration, sets ...[]string) *s
 			}
 			set := sets[i%len(sets)]
 			data := map[string]any{"n": i, "to": strings.Join(set, "+")}
-			id, err := s.publishQuietly(wire(set...), data)
+			id, err := s.publishQuietly(demoChannels(set...), data)
 			sp.mu.Lock()
 			if err != nil {
 				sp.err = err
@@ -320,8 +320,8 @@ func (sp *steadyPublisher) finish(t *testing.T) []publication {
 	return sp.pubs
 }
 
-// wire adds the demo page's namespace to channel names.
-func wire(channels ...string) []string {
+// demoChannels adds the demo page's namespace to channel names.
+func demoChannels(channels ...string) []string {
 	out := make([]string, len(channels))
 	for i, ch := range channels {
 		out[i] = "demo_" + ch
@@ -421,7 +421,7 @@ func testTwoChannels(t *testing.T, browser context.Context, transport string) {
 		{channels: []string{"Gamma", "Alpha"}, data: true},
 	}
 	for i := range msgs {
-		msgs[i].id = s.publish(t, wire(msgs[i].channels...), msgs[i].data).ID
+		msgs[i].id = s.publish(t, demoChannels(msgs[i].channels...), msgs[i].data).ID
 	}
 	want := expectedDeliveries(t, msgs, "Alpha", "Beta")
 	sameDeliveries(t, p.waitReceived(len(want)), want)
@@ -462,7 +462,7 @@ func testExecuteAddsChannel(t *testing.T, browser context.Context, transport str
 
 	// A last message to the channels that stay, then everything must be there.
 	fence := publication{channels: []string{"Alpha", "Gamma"}, data: "fence"}
-	fence.id = s.publish(t, wire(fence.channels...), fence.data).ID
+	fence.id = s.publish(t, demoChannels(fence.channels...), fence.data).ID
 	pubs = append(pubs, fence)
 	p.waitFor(fmt.Sprintf(`window.__received.filter(r => r.id === %q).length === 2`, fence.id), "the fence")
 	time.Sleep(300 * time.Millisecond)
@@ -520,7 +520,7 @@ func testReset(t *testing.T, browser context.Context, transport string) {
 	p := openPage(t, browser, s, "transport="+transport)
 	var ids []string
 	for i := range 6 {
-		ids = append(ids, s.publish(t, wire("Delta"), i).ID)
+		ids = append(ids, s.publish(t, demoChannels("Delta"), i).ID)
 	}
 	eval[chromedp.Void](p, fmt.Sprintf(`window.__t = {got: [], resets: []};
 		window.__tc = new Plexor("", {transport: %q, namespace: "demo_", cursor: %q,
@@ -528,7 +528,7 @@ func testReset(t *testing.T, browser context.Context, transport string) {
 		__tc.subscribe("Delta", function (data, channel, id) { __t.got.push(id); });
 		__tc.execute(); undefined`, transport, ids[0]))
 	p.waitFor(`__t.got.length >= 3`, "the retained events")
-	live := s.publish(t, wire("Delta"), "live").ID
+	live := s.publish(t, demoChannels("Delta"), "live").ID
 	p.waitFor(`__t.got.length >= 4`, "a live event after the reset")
 	time.Sleep(300 * time.Millisecond)
 	got := eval[[]string](p, `__t.got`)
@@ -660,7 +660,7 @@ func testCrossOrigin(t *testing.T, browser context.Context) {
 				{channels: []string{"Beta"}, data: 3},
 			}
 			for i := range msgs {
-				msgs[i].id = s.publish(t, wire(msgs[i].channels...), msgs[i].data).ID
+				msgs[i].id = s.publish(t, demoChannels(msgs[i].channels...), msgs[i].data).ID
 			}
 			want := expectedDeliveries(t, msgs, "Alpha", "Beta")
 			sameDeliveries(t, p.waitReceived(len(want)), want)

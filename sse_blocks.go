@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bytes"
 	"errors"
 	"io"
@@ -48,7 +50,7 @@ func (c *completeBlocks) Read(p []byte) (int, error) {
 		n, err := c.body.Read(c.buf)
 		c.pending = append(c.pending, c.buf[:n]...)
 		from := max(0, len(c.pending)-n-3) // a separator may start in the bytes before
-		if end := blockEnd(c.pending[from:]); end > 0 {
+		if end := wire.BlockEnd(c.pending[from:]); end > 0 {
 			end += from
 			c.ready = c.pending[:end:end]
 			c.pending = bytes.Clone(c.pending[end:])
@@ -65,15 +67,3 @@ func (c *completeBlocks) Read(p []byte) (int, error) {
 
 // Close implements io.Closer.
 func (c *completeBlocks) Close() error { return c.body.Close() }
-
-// blockEnd returns the length of the prefix of b that ends with a blank
-// line (LF LF, CR CR or CRLF CRLF), 0 when there is none.
-func blockEnd(b []byte) int {
-	end := 0
-	for _, sep := range []string{"\n\n", "\r\r", "\r\n\r\n"} {
-		if i := bytes.LastIndex(b, []byte(sep)); i >= 0 {
-			end = max(end, i+len(sep))
-		}
-	}
-	return end
-}

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -59,9 +61,9 @@ func (a *API) answerInfo(c echo.Context, name string) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	out := channelInfo{Channel: name, Listeners: a.hub.Listeners(name), Retained: info.Retained, Horizon: FormatID(info.Horizon)}
+	out := channelInfo{Channel: name, Listeners: a.hub.Listeners(name), Retained: info.Retained, Horizon: wire.FormatID(info.Horizon)}
 	if info.Newest != 0 {
-		out.Newest = FormatID(info.Newest)
+		out.Newest = wire.FormatID(info.Newest)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -89,9 +91,9 @@ func (a *API) Watch(c echo.Context) error {
 	}
 	a.hub.metrics.connections.Add(1)
 
-	buf := AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
+	buf := wire.AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
 	if hasCursor && !start.exact {
-		buf = appendReset(buf, cursor)
+		buf = wire.AppendReset(buf, cursor)
 	}
 	last := uint64(0)
 	if hasCursor && start.exact {
@@ -102,7 +104,7 @@ func (a *API) Watch(c echo.Context) error {
 		last = f.id
 	}
 	if last < start.newest {
-		buf = AppendCursor(buf, start.newest)
+		buf = wire.AppendCursor(buf, start.newest)
 		last = start.newest
 	}
 	if err := w.write(buf); err != nil {
@@ -125,7 +127,7 @@ func parsePrefixes(values []string) ([]string, error) {
 	for _, p := range values {
 		if !ValidChannel(p) {
 			return nil, errorf(http.StatusBadRequest, "invalid_prefix",
-				"prefix %s is invalid: use %s", quoteForMessage(p), channelNameRules)
+				"prefix %s is invalid: use %s", wire.Quote(p), channelNameRules)
 		}
 	}
 	return values, nil
@@ -136,7 +138,7 @@ func channelParam(c echo.Context) (string, error) {
 	name := c.Param("name")
 	if !ValidChannel(name) {
 		return "", errorf(http.StatusBadRequest, "invalid_channel",
-			"channel name %s is invalid: use %s", quoteForMessage(name), channelNameRules)
+			"channel name %s is invalid: use %s", wire.Quote(name), channelNameRules)
 	}
 	return name, nil
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -170,7 +172,7 @@ func (b *RedisBackplane) session(ctx context.Context) error {
 		return fmt.Errorf("catch up from history: %w", err)
 	}
 	if was := b.setUp(); was != nil && !errors.Is(was, errNotStarted) {
-		b.cfg.Log.Info("cluster backplane back: caught up from history", "position", FormatID(newest))
+		b.cfg.Log.Info("cluster backplane back: caught up from history", "position", wire.FormatID(newest))
 	}
 	pinged := false
 	for {

@@ -1,9 +1,10 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -56,7 +57,7 @@ func ParseChannels(lists []string, limit int) ([]string, error) {
 			}
 			if !ValidChannel(name) {
 				return nil, errorf(http.StatusBadRequest, "invalid_channel",
-					"channel name %s is invalid: use %s", quoteForMessage(name), channelNameRules)
+					"channel name %s is invalid: use %s", wire.Quote(name), channelNameRules)
 			}
 			if _, dup := seen[name]; dup {
 				continue
@@ -93,14 +94,4 @@ func parsedChannels(lists []string, limit int) bool {
 		}
 	}
 	return true
-}
-
-// quoteForMessage quotes a client-supplied value for an error message,
-// escaping control characters and cutting it short.
-func quoteForMessage(s string) string {
-	const max = 64
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return strconv.Quote(s)
 }

@@ -194,7 +194,7 @@ func TestParseCursor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok, err := ParseCursor(tt.in)
+			got, ok, err := parseCursor(tt.in)
 			if tt.wantCode != "" {
 				fpWantError(t, err, http.StatusBadRequest, tt.wantCode)
 				if ok {
@@ -203,10 +203,10 @@ func TestParseCursor(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseCursor(%q) error: %v", tt.in, err)
+				t.Fatalf("parseCursor(%q) error: %v", tt.in, err)
 			}
 			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("ParseCursor(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.wantOK)
+				t.Errorf("parseCursor(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"slices"
 	"testing"
@@ -34,7 +36,7 @@ func TestRelayedPollWithACursorAheadOfThePosition(t *testing.T) {
 
 			done := make(chan pollAnswerOf, 1)
 			go func() {
-				done <- s.poll(t, "channels=a&cursor="+FormatID(cursor)+"&timeout="+tt.timeout)
+				done <- s.poll(t, "channels=a&cursor="+wire.FormatID(cursor)+"&timeout="+tt.timeout)
 			}()
 			var later []*history.Event
 			if tt.timeout != "0" {
@@ -63,13 +65,13 @@ func TestRelayedPollWithACursorAheadOfThePosition(t *testing.T) {
 			}
 			want := make([]string, len(later))
 			for i, ev := range later {
-				want[i] = FormatID(ev.ID)
+				want[i] = wire.FormatID(ev.ID)
 			}
 			if ids := envelopeIDs(got.Events); !slices.Equal(ids, want) {
 				t.Errorf("poll after cursor %d returned %v, want %v (the client already has %v)",
 					cursor, ids, want, eventIDs(seen))
 			}
-			next, _, err := ParseCursor(got.Cursor)
+			next, _, err := parseCursor(got.Cursor)
 			if err != nil {
 				t.Fatal(err)
 			}

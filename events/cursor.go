@@ -2,35 +2,17 @@ package events
 
 import (
 	"net/http"
-	"strconv"
+
+	"github.com/plexor/plexor/events/wire"
 )
 
-// FormatID renders an event ID the way it appears on the wire: decimal.
-// Clients must treat it as an opaque string.
-func FormatID(id uint64) string { return strconv.FormatUint(id, 10) }
-
-// AppendID appends the wire form of an event ID to dst.
-func AppendID(dst []byte, id uint64) []byte { return strconv.AppendUint(dst, id, 10) }
-
-// maxCursorLen bounds a cursor as the ID contract does: at most 64 bytes.
-const maxCursorLen = 64
-
-// ParseCursor parses a client's cursor (a Last-Event-ID): an ID this service
-// handed out. The empty string means "no cursor".
-func ParseCursor(s string) (id uint64, ok bool, err error) {
-	if s == "" {
-		return 0, false, nil
+// parseCursor is wire.ParseCursor with a malformed cursor answered 400.
+func parseCursor(s string) (uint64, bool, error) {
+	id, ok, err := wire.ParseCursor(s)
+	if err != nil {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_cursor", "%s", err.Error())
 	}
-	if len(s) > maxCursorLen {
-		return 0, false, errorf(http.StatusBadRequest, "invalid_cursor",
-			"event ID is longer than %d bytes", maxCursorLen)
-	}
-	id, perr := strconv.ParseUint(s, 10, 64)
-	if perr != nil {
-		return 0, false, errorf(http.StatusBadRequest, "invalid_cursor",
-			"event ID %s is not one this service issued (expected a decimal number)", quoteForMessage(s))
-	}
-	return id, true, nil
+	return id, ok, nil
 }
 
 // cursorFromRequest reads the cursor from the Last-Event-ID header or the
@@ -60,7 +42,7 @@ func cursorFromRequest(r *http.Request) (uint64, bool, error) {
 			return 0, false, err
 		}
 	}
-	return ParseCursor(value)
+	return parseCursor(value)
 }
 
 // namedValue is a cursor value and the header or parameter it came in.

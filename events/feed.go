@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -72,9 +74,9 @@ func (a *API) Feed(c echo.Context) error {
 	if legacy.preamble {
 		buf = append(buf, preamble...)
 	}
-	buf = AppendRetry(buf, a.cfg.Retry.Milliseconds())
+	buf = wire.AppendRetry(buf, a.cfg.Retry.Milliseconds())
 	if hasCursor && !replay.Exact {
-		buf = appendReset(buf, cursor)
+		buf = wire.AppendReset(buf, cursor)
 		m.resets.Add(1)
 	}
 	m.replayed.Add(int64(len(replay.Events)))
@@ -84,7 +86,7 @@ func (a *API) Feed(c echo.Context) error {
 		last = cursor // the client is already there: no need to restate it
 	}
 	for _, ev := range replay.Events {
-		buf = append(buf, encodeFor(ev, sub)...)
+		buf = append(buf, wire.Encode(ev, sub.envelope, sub.channels)...)
 		last = ev.ID
 		if len(buf) >= flushAt {
 			if err := w.write(buf); err != nil {
@@ -96,7 +98,7 @@ func (a *API) Feed(c echo.Context) error {
 	if last < upTo {
 		// Hand the client the current position, so even a client that has
 		// received nothing yet resumes from here after a reconnect.
-		buf = AppendCursor(buf, upTo)
+		buf = wire.AppendCursor(buf, upTo)
 		last = upTo
 	}
 	if err := w.write(buf); err != nil {
@@ -135,7 +137,7 @@ func (a *API) comeBackLater(c echo.Context, why error) error {
 	w := a.newFeedWriter(c)
 	if !errors.Is(why, ErrDraining) {
 		a.log.Warn("feed refused for now", "err", why)
-		_ = w.writeWithin(appendComment(nil, "unavailable: the history store cannot be reached; come back later"), lastWriteTimeout)
+		_ = w.writeWithin(wire.AppendComment(nil, "unavailable: the history store cannot be reached; come back later"), lastWriteTimeout)
 	}
 	w.goodbye(a.cfg.Retry)
 	return nil
@@ -170,11 +172,6 @@ func legacyModes(r *http.Request, q url.Values) legacy {
 // preamble is the 2 KB comment sent first to polyfill clients that buffer.
 var preamble = []byte(":" + strings.Repeat(" ", 2048) + "\n\n")
 
-// appendReset appends the reset control event for a cursor older than history.
-func appendReset(buf []byte, cursor uint64) []byte {
-	return AppendEvent(buf, 0, ResetEventType, []byte(`{"reason":"history","cursor":"`+FormatID(cursor)+`"}`))
-}
-
 // startStream sends the response headers of a feed.
 func startStream(c echo.Context) {
 	h := c.Response().Header()
@@ -186,14 +183,6 @@ func startStream(c echo.Context) {
 		h.Set(echo.HeaderConnection, "close")
 	}
 	c.Response().WriteHeader(http.StatusOK)
-}
-
-// encodeFor encodes a replayed event in the subscription's format.
-func encodeFor(ev *history.Event, sub *Subscription) []byte {
-	if !sub.envelope {
-		return encodeRaw(ev)
-	}
-	return encodeEnvelope(ev, subscribedOf(ev.Channels, sub.channels))
 }
 
 // parseFormat reads ?format=raw|envelope (raw by default).
@@ -211,7 +200,7 @@ func parseFormat(values []string) (envelope bool, err error) {
 		return true, nil
 	}
 	return false, errorf(http.StatusBadRequest, "invalid_format",
-		"format %s is unknown: use raw or envelope", quoteForMessage(values[0]))
+		"format %s is unknown: use raw or envelope", wire.Quote(values[0]))
 }
 
 // unavailable turns a store failure into a 503 the client may retry. The
@@ -275,5 +264,5 @@ func (w *feedWriter) goodbye(retry time.Duration) {
 // whole server's clients do not return at once.
 func appendGoodbye(dst []byte, retry time.Duration) []byte {
 	spread := retry + time.Duration(rand.Int64N(int64(retry)+1))
-	return AppendRetry(dst, spread.Milliseconds())
+	return wire.AppendRetry(dst, spread.Milliseconds())
 }

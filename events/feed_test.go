@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -599,7 +601,7 @@ func TestFeedReplayLastEventID(t *testing.T) {
 					for len(b.Comments) > 0 && !b.isEvent() {
 						b = second.mustNext(t) // a heartbeat may come between flushes
 					}
-					if !b.isEvent() || b.Event == ResetEventType {
+					if !b.isEvent() || b.Event == wire.ResetEventType {
 						t.Fatalf("replay block %d = %+v, want event %s", i, b, w.id)
 					}
 					if b.ID != w.id || dataOf(b) != w.data {
@@ -642,26 +644,26 @@ func TestFeedReplayReset(t *testing.T) {
 				ids = append(ids, s.publish([]string{"a"}, "", fmt.Sprint("m", i)))
 			}
 			cursor := tt.cursor(ids)
-			st := s.open("channels="+tt.channels, http.Header{"Last-Event-ID": {FormatID(cursor)}})
+			st := s.open("channels="+tt.channels, http.Header{"Last-Event-ID": {wire.FormatID(cursor)}})
 			if b := st.mustNext(t); b.Retry == "" {
 				t.Fatalf("first block = %+v, want the retry hint", b)
 			}
 			if tt.wantReset {
 				b := st.mustNextEvent(t)
-				if b.Event != ResetEventType || b.HasID {
-					t.Fatalf("first event = %+v, want event: reset without an id", b)
+				if b.Event != wire.ResetEventType || !b.HasID || b.ID != wire.FormatID(cursor) {
+					t.Fatalf("first event = %+v, want event: reset with the cursor %d as its id", b, cursor)
 				}
 				var reset struct {
 					Reason string `json:"reason"`
 					Cursor string `json:"cursor"`
 				}
-				if err := json.Unmarshal([]byte(b.data()), &reset); err != nil || reset.Reason != "history" || reset.Cursor != FormatID(cursor) {
+				if err := json.Unmarshal([]byte(b.data()), &reset); err != nil || reset.Reason != "history" || reset.Cursor != wire.FormatID(cursor) {
 					t.Errorf("reset data = %q (%v), want reason history and cursor %d", b.data(), err, cursor)
 				}
 			}
 			for i := tt.wantFrom; i < len(ids); i++ {
 				b := st.mustNextEvent(t)
-				if b.Event == ResetEventType {
+				if b.Event == wire.ResetEventType {
 					t.Fatalf("unexpected reset event %+v", b)
 				}
 				if b.id(t) != ids[i] || b.data() != fmt.Sprint("m", i) {
@@ -740,7 +742,7 @@ func TestFeedReplayRacesLive(t *testing.T) {
 				return
 			}
 			res.start = start
-			lastID := FormatID(start)
+			lastID := wire.FormatID(start)
 			lastNum := start
 			query := "channels=" + c.channels
 			if c.envelope {
@@ -782,7 +784,7 @@ func TestFeedReplayRacesLive(t *testing.T) {
 						}
 						lastID, lastNum = b.ID, id
 					}
-					if b.Event == ResetEventType {
+					if b.Event == wire.ResetEventType {
 						st.close()
 						res.err = fmt.Errorf("connection %d: reset with a cursor inside the history", res.connections)
 						return
@@ -865,7 +867,7 @@ func TestFeedReplayRacesLive(t *testing.T) {
 		for i, ev := range rep.Events {
 			want := string(ev.Data)
 			if !c.envelope {
-				want = string(rawText(ev.Data))
+				want = string(wire.RawText(ev.Data))
 			}
 			if res.got[i].data != want {
 				t.Errorf("%s: event %d data = %q, want %q", name, ev.ID, res.got[i].data, want)
@@ -984,7 +986,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 		if err != nil {
 			break // EOF or unexpected EOF: the server closed the connection
 		}
-		if b.Event == ResetEventType {
+		if b.Event == wire.ResetEventType {
 			t.Fatalf("unexpected reset %+v", b)
 		}
 		if b.Retry != "" && len(got) > 0 {
@@ -1003,9 +1005,9 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 	if !slices.Equal(got, published[:len(got)]) {
 		t.Fatalf("slow reader's events are not a prefix of the published ones: %s", hqFirstDiff(got, published[:len(got)]))
 	}
-	wantLast := FormatID(start)
+	wantLast := wire.FormatID(start)
 	if len(got) > 0 {
-		wantLast = FormatID(got[len(got)-1])
+		wantLast = wire.FormatID(got[len(got)-1])
 	}
 	if slow.LastID != wantLast {
 		t.Errorf("slow reader's last id = %s, want %s", slow.LastID, wantLast)
@@ -1016,7 +1018,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 	again := s.open("channels="+channel, http.Header{"Last-Event-ID": {slow.LastID}})
 	for i, id := range published[len(got):] {
 		b := again.mustNextEvent(t)
-		if b.Event == ResetEventType {
+		if b.Event == wire.ResetEventType {
 			t.Fatalf("unexpected reset %+v", b)
 		}
 		if b.id(t) != id {

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -27,7 +29,7 @@ type Hook struct {
 // answer is that of a one-message publish: {"id":…,"subscribers":{…}}.
 func (a *API) Hook(h Hook) echo.HandlerFunc {
 	typ := h.Type
-	if typ == DefaultEventType {
+	if typ == wire.DefaultEventType {
 		typ = ""
 	}
 	return func(c echo.Context) error {
@@ -51,7 +53,7 @@ func (a *API) Hook(h Hook) echo.HandlerFunc {
 // UnknownHook answers POST /hooks/{name} for a name no hook has: a 404.
 func UnknownHook(c echo.Context) error {
 	return errorf(http.StatusNotFound, "unknown_hook",
-		"no hook named %s is configured (PLEXOR_HOOKS)", quoteForMessage(c.Param("name")))
+		"no hook named %s is configured (PLEXOR_HOOKS)", wire.Quote(c.Param("name")))
 }
 
 // CheckType reports why typ is not an acceptable event type, or nil. The

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -24,7 +26,7 @@ func CheckField(path string) error {
 	for seg := range strings.SplitSeq(path, ".") {
 		if seg == "" {
 			return errorf(http.StatusBadRequest, "invalid_field",
-				"field path %s has an empty segment: use keys and indexes separated by single dots, e.g. head_commit.message", quoteForMessage(path))
+				"field path %s has an empty segment: use keys and indexes separated by single dots, e.g. head_commit.message", wire.Quote(path))
 		}
 	}
 	return nil
@@ -79,10 +81,10 @@ func jsonField(doc []byte, path string) (json.RawMessage, error) {
 		if !ok {
 			where := "the body"
 			if walked != "" {
-				where = quoteForMessage(walked)
+				where = wire.Quote(walked)
 			}
 			return nil, errorf(http.StatusBadRequest, "missing_field",
-				"the hook publishes field %s, but %s has no %s", quoteForMessage(path), where, quoteForMessage(seg))
+				"the hook publishes field %s, but %s has no %s", wire.Quote(path), where, wire.Quote(seg))
 		}
 		cur = next
 		if walked != "" {

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -139,7 +141,7 @@ func TestHookHandlerPublishes(t *testing.T) {
 	if rec, _ := post("/hooks/plain", "text/plain", "hello"); rec.Code != http.StatusOK {
 		t.Fatalf("plain delivery: %d %s", rec.Code, rec.Body)
 	}
-	if env := hqEnvelopeOf(t, hqTake(t, sub)[0]); env.Type != DefaultEventType || string(env.Data) != `"hello"` {
+	if env := hqEnvelopeOf(t, hqTake(t, sub)[0]); env.Type != wire.DefaultEventType || string(env.Data) != `"hello"` {
 		t.Fatalf("plain delivery published %+v (data %s), want a message with \"hello\"", env, env.Data)
 	}
 

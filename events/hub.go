@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"errors"
 	"hash/maphash"
@@ -488,7 +490,7 @@ func (c *frameCache) frameFor(sub *Subscription) *frame {
 func (c *frameCache) subsetFrame(sub *Subscription) *frame {
 	chans := c.ev.Channels
 	if len(chans) > 64 {
-		heard := subscribedOf(chans, sub.channels)
+		heard := wire.SubscribedOf(chans, sub.channels)
 		if len(heard) == len(chans) {
 			return nil
 		}
@@ -518,20 +520,7 @@ func (c *frameCache) subsetFrame(sub *Subscription) *frame {
 	if c.subsets == nil {
 		c.subsets = make(map[uint64]*frame)
 	}
-	f := envelopeFrame(c.ev, subscribedOf(chans, sub.channels))
+	f := envelopeFrame(c.ev, wire.SubscribedOf(chans, sub.channels))
 	c.subsets[mask] = f
 	return f
-}
-
-// subscribedOf returns the event channels that are among subscribed, in the
-// event's order. An envelope names only those, so a subscriber never learns
-// which other channels a message went to.
-func subscribedOf(eventChannels, subscribed []string) []string {
-	out := make([]string, 0, len(eventChannels))
-	for _, ch := range eventChannels {
-		if slices.Contains(subscribed, ch) {
-			out = append(out, ch)
-		}
-	}
-	return out
 }

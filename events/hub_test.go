@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -86,7 +88,7 @@ func hqRegistryChannels(h *Hub) []string {
 }
 
 // hqEnvelopeOf decodes the envelope carried by an envelope-format frame.
-func hqEnvelopeOf(t testing.TB, f *frame) envelope {
+func hqEnvelopeOf(t testing.TB, f *frame) wire.Envelope {
 	t.Helper()
 	var data []byte
 	for line := range strings.SplitSeq(string(f.b), "\n") {
@@ -94,7 +96,7 @@ func hqEnvelopeOf(t testing.TB, f *frame) envelope {
 			data = append(data, rest...)
 		}
 	}
-	var env envelope
+	var env wire.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		t.Fatalf("frame %q does not carry an envelope: %v", f.b, err)
 	}
@@ -256,7 +258,7 @@ func TestHubFrameEncodings(t *testing.T) {
 				t.Errorf("envelope frame = %q, want an id line, one data line and a blank line", f.b)
 			}
 			env := hqEnvelopeOf(t, f)
-			if env.ID != FormatID(pub.ID) || env.Type != "greet" || string(env.Data) != string(data) {
+			if env.ID != wire.FormatID(pub.ID) || env.Type != "greet" || string(env.Data) != string(data) {
 				t.Errorf("envelope = {id %s type %s data %s}, want {id %d type greet data %s}", env.ID, env.Type, env.Data, pub.ID, data)
 			}
 			if !slices.Equal(env.Channels, s.wantChannels) {

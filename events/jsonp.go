@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -28,7 +30,7 @@ func parseCallback(values []string) (string, error) {
 	if len(cb) > maxCallbackLen || !callbackPattern.MatchString(cb) {
 		return "", errorf(http.StatusBadRequest, "invalid_callback",
 			"callback %s is not a JavaScript identifier (letters, digits, _ and $, dot-separated, at most %d characters)",
-			quoteForMessage(cb), maxCallbackLen)
+			wire.Quote(cb), maxCallbackLen)
 	}
 	return cb, nil
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"io"
 	"net/http"
 	"strings"
@@ -65,11 +67,11 @@ func TestFeedCloseAfterFirstBatch(t *testing.T) {
 			query  string
 			header http.Header
 		}{
-			{"X-Requested-With", "channels=x&lastEventId=" + FormatID(start), xhr},
-			{"poll=1", "channels=x&poll=1&evs_last_event_id=" + FormatID(start), nil},
+			{"X-Requested-With", "channels=x&lastEventId=" + wire.FormatID(start), xhr},
+			{"poll=1", "channels=x&poll=1&evs_last_event_id=" + wire.FormatID(start), nil},
 		} {
 			body := s.getAll(t, mode.query, mode.header)
-			if !strings.Contains(body, "id: "+FormatID(a)+"\n") || !strings.Contains(body, "id: "+FormatID(b)+"\n") {
+			if !strings.Contains(body, "id: "+wire.FormatID(a)+"\n") || !strings.Contains(body, "id: "+wire.FormatID(b)+"\n") {
 				t.Fatalf("%s: body %q, want both replayed events", mode.name, body)
 			}
 		}
@@ -85,7 +87,7 @@ func TestFeedCloseAfterFirstBatch(t *testing.T) {
 		}
 		id := s.publish([]string{"live"}, "", "hello")
 		ev := st.mustNextEvent(t)
-		if ev.ID != FormatID(id) {
+		if ev.ID != wire.FormatID(id) {
 			t.Fatalf("event id %s, want %d", ev.ID, id)
 		}
 		if _, err := st.nextEvent(); err == nil {
@@ -104,7 +106,7 @@ func TestFeedCloseAfterFirstBatch(t *testing.T) {
 		st := s.open("channels=s", nil)
 		for range 3 {
 			id := s.publish([]string{"s"}, "", "again")
-			if ev := st.mustNextEvent(t); ev.ID != FormatID(id) {
+			if ev := st.mustNextEvent(t); ev.ID != wire.FormatID(id) {
 				t.Fatalf("event id %s, want %d", ev.ID, id)
 			}
 		}

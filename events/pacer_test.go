@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"fmt"
 	"io"
@@ -48,7 +50,7 @@ func wantWriteNow(t *testing.T, sink *fakeSink, want string) {
 }
 
 func frameOf(id uint64, data string) string {
-	return string(encodeRaw(&history.Event{ID: id, Data: []byte(`"` + data + `"`)}))
+	return string(wire.Encode(&history.Event{ID: id, Data: []byte(`"` + data + `"`)}, false, nil))
 }
 
 // TestPacerHoldsABusyStreamBack: a stream that wrote less than the

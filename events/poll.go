@@ -1,7 +1,8 @@
 package events
 
 import (
-	"encoding/json"
+	"github.com/plexor/plexor/events/wire"
+
 	"errors"
 	"net/http"
 	"regexp"
@@ -20,7 +21,7 @@ const maxPollEvents = 1000
 // pollAnswer is the JSON body of a long-poll answer.
 type pollAnswer struct {
 	// Events are envelopes, like the data of the SSE envelope format.
-	Events []envelope `json:"events"`
+	Events []wire.Envelope `json:"events"`
 	// Cursor is what the client sends as ?cursor= next time.
 	Cursor string `json:"cursor"`
 	// Reset is true when the cursor was older than the retained history:
@@ -114,10 +115,9 @@ func (a *API) Poll(c echo.Context) error {
 		evs, next = waitForEvents(c, sub, next, timeout)
 	}
 	m.delivered.Add(int64(len(evs)))
-	answer := pollAnswer{Events: make([]envelope, len(evs)), Cursor: FormatID(next), Reset: !exact}
+	answer := pollAnswer{Events: make([]wire.Envelope, len(evs)), Cursor: wire.FormatID(next), Reset: !exact}
 	for i, ev := range evs {
-		answer.Events[i] = envelope{ID: FormatID(ev.ID), Channels: subscribedOf(ev.Channels, channels),
-			Type: eventType(ev), Data: json.RawMessage(ev.Data)}
+		answer.Events[i] = wire.NewEnvelope(ev, wire.SubscribedOf(ev.Channels, channels))
 	}
 	return answerJSON(c, callback, answer)
 }
@@ -180,7 +180,7 @@ func pollCursor(values []string) (uint64, bool, error) {
 		}
 		value = v
 	}
-	return ParseCursor(value)
+	return parseCursor(value)
 }
 
 // pollTimeout reads ?timeout= in seconds (fractions allowed), defaulting to
@@ -195,7 +195,7 @@ func (a *API) pollTimeout(values []string) (time.Duration, error) {
 	secs, err := strconv.ParseFloat(values[0], 64)
 	if err != nil || secs < 0 || secs != secs {
 		return 0, errorf(http.StatusBadRequest, "invalid_timeout",
-			"timeout %s is not a number of seconds >= 0", quoteForMessage(values[0]))
+			"timeout %s is not a number of seconds >= 0", wire.Quote(values[0]))
 	}
 	d := time.Duration(secs * float64(time.Second))
 	if secs > a.cfg.PollTimeout.Seconds() {

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,9 +18,9 @@ import (
 
 // pollAnswerOf is a decoded /poll answer.
 type pollAnswerOf struct {
-	Events []envelope `json:"events"`
-	Cursor string     `json:"cursor"`
-	Reset  bool       `json:"reset"`
+	Events []wire.Envelope `json:"events"`
+	Cursor string          `json:"cursor"`
+	Reset  bool            `json:"reset"`
 }
 
 // poll performs GET /poll?query and decodes a 200 answer.
@@ -43,7 +45,7 @@ func (s *hqTestServer) poll(t testing.TB, query string) pollAnswerOf {
 	return a
 }
 
-func envelopeIDs(evs []envelope) []string {
+func envelopeIDs(evs []wire.Envelope) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = e.ID
@@ -59,7 +61,7 @@ func historyIDs(t testing.TB, s *hqTestServer, channels []string, after, upTo ui
 	}
 	out := make([]string, len(r.Events))
 	for i, ev := range r.Events {
-		out[i] = FormatID(ev.ID)
+		out[i] = wire.FormatID(ev.ID)
 	}
 	return out
 }
@@ -89,7 +91,7 @@ func TestPollCursorChainUnderConcurrentPublishing(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 
 	var got []string
-	cursor := FormatID(start)
+	cursor := wire.FormatID(start)
 	for polls := 0; ; polls++ {
 		a := s.poll(t, "channels=a,b,c&timeout=0.2&cursor="+cursor)
 		if a.Reset {
@@ -138,7 +140,7 @@ func TestPollWithoutCursorWaitsForTheFirstEvent(t *testing.T) {
 	// registration, later ones cannot.
 	var published []string
 	for {
-		published = append(published, FormatID(s.publish([]string{"news"}, "", "live")))
+		published = append(published, wire.FormatID(s.publish([]string{"news"}, "", "live")))
 		select {
 		case a := <-answer:
 			if len(a.Events) == 0 || a.Events[0].Channels[0] != "news" || string(a.Events[0].Data) != `"live"` {
@@ -160,12 +162,12 @@ func TestPollTimeoutZeroAnswersAtOnce(t *testing.T) {
 	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
 	newest := s.newest()
 	a := s.poll(t, "channels=quiet&timeout=0")
-	if len(a.Events) != 0 || a.Cursor != FormatID(newest) || a.Reset {
+	if len(a.Events) != 0 || a.Cursor != wire.FormatID(newest) || a.Reset {
 		t.Fatalf("interval poll on a quiet channel = %+v, want no events and cursor %d", a, newest)
 	}
 	id := s.publish([]string{"quiet"}, "t", "x")
-	a = s.poll(t, "channels=quiet&timeout=0&cursor="+FormatID(newest))
-	if got := envelopeIDs(a.Events); !slices.Equal(got, []string{FormatID(id)}) || a.Events[0].Type != "t" {
+	a = s.poll(t, "channels=quiet&timeout=0&cursor="+wire.FormatID(newest))
+	if got := envelopeIDs(a.Events); !slices.Equal(got, []string{wire.FormatID(id)}) || a.Events[0].Type != "t" {
 		t.Fatalf("interval poll after a publish = %+v, want event %d of type t", a, id)
 	}
 }
@@ -175,7 +177,7 @@ func TestPollResetBeyondHorizonAndBatchLimit(t *testing.T) {
 		s := hqServer(t, history.MemoryConfig{Size: 3}, HubConfig{})
 		var ids []string
 		for range 10 {
-			ids = append(ids, FormatID(s.publish([]string{"r"}, "", "x")))
+			ids = append(ids, wire.FormatID(s.publish([]string{"r"}, "", "x")))
 		}
 		a := s.poll(t, "channels=r&timeout=5&cursor="+ids[0])
 		if !a.Reset || !slices.Equal(envelopeIDs(a.Events), ids[7:]) {
@@ -196,7 +198,7 @@ func TestPollResetBeyondHorizonAndBatchLimit(t *testing.T) {
 		if _, err := s.hub.Publish(t.Context(), msgs); err != nil {
 			t.Fatal(err)
 		}
-		first := s.poll(t, "channels=big&cursor="+FormatID(start))
+		first := s.poll(t, "channels=big&cursor="+wire.FormatID(start))
 		second := s.poll(t, "channels=big&timeout=0&cursor="+first.Cursor)
 		if len(first.Events) != maxPollEvents || len(second.Events) != 500 {
 			t.Fatalf("polls returned %d then %d events, want %d then 500", len(first.Events), len(second.Events), maxPollEvents)
@@ -212,7 +214,7 @@ func TestPollJSONP(t *testing.T) {
 	s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
 	start := s.newest()
 	id := s.publish([]string{"j"}, "", "</script><script>alert(1)</script>")
-	resp, err := s.client.Get(s.URL + "/poll?channels=j&callback=Plexor._cb.r1&cursor=" + FormatID(start))
+	resp, err := s.client.Get(s.URL + "/poll?channels=j&callback=Plexor._cb.r1&cursor=" + wire.FormatID(start))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestPollJSONP(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSuffix(inner, ");")), &a); err != nil {
 		t.Fatalf("JSONP argument is not JSON: %v", err)
 	}
-	if got := envelopeIDs(a.Events); !slices.Equal(got, []string{FormatID(id)}) {
+	if got := envelopeIDs(a.Events); !slices.Equal(got, []string{wire.FormatID(id)}) {
 		t.Fatalf("JSONP events = %v, want [%d]", got, id)
 	}
 }

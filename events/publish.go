@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"errors"
 	"io"
 	"net/http"
@@ -45,7 +47,7 @@ func (a *API) DemoPublish(c echo.Context) error {
 			for _, ch := range m.Channels {
 				if !strings.HasPrefix(ch, a.cfg.DemoPrefix) {
 					return errorf(http.StatusForbidden, "forbidden_channel",
-						"the demo publisher may only publish to channels starting with %s", quoteForMessage(a.cfg.DemoPrefix))
+						"the demo publisher may only publish to channels starting with %s", wire.Quote(a.cfg.DemoPrefix))
 				}
 			}
 		}
@@ -77,7 +79,7 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 func publishResults(published []Published) []publishResult {
 	results := make([]publishResult, len(published))
 	for i, p := range published {
-		results[i] = publishResult{ID: FormatID(p.ID), Subscribers: p.Subscribers.Map()}
+		results[i] = publishResult{ID: wire.FormatID(p.ID), Subscribers: p.Subscribers.Map()}
 	}
 	return results
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"net/http"
 	"slices"
 	"strconv"
@@ -70,7 +72,7 @@ func appendPublished(b []byte, published []Published, batch bool) ([]byte, bool)
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":"`...)
-		b = AppendID(b, p.ID)
+		b = wire.AppendID(b, p.ID)
 		b = append(b, `","subscribers":`...)
 		var ok bool
 		if b, ok = appendCounts(b, p.Subscribers); !ok {

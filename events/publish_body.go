@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -109,7 +111,7 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 		for name := range fields {
 			if name != "channels" && name != "data" && name != "type" {
 				return nil, false, errorf(http.StatusBadRequest, "unknown_field",
-					"form field %s is unknown: use channels, data and type", quoteForMessage(name))
+					"form field %s is unknown: use channels, data and type", wire.Quote(name))
 			}
 		}
 		data, ok := fields["data"]
@@ -145,7 +147,7 @@ func ParsePublish(r *http.Request, body []byte, maxChannels, maxBatch int) ([]hi
 			"a raw body needs the channels in the URL: POST /publish?channels=a,b")
 	}
 	return nil, false, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
-		"content type %s is not accepted: use application/json, a form, or text with ?channels=", quoteForMessage(mediaType))
+		"content type %s is not accepted: use application/json, a form, or text with ?channels=", wire.Quote(mediaType))
 }
 
 func contentType(r *http.Request) (string, map[string]string, error) {
@@ -164,7 +166,7 @@ func contentType(r *http.Request) (string, map[string]string, error) {
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
 		return "", nil, errorf(http.StatusUnsupportedMediaType, "unsupported_charset",
-			"charset %s is not accepted: send UTF-8", quoteForMessage(cs))
+			"charset %s is not accepted: send UTF-8", wire.Quote(cs))
 	}
 	return mt, params, nil
 }
@@ -348,7 +350,7 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return errorf(http.StatusBadRequest, "invalid_json", "%s must be %s", quoteForMessage(field), want)
+		return errorf(http.StatusBadRequest, "invalid_json", "%s must be %s", wire.Quote(field), want)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return errorf(http.StatusBadRequest, "invalid_json", "the JSON body is incomplete")
 	}
@@ -386,7 +388,7 @@ func buildMessage(channelLists []string, data []byte, typ string, lim publishLim
 	if err := validateType(typ); err != nil {
 		return history.Message{}, err
 	}
-	if typ == DefaultEventType {
+	if typ == wire.DefaultEventType {
 		typ = ""
 	}
 	return history.Message{Channels: channels, Type: typ, Data: data}, nil
@@ -404,10 +406,10 @@ func validateType(typ string) error {
 	for i := 0; i < len(typ); i++ {
 		if c := typ[i]; c == '@' || !channelByte(c) {
 			return errorf(http.StatusBadRequest, "invalid_type",
-				"type %s is invalid: use 1-64 characters from A-Z a-z 0-9 _ - . :", quoteForMessage(typ))
+				"type %s is invalid: use 1-64 characters from A-Z a-z 0-9 _ - . :", wire.Quote(typ))
 		}
 	}
-	if typ == ResetEventType {
+	if typ == wire.ResetEventType {
 		return errorf(http.StatusBadRequest, "reserved_type", `type "reset" is reserved for the service's own control event`)
 	}
 	return nil

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"errors"
 	"os"
 	"sync/atomic"
@@ -319,7 +321,7 @@ func (s *stream) prepare(ev streamEvent) (b batch, over bool) {
 				putWriteBuf(b.bp)
 				return batch{}, false
 			}
-			buf = append(buf, heartbeatBytes...)
+			buf = append(buf, wire.Heartbeat...)
 		}
 	} else if b.sent == 0 {
 		putWriteBuf(b.bp)

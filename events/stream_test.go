@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -173,10 +175,10 @@ func TestStreamCoalescesQueuedFrames(t *testing.T) {
 	var want strings.Builder
 	for i := range 10 {
 		id := r.publish(t, fmt.Sprint("e", i))
-		want.Write(encodeRaw(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}))
+		want.Write(wire.Encode(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}, false, nil))
 	}
 	sink.gate <- struct{}{}
-	if w := sink.next(t); w.b != string(encodeRaw(&history.Event{ID: first, Data: []byte(`"first"`)})) {
+	if w := sink.next(t); w.b != string(wire.Encode(&history.Event{ID: first, Data: []byte(`"first"`)}, false, nil)) {
 		t.Fatalf("first write = %q, want the first event alone", w.b)
 	}
 	<-sink.entered
@@ -201,15 +203,15 @@ func TestStreamHeartbeat(t *testing.T) {
 	sink := newFakeSink()
 	r := newStreamRig(t, Config{Heartbeat: 20 * time.Millisecond}, sink, 0)
 	for range 3 {
-		if w := sink.next(t); w.b != string(heartbeatBytes) || w.final {
+		if w := sink.next(t); w.b != string(wire.Heartbeat) || w.final {
 			t.Fatalf("idle write = %+v, want a heartbeat", w)
 		}
 	}
 	id := r.publish(t, "x")
-	want := string(encodeRaw(&history.Event{ID: id, Data: []byte(`"x"`)}))
+	want := string(wire.Encode(&history.Event{ID: id, Data: []byte(`"x"`)}, false, nil))
 	for {
 		w := sink.next(t)
-		if w.b == string(heartbeatBytes) {
+		if w.b == string(wire.Heartbeat) {
 			continue // one may have been due already
 		}
 		if w.b != want {
@@ -217,7 +219,7 @@ func TestStreamHeartbeat(t *testing.T) {
 		}
 		break
 	}
-	if w := sink.next(t); w.b != string(heartbeatBytes) {
+	if w := sink.next(t); w.b != string(wire.Heartbeat) {
 		t.Fatalf("write after the event = %q, want a heartbeat", w.b)
 	}
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +45,7 @@ func TestStreamWrittenByThePublisher(t *testing.T) {
 	waitIdle(t, r.s)
 	for i := range 3 {
 		id := r.publish(t, fmt.Sprint("e", i))
-		want := string(encodeRaw(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}))
+		want := string(wire.Encode(&history.Event{ID: id, Data: []byte(fmt.Sprintf(`"e%d"`, i))}, false, nil))
 		select {
 		case w := <-sink.writes:
 			if w.b != want || w.final {
@@ -78,12 +80,12 @@ func TestStreamCarriesABlockedWrite(t *testing.T) {
 	<-sink.entered // the rest of "first" waits at the gate
 	second := r.publish(t, "second")
 	sink.gate <- struct{}{}
-	if w, want := sink.next(t), string(encodeRaw(&history.Event{ID: first, Data: []byte(`"first"`)})); w.b != want {
+	if w, want := sink.next(t), string(wire.Encode(&history.Event{ID: first, Data: []byte(`"first"`)}, false, nil)); w.b != want {
 		t.Fatalf("first write = %q, want %q", w.b, want)
 	}
 	<-sink.entered
 	sink.gate <- struct{}{}
-	if w, want := sink.next(t), string(encodeRaw(&history.Event{ID: second, Data: []byte(`"second"`)})); w.b != want {
+	if w, want := sink.next(t), string(wire.Encode(&history.Event{ID: second, Data: []byte(`"second"`)}, false, nil)); w.b != want {
 		t.Fatalf("second write = %q, want %q", w.b, want)
 	}
 	close(sink.gate)
@@ -121,7 +123,7 @@ func TestStreamHeartbeatPostponedByWrites(t *testing.T) {
 	r := newStreamRig(t, Config{Heartbeat: time.Hour}, sink, 0)
 	waitIdle(t, r.s)
 	r.s.notify(evBeat) // nothing written yet: due
-	if w := sink.next(t); w.b != string(heartbeatBytes) {
+	if w := sink.next(t); w.b != string(wire.Heartbeat) {
 		t.Fatalf("write = %q, want a heartbeat", w.b)
 	}
 	waitIdle(t, r.s)
@@ -194,7 +196,7 @@ func TestWakeAllSplitsBigFanOuts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, string(encodeRaw(&history.Event{ID: out[0].ID, Data: []byte(fmt.Sprint(i))})))
+		want = append(want, string(wire.Encode(&history.Event{ID: out[0].ID, Data: []byte(fmt.Sprint(i))}, false, nil)))
 	}
 	for i, sink := range sinks {
 		var got string
@@ -385,7 +387,7 @@ func TestBackplaneLeavesTheWritingToAnotherGoroutine(t *testing.T) {
 			open()
 			var got, want strings.Builder
 			for _, ev := range evs {
-				want.Write(encodeRaw(&history.Event{ID: ev.ID, Data: ev.Data}))
+				want.Write(wire.Encode(&history.Event{ID: ev.ID, Data: ev.Data}, false, nil))
 			}
 			for got.Len() < want.Len() {
 				got.WriteString(sink.next(t).b)

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"encoding/json"
 	"strings"
 	"sync"
@@ -61,7 +63,7 @@ func (w *watchLog) record(channel string, online bool) {
 		typ = OnlineEventType
 	}
 	data, _ := json.Marshal(transitionData{Channel: channel, Time: at.UTC().Format(time.RFC3339Nano)})
-	f := newFrame(id, AppendEvent(make([]byte, frameHeadroom, frameHeadroom+len(data)+48+len(chunkEnd)), id, typ, data), nil)
+	f := newFrame(id, wire.AppendEvent(make([]byte, frameHeadroom, frameHeadroom+len(data)+48+len(chunkEnd)), id, typ, data), nil)
 	w.push(transition{channel: channel, f: f})
 	for sub, prefixes := range w.watchers {
 		if matchesPrefix(channel, prefixes) {

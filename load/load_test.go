@@ -1,68 +1,20 @@
 package load
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// parseAll feeds stream to a parser in pieces of at most step bytes and
-// returns the dispatched data.
-func parseAll(stream string, step int) ([]string, int) {
-	var got []string
-	p := &Parser{OnData: func(d []byte) { got = append(got, string(d)) }}
-	for i := 0; i < len(stream); i += step {
-		p.Feed([]byte(stream[i:min(i+step, len(stream))]))
-	}
-	return got, p.Comments
-}
-
-func TestParser(t *testing.T) {
-	stream := ":ok\n\nretry: 2000\n\nid: 7\nevent: x\ndata: one\n\n" +
-		"data:two\r\ndata:  three\r\n\r\n" + // CRLF; no space; two spaces keep one
-		"id: 8\n\n" + // no data: not dispatched
-		"data\n\n" + // a field with no colon: empty data, dispatched
-		": heartbeat\n\n" +
-		"data: 0 1 2 3\n\n" +
-		"data: cut off"
-	want := []string{"one", "two\n three", "", "0 1 2 3"}
-	for step := 1; step <= len(stream); step++ {
-		got, comments := parseAll(stream, step)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("step %d: got %q, want %q", step, got, want)
-		}
-		if comments != 2 {
-			t.Fatalf("step %d: %d comments, want 2", step, comments)
-		}
-	}
-}
-
-func TestParserAllocatesNothingInSteadyState(t *testing.T) {
-	chunk := []byte("id: 1\ndata: 0 0 1 123\n\n:\n\n")
-	n := 0
-	p := &Parser{OnData: func([]byte) { n++ }}
-	p.Feed(chunk[:10])
-	p.Feed(chunk[10:])
-	allocs := testing.AllocsPerRun(100, func() {
-		p.Feed(chunk[:7])
-		p.Feed(chunk[7:])
-	})
-	if allocs != 0 {
-		t.Fatalf("Feed allocates %.1f times per call", allocs)
-	}
-	if n != 101+1 {
-		t.Fatalf("%d events, want 102", n)
-	}
-}
 
 func TestDechunker(t *testing.T) {
 	body := "1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n3\r\n123\r\nA\r\n0123456789\r\n0\r\n\r\n"
@@ -323,7 +275,8 @@ func BenchmarkParser(b *testing.B) {
 	chunk := append(fmt.Appendf(nil, "%x\r\n", len(frames)), frames...)
 	chunk = append(chunk, "\r\n"...)
 	n := 0
-	p := &Parser{OnData: func(d []byte) {
+	p := &wire.Parser{OnEvent: func(ev *wire.Event) {
+		d := ev.Data
 		if _, err := parsePayload(d); err == nil {
 			n++
 		}

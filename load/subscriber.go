@@ -1,6 +1,8 @@
 package load
 
 import (
+	"github.com/plexor/plexor/events/wire"
+
 	"bytes"
 	"context"
 	"errors"
@@ -32,7 +34,7 @@ type subscriber struct {
 	pending    []byte // body bytes that came with the response header
 	chunked    bool
 
-	parser  Parser
+	parser  wire.Parser
 	chunks  dechunker
 	streams []stream // [position in chans × publishers + publisher]
 
@@ -136,7 +138,7 @@ func firstLine(head []byte) []byte {
 // the server does. It keeps no reference to its state afterwards.
 func (s *subscriber) read() {
 	var now int64
-	s.parser.OnData = func(data []byte) { s.onData(data, now) }
+	s.parser.OnEvent = func(ev *wire.Event) { s.onData(ev.Data, now) }
 	sink := s.parser.Feed
 	feed := func(b []byte) error {
 		if !s.chunked {

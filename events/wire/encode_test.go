@@ -1,4 +1,4 @@
-package events
+package wire
 
 import (
 	"bytes"
@@ -476,12 +476,12 @@ func TestAppendCursorSSE(t *testing.T) {
 }
 
 func TestHeartbeatSSE(t *testing.T) {
-	st := fpDecodeSSEState(append(append([]byte(nil), heartbeatBytes...), AppendEvent(nil, 1, "", []byte("x"))...))
+	st := fpDecodeSSEState(append(append([]byte(nil), Heartbeat...), AppendEvent(nil, 1, "", []byte("x"))...))
 	want := []fpEvent{{ID: "1", Type: "message", Data: "x"}}
 	if !reflect.DeepEqual(st.Events, want) {
 		t.Errorf("heartbeat + event = %#v, want %#v", st.Events, want)
 	}
-	if len(fpDecodeSSE(heartbeatBytes)) != 0 {
+	if len(fpDecodeSSE(Heartbeat)) != 0 {
 		t.Errorf("heartbeat dispatched an event")
 	}
 }
@@ -517,8 +517,8 @@ func TestRawText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(rawText([]byte(tt.in))); got != tt.want {
-				t.Errorf("rawText(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := string(RawText([]byte(tt.in))); got != tt.want {
+				t.Errorf("RawText(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -578,7 +578,7 @@ func TestEncodeRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			frame := encodeRaw(&tt.ev)
+			frame := Encode(&tt.ev, false, nil)
 			got := fpDecodeSSE(frame)
 			if len(got) != 1 {
 				t.Fatalf("decoded %d events from %q, want 1", len(got), frame)
@@ -654,7 +654,7 @@ func TestEncodeEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			frame := encodeEnvelope(&tt.ev, tt.channels)
+			frame := AppendEnvelope(nil, &tt.ev, EnvelopeBody(&tt.ev, tt.channels))
 			evs := fpDecodeSSE(frame)
 			if len(evs) != 1 {
 				t.Fatalf("decoded %d events from %q, want 1", len(evs), frame)

@@ -1,4 +1,4 @@
-package events
+package wire
 
 import (
 	"strings"
@@ -29,7 +29,7 @@ func BenchmarkEncodeRaw(b *testing.B) {
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
-				n += len(encodeRaw(&c.ev))
+				n += len(Encode(&c.ev, false, nil))
 			}
 			b.SetBytes(int64(n / max(1, b.N)))
 		})
@@ -44,7 +44,7 @@ func BenchmarkEncodeEnvelope(b *testing.B) {
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
-				n += len(encodeEnvelope(&c.ev, c.ev.Channels))
+				n += len(Encode(&c.ev, true, c.ev.Channels))
 			}
 			b.SetBytes(int64(n / max(1, b.N)))
 		})
