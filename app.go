@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -34,7 +36,7 @@ type appDeps struct {
 }
 
 // newApp builds the Echo application: middleware and routes.
-func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
+func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
 	metrics, publishTokens, adminTokens, idempotency, ready := deps.metrics, deps.publishTokens, deps.adminTokens, deps.idempotency, deps.ready
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -81,17 +83,13 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 	}
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
 
-	api := events.NewAPI(hub, events.Config{
-		Heartbeat:     cfg.Heartbeat,
-		Retry:         cfg.Retry,
-		MaxChannels:   cfg.MaxChannels,
-		MaxBatch:      cfg.MaxBatch,
-		WriteTimeout:  cfg.WriteTimeout,
-		WriteInterval: cfg.WriteInterval,
-		MaxConnLife:   cfg.MaxConnLife,
-		PollTimeout:   cfg.PollTimeout,
-		PollGrace:     cfg.PollGrace,
-		DemoPrefix:    cfg.DemoPrefix,
+	api := events.NewAPI(core, events.Config{
+		MaxChannels: cfg.MaxChannels,
+		MaxBatch:    cfg.MaxBatch,
+		MaxConnLife: cfg.MaxConnLife,
+		PollTimeout: cfg.PollTimeout,
+		PollGrace:   cfg.PollGrace,
+		DemoPrefix:  cfg.DemoPrefix,
 
 		AuthorizeSubscribe: authorizeSubscribe,
 		AuthorizePublish:   auth.AuthorizePublish,
@@ -141,7 +139,7 @@ func newApp(cfg Config, hub *events.Hub, deps appDeps, log *slog.Logger) (*echo.
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.Match(probe, "/readyz", func(c echo.Context) error {
-		if hub.Draining() {
+		if core.Draining() {
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 		}
 		if err := ready(); err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -164,15 +166,15 @@ func newClusterStore(cfg Config, log *slog.Logger) (*redis.Client, *history.Redi
 
 // startCluster starts the backplane and presence of hub, which must be in
 // cluster mode over store.
-func startCluster(cfg Config, client *redis.Client, store *history.Redis, hub *events.Hub, log *slog.Logger) (*cluster, error) {
+func startCluster(cfg Config, client *redis.Client, store *history.Redis, core *hub.Hub, log *slog.Logger) (*cluster, error) {
 	backplane, err := events.NewRedisBackplane(events.RedisBackplaneConfig{
-		Client: client, Channel: store.FanoutChannel(), Hub: hub, Log: log,
+		Client: client, Channel: store.FanoutChannel(), Hub: core, Log: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	presence, err := events.NewRedisPresence(events.RedisPresenceConfig{
-		Client: client, Prefix: cfg.RedisPrefix, Hub: hub, Interval: cfg.PresenceInterval, Log: log,
+		Client: client, Prefix: cfg.RedisPrefix, Hub: core, Interval: cfg.PresenceInterval, Log: log,
 	})
 	if err != nil {
 		return nil, err

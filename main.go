@@ -10,6 +10,10 @@
 package main
 
 import (
+	"github.com/plexor/plexor/events/transport"
+
+	"github.com/plexor/plexor/events/hub"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -60,11 +64,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	metrics := events.NewMetrics()
-	hub := events.NewHub(store, events.HubConfig{QueueBytes: cfg.QueueBytes, Metrics: metrics, Relayed: redisClient != nil})
+	metrics := hub.NewMetrics()
+	core := hub.New(store, hub.Config{
+		QueueBytes: cfg.QueueBytes, Metrics: metrics, Relayed: redisClient != nil,
+		Heartbeat: cfg.Heartbeat, Retry: cfg.Retry, WriteTimeout: cfg.WriteTimeout, WriteInterval: cfg.WriteInterval,
+		Framer: transport.FrameChunk, Log: log,
+	})
 	deps := appDeps{ready: func() error { return nil }}
 	if redisClient != nil {
-		cl, err := startCluster(cfg, redisClient, redisStore, hub, log)
+		cl, err := startCluster(cfg, redisClient, redisStore, core, log)
 		if err != nil {
 			return err
 		}
@@ -82,7 +90,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := metrics.Register(registry, hub); err != nil {
+	if err := metrics.Register(registry, core); err != nil {
 		return err
 	}
 
@@ -97,7 +105,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
 	}
 	deps.metrics, deps.publishTokens, deps.adminTokens = registry, tokens, adminTokens
-	app, err := newApp(cfg, hub, deps, log)
+	app, err := newApp(cfg, core, deps, log)
 	if err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	// The whole shutdown, the feeds' goodbyes included, ends within the
 	// timeout.
 	shutdownBy := time.Now().Add(cfg.ShutdownTimeout)
-	if left := hub.DrainWithin(cfg.ShutdownTimeout); left > 0 {
+	if left := core.DrainWithin(cfg.ShutdownTimeout); left > 0 {
 		log.Warn("shutdown: feeds still writing their goodbye are cut off", "feeds", left, "timeout", cfg.ShutdownTimeout)
 	}
 	sctx, cancel := context.WithDeadline(context.Background(), shutdownBy)

@@ -1,6 +1,9 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+	"github.com/plexor/plexor/events/transport"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"net/http"
@@ -18,7 +21,7 @@ func (a *API) Channels(c echo.Context) error {
 	}
 	online := a.hub.Online(prefixes)
 	if online == nil {
-		online = []ChannelCount{}
+		online = []hub.ChannelCount{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"channels": online})
 }
@@ -50,14 +53,14 @@ func (a *API) ClearHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.hub.store.Clear(c.Request().Context(), name); err != nil {
+	if err := a.hub.Store().Clear(c.Request().Context(), name); err != nil {
 		return unavailable(err)
 	}
 	return a.answerInfo(c, name)
 }
 
 func (a *API) answerInfo(c echo.Context, name string) error {
-	info, err := a.hub.store.Info(c.Request().Context(), name)
+	info, err := a.hub.Store().Info(c.Request().Context(), name)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -82,37 +85,40 @@ func (a *API) Watch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	start, err := a.hub.watchSubscribe(prefixes, cursor, hasCursor)
+	start, err := a.hub.Watch(prefixes, cursor, hasCursor)
 	startStream(c)
-	w := a.newFeedWriter(c)
+	w := transport.NewResponse(c.Response().Writer)
+	retry := a.hub.Config().Retry
 	if err != nil { // shutting down: only say when to come back
-		w.goodbye(a.cfg.Retry)
+		_ = w.WriteWithin(hub.AppendGoodbye(nil, retry), hub.LastWriteTimeout)
 		return nil
 	}
-	a.hub.metrics.connections.Add(1)
+	m := a.hub.Metrics()
+	m.AddConnections(1)
 
-	buf := wire.AppendRetry(make([]byte, 0, 512), a.cfg.Retry.Milliseconds())
-	if hasCursor && !start.exact {
+	buf := wire.AppendRetry(make([]byte, 0, 512), retry.Milliseconds())
+	if hasCursor && !start.Exact {
 		buf = wire.AppendReset(buf, cursor)
 	}
 	last := uint64(0)
-	if hasCursor && start.exact {
+	if hasCursor && start.Exact {
 		last = cursor
 	}
-	for _, f := range start.replay {
-		buf = append(buf, f.b...)
-		last = f.id
+	for _, f := range start.Replay {
+		buf = append(buf, f.Data...)
+		last = f.ID
 	}
-	if last < start.newest {
-		buf = wire.AppendCursor(buf, start.newest)
-		last = start.newest
+	if last < start.Newest {
+		buf = wire.AppendCursor(buf, start.Newest)
+		last = start.Newest
 	}
-	if err := w.write(buf); err != nil {
-		a.hub.watchUnsubscribe(start.sub)
-		a.hub.metrics.connections.Add(-1)
+	if err := a.write(w, buf); err != nil {
+		a.hub.Unwatch(start.Sub)
+		m.AddConnections(-1)
 		return nil
 	}
-	return a.serveLive(c, w, &stream{sub: start.sub, last: last, unsubscribe: func() { a.hub.watchUnsubscribe(start.sub) }})
+	s := a.hub.NewStream(start.Sub, hub.StreamOptions{Last: last, RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
+	return a.serveLive(c, w, s)
 }
 
 // Stats serves GET /stats (admin): the service's counters as JSON, for the

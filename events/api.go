@@ -6,32 +6,21 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/plexor/plexor/events/hub"
 )
 
-// Config holds the HTTP-facing limits and timings of the feed and publish
-// handlers. Zero values are replaced by the defaults in DefaultConfig.
+// Config holds the HTTP-facing limits and timings of the handlers (the
+// delivery settings, such as heartbeats, retry hints and write timeouts,
+// are the hub's: hub.Config). Zero values are replaced by the defaults in
+// DefaultConfig.
 type Config struct {
-	// Heartbeat is how often an idle feed gets a comment line.
-	Heartbeat time.Duration
-	// Retry is the reconnect delay suggested to clients ("retry:").
-	Retry time.Duration
 	// MaxChannels bounds the channels of one connection or one message.
 	MaxChannels int
 	// MaxBatch bounds the messages of one publish request.
 	MaxBatch int
-	// WriteTimeout bounds each write to a feed; a client that does not take
-	// the bytes in time is disconnected (it resumes from history).
-	WriteTimeout time.Duration
 	// MaxConnLife ends a feed after this long (minus up to 10% jitter) so
 	// connections rebalance; the client resumes seamlessly. 0 disables it.
 	MaxConnLife time.Duration
-	// WriteInterval paces busy feeds: a feed whose last write came within
-	// WriteInterval after the one before (or was paced) writes again no
-	// sooner than WriteInterval after it, sending everything queued
-	// meanwhile in one write. A feed that gets an event now and then, or
-	// two close together by chance, is never held back. 0 (or less) writes
-	// at once, always.
-	WriteInterval time.Duration
 	// PollTimeout is how long a long-poll waits by default, and at most.
 	PollTimeout time.Duration
 	// PollGrace is how long a poller still counts as a listener of its
@@ -54,41 +43,28 @@ type Config struct {
 
 // DefaultConfig is the configuration used for zero fields.
 var DefaultConfig = Config{
-	Heartbeat:    15 * time.Second,
-	Retry:        2 * time.Second,
-	MaxChannels:  100,
-	MaxBatch:     1000,
-	WriteTimeout: 10 * time.Second,
-	MaxConnLife:  time.Hour,
-	PollTimeout:  25 * time.Second,
+	MaxChannels: 100,
+	MaxBatch:    1000,
+	MaxConnLife: time.Hour,
+	PollTimeout: 25 * time.Second,
 }
 
 // API is the HTTP face of a Hub: the feed and publish handlers. Handlers are
 // thin: parse, call the hub, answer.
 type API struct {
-	hub   *Hub
-	cfg   Config
-	log   *slog.Logger
-	pacer *pacer // nil without WriteInterval
+	hub *hub.Hub
+	cfg Config
+	log *slog.Logger
 }
 
-// NewAPI returns the handlers for hub.
-func NewAPI(hub *Hub, cfg Config, log *slog.Logger) *API {
+// NewAPI returns the handlers for h.
+func NewAPI(h *hub.Hub, cfg Config, log *slog.Logger) *API {
 	d := DefaultConfig
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = d.Heartbeat
-	}
-	if cfg.Retry <= 0 {
-		cfg.Retry = d.Retry
-	}
 	if cfg.MaxChannels <= 0 {
 		cfg.MaxChannels = d.MaxChannels
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = d.MaxBatch
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = d.WriteTimeout
 	}
 	if cfg.PollTimeout <= 0 {
 		cfg.PollTimeout = d.PollTimeout
@@ -99,8 +75,5 @@ func NewAPI(hub *Hub, cfg Config, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.WriteInterval < 0 {
-		cfg.WriteInterval = 0
-	}
-	return &API{hub: hub, cfg: cfg, log: log, pacer: newPacer(cfg.WriteInterval)}
+	return &API{hub: h, cfg: cfg, log: log}
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"context"
@@ -26,7 +28,7 @@ type RedisBackplaneConfig struct {
 	Channel string
 	// Hub receives the events; it must be in cluster mode (HubConfig.Relayed)
 	// and its store must be the Redis store that announces on Channel.
-	Hub *Hub
+	Hub *hub.Hub
 	// Log receives connection losses and recoveries; nil discards them.
 	Log *slog.Logger
 	// Idle is how long the subscription may stay silent before it is
@@ -72,7 +74,7 @@ func NewRedisBackplane(cfg RedisBackplaneConfig) (*RedisBackplane, error) {
 	if cfg.Client == nil || cfg.Hub == nil || cfg.Channel == "" {
 		return nil, errors.New("events: a backplane needs a Redis client, a channel and a hub")
 	}
-	if !cfg.Hub.relayed {
+	if !cfg.Hub.Config().Relayed {
 		return nil, errors.New("events: the backplane's hub must be in cluster mode (HubConfig.Relayed)")
 	}
 	if cfg.Log == nil {
@@ -164,7 +166,7 @@ func (b *RedisBackplane) session(ctx context.Context) error {
 	}
 	// Every event announced from now on arrives on ps; those stored before
 	// are at most newest, and CatchUp reads them from the history.
-	newest, err := b.cfg.Hub.store.Newest(ctx)
+	newest, err := b.cfg.Hub.Store().Newest(ctx)
 	if err != nil {
 		return err
 	}

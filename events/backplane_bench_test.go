@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"strconv"
 	"testing"
 
@@ -18,7 +20,7 @@ func BenchmarkBackplaneEvent(b *testing.B) {
 			if err := h.CatchUp(b.Context(), 1); err != nil {
 				b.Fatal(err)
 			}
-			subs := make([]*Subscription, listeners)
+			subs := make([]*hub.Subscription, listeners)
 			for i := range subs {
 				subs[i], _ = hqSubscribe(b, h, []string{"room"}, false)
 			}
@@ -36,7 +38,7 @@ func BenchmarkBackplaneEvent(b *testing.B) {
 				h.Deliver(ev)
 				if i%64 == 0 {
 					for _, s := range subs {
-						_, _ = s.q.take(nil)
+						_, _ = s.Take()
 					}
 				}
 			}

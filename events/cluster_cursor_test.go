@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"context"
@@ -26,7 +28,7 @@ func TestRelayedPollWithACursorAheadOfThePosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{Relayed: true})
+			s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{Relayed: true})
 			if err := s.hub.CatchUp(context.Background(), s.newest()); err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +46,7 @@ func TestRelayedPollWithACursorAheadOfThePosition(t *testing.T) {
 				// up on the two events, then a new one comes.
 				deadline := time.Now().Add(hqWait)
 				for {
-					if n, _ := hqRegistered(s.hub, "a"); n == 1 {
+					if s.hub.Listeners("a") == 1 {
 						break
 					}
 					if time.Now().After(deadline) {

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+	"github.com/plexor/plexor/events/transport"
 	"github.com/plexor/plexor/events/wire"
 
 	"errors"
@@ -51,45 +53,45 @@ func (a *API) Feed(c echo.Context) error {
 	if err != nil {
 		return a.comeBackLater(c, err)
 	}
-	m := a.hub.metrics
-	m.connections.Add(1)
+	m := a.hub.Metrics()
+	m.AddConnections(1)
 	handedOver := false // from then on the live stream cleans up
 	defer func() {
 		if !handedOver {
 			a.hub.Unsubscribe(sub)
-			m.connections.Add(-1)
+			m.AddConnections(-1)
 		}
 	}()
 	a.hub.Resume(client) // a poll this client made before (e.g. to learn the cursor) stops counting
 	var replay history.Replay
 	if hasCursor {
-		if replay, err = a.hub.store.Since(ctx, channels, cursor, upTo); err != nil {
+		if replay, err = a.hub.Store().Since(ctx, channels, cursor, upTo); err != nil {
 			return a.comeBackLater(c, err)
 		}
 	}
 
 	startStream(c)
-	w := a.newFeedWriter(c)
+	w := transport.NewResponse(c.Response().Writer)
 	buf := make([]byte, 0, 512)
 	if legacy.preamble {
 		buf = append(buf, preamble...)
 	}
-	buf = wire.AppendRetry(buf, a.cfg.Retry.Milliseconds())
+	buf = wire.AppendRetry(buf, a.hub.Config().Retry.Milliseconds())
 	if hasCursor && !replay.Exact {
 		buf = wire.AppendReset(buf, cursor)
-		m.resets.Add(1)
+		m.AddReset()
 	}
-	m.replayed.Add(int64(len(replay.Events)))
-	m.delivered.Add(int64(len(replay.Events)))
+	m.AddReplayed(len(replay.Events))
+	m.AddDelivered(len(replay.Events))
 	last := uint64(0)
 	if hasCursor && replay.Exact {
 		last = cursor // the client is already there: no need to restate it
 	}
 	for _, ev := range replay.Events {
-		buf = append(buf, wire.Encode(ev, sub.envelope, sub.channels)...)
+		buf = append(buf, wire.Encode(ev, sub.Envelope(), sub.Channels())...)
 		last = ev.ID
 		if len(buf) >= flushAt {
-			if err := w.write(buf); err != nil {
+			if err := a.write(w, buf); err != nil {
 				return nil
 			}
 			buf = buf[:0]
@@ -101,15 +103,15 @@ func (a *API) Feed(c echo.Context) error {
 		buf = wire.AppendCursor(buf, upTo)
 		last = upTo
 	}
-	if err := w.write(buf); err != nil {
+	if err := a.write(w, buf); err != nil {
 		return nil
 	}
 	if legacy.closeAfterBatch && len(replay.Events) > 0 {
 		return nil
 	}
 	handedOver = true
-	s := &stream{sub: sub, last: last, closeAfterBatch: legacy.closeAfterBatch,
-		life: a.feedLife(until), unsubscribe: func() { a.hub.Unsubscribe(sub) }}
+	s := a.hub.NewStream(sub, hub.StreamOptions{Last: last, CloseAfterBatch: legacy.closeAfterBatch,
+		Life: a.feedLife(until), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	return a.serveLive(c, w, s)
 }
 
@@ -134,12 +136,13 @@ func (a *API) feedLife(until time.Time) time.Duration {
 // Redis is back).
 func (a *API) comeBackLater(c echo.Context, why error) error {
 	startStream(c)
-	w := a.newFeedWriter(c)
-	if !errors.Is(why, ErrDraining) {
+	w := transport.NewResponse(c.Response().Writer)
+	var buf []byte
+	if !errors.Is(why, hub.ErrDraining) {
 		a.log.Warn("feed refused for now", "err", why)
-		_ = w.writeWithin(wire.AppendComment(nil, "unavailable: the history store cannot be reached; come back later"), lastWriteTimeout)
+		buf = wire.AppendComment(buf, "unavailable: the history store cannot be reached; come back later")
 	}
-	w.goodbye(a.cfg.Retry)
+	_ = w.WriteWithin(hub.AppendGoodbye(buf, a.hub.Config().Retry), hub.LastWriteTimeout)
 	return nil
 }
 
@@ -216,53 +219,12 @@ func jitterDown(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
-// lastWriteTimeout bounds the writes to a feed that is being closed.
-const lastWriteTimeout = time.Second
-
-// feedWriter writes to one feed with a deadline per write.
-type feedWriter struct {
-	c       echo.Context
-	rc      *http.ResponseController
-	timeout time.Duration
-	metrics *Metrics
-}
-
-// newFeedWriter returns the writer of c's feed. Its ResponseController is
-// built on net/http's writer, not on Echo's wrapper: Echo's Flush drops the
-// error of a flush that missed its deadline, and that error is how a stalled
-// client is noticed.
-func (a *API) newFeedWriter(c echo.Context) *feedWriter {
-	return &feedWriter{c: c, rc: http.NewResponseController(c.Response().Writer), timeout: a.cfg.WriteTimeout, metrics: a.hub.metrics}
-}
-
-// write sends b and flushes it, within the write timeout. A client that
-// does not take the bytes in time counts as a slow disconnect.
-func (w *feedWriter) write(b []byte) error {
-	err := w.writeWithin(b, w.timeout)
+// write writes a feed's replay through w within the write timeout. A
+// client that does not take the bytes in time counts as a slow disconnect.
+func (a *API) write(w *transport.Response, b []byte) error {
+	err := w.WriteWithin(b, a.hub.Config().WriteTimeout)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		w.metrics.slowDisconnects.Add(1)
+		a.hub.Metrics().AddSlowDisconnect()
 	}
 	return err
-}
-
-func (w *feedWriter) writeWithin(b []byte, timeout time.Duration) error {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(timeout)) // unsupported writers just have no deadline
-	if len(b) > 0 {
-		if _, err := w.c.Response().Write(b); err != nil {
-			return err
-		}
-	}
-	return w.rc.Flush()
-}
-
-// goodbye tells a client that is about to be disconnected when to come back.
-func (w *feedWriter) goodbye(retry time.Duration) {
-	_ = w.writeWithin(appendGoodbye(nil, retry), lastWriteTimeout)
-}
-
-// appendGoodbye appends the retry hint of a closing feed, spread out so a
-// whole server's clients do not return at once.
-func appendGoodbye(dst []byte, retry time.Duration) []byte {
-	spread := retry + time.Duration(rand.Int64N(int64(retry)+1))
-	return wire.AppendRetry(dst, spread.Milliseconds())
 }

@@ -1,6 +1,12 @@
 package events
 
 import (
+	"cmp"
+
+	"github.com/plexor/plexor/events/transport"
+
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"bufio"
@@ -31,20 +37,24 @@ import (
 // from hanging, nothing is timed with it.
 const hqWait = 20 * time.Second
 
-// hqFeedConfig is the API configuration of the feed tests.
-var hqFeedConfig = Config{Heartbeat: 50 * time.Millisecond, Retry: 100 * time.Millisecond, MaxChannels: 10, WriteTimeout: 2 * time.Second, PollTimeout: 2 * time.Second}
+// hqFeedConfig is the API configuration of the feed tests, and hqHubConfig
+// the delivery settings their hubs get where a test sets none.
+var (
+	hqFeedConfig = Config{MaxChannels: 10, PollTimeout: 2 * time.Second}
+	hqHubConfig  = hub.Config{Heartbeat: 50 * time.Millisecond, Retry: 100 * time.Millisecond, WriteTimeout: 2 * time.Second}
+)
 
 // hqTestServer is a minimal Plexor app over httptest.
 type hqTestServer struct {
 	t      testing.TB
 	URL    string
-	hub    *Hub
+	hub    *hub.Hub
 	store  *history.Memory
 	client *http.Client
 }
 
 // hqServer starts the feed and publish handlers over a fresh hub.
-func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg HubConfig) *hqTestServer {
+func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg hub.Config) *hqTestServer {
 	t.Helper()
 	if mem.SweepEvery == 0 {
 		mem.SweepEvery = -1
@@ -56,11 +66,15 @@ func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg HubConfig) *hqTestS
 	if hubCfg.QueueBytes == 0 {
 		hubCfg.QueueBytes = 1 << 20
 	}
-	hub := NewHub(store, hubCfg)
+	hubCfg.Heartbeat = cmp.Or(hubCfg.Heartbeat, hqHubConfig.Heartbeat)
+	hubCfg.Retry = cmp.Or(hubCfg.Retry, hqHubConfig.Retry)
+	hubCfg.WriteTimeout = cmp.Or(hubCfg.WriteTimeout, hqHubConfig.WriteTimeout)
+	hubCfg.Framer = transport.FrameChunk
+	h := hub.New(store, hubCfg)
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = ErrorHandler(slog.Default())
-	api := NewAPI(hub, hqFeedConfig, nil)
+	api := NewAPI(h, hqFeedConfig, nil)
 	e.GET("/events", api.Feed)
 	e.GET("/poll", api.Poll)
 	e.POST("/publish", api.Publish)
@@ -69,8 +83,8 @@ func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg HubConfig) *hqTestS
 	// waits for its handlers, and the store closes last.
 	t.Cleanup(func() { _ = store.Close() })
 	t.Cleanup(srv.Close)
-	t.Cleanup(hub.Drain)
-	return &hqTestServer{t: t, URL: srv.URL, hub: hub, store: store, client: srv.Client()}
+	t.Cleanup(h.Drain)
+	return &hqTestServer{t: t, URL: srv.URL, hub: h, store: store, client: srv.Client()}
 }
 
 // hqBlock is one parsed SSE block (the lines up to a blank line).
@@ -318,7 +332,7 @@ func (s *hqTestServer) newest() uint64 {
 }
 
 func TestFeedHeadersAndPreamble(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	before := s.publish([]string{"elsewhere"}, "", "not for us")
 	st := s.open("channels=a", nil)
 
@@ -361,7 +375,7 @@ func TestFeedHeadersAndPreamble(t *testing.T) {
 }
 
 func TestFeedFormats(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	type want struct {
 		event    string   // raw: event line
 		data     string   // raw: data as delivered; envelope: JSON of data
@@ -462,7 +476,7 @@ func TestFeedFormats(t *testing.T) {
 }
 
 func TestFeedBadRequests(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	many := make([]string, 11)
 	for i := range many {
 		many[i] = fmt.Sprint("c", i)
@@ -521,7 +535,7 @@ func TestFeedBadRequests(t *testing.T) {
 			}
 		})
 	}
-	if left := hqRegistryChannels(s.hub); len(left) != 0 {
+	if left := onlineChannels(s.hub); len(left) != 0 {
 		t.Errorf("rejected requests left subscriptions on %v", left)
 	}
 }
@@ -547,7 +561,7 @@ func TestFeedReplayLastEventID(t *testing.T) {
 	for _, src := range cursorSources {
 		for _, format := range []string{"raw", "envelope"} {
 			t.Run(src.name+"/"+format, func(t *testing.T) {
-				s := hqServer(t, history.MemoryConfig{Size: 1000}, HubConfig{})
+				s := hqServer(t, history.MemoryConfig{Size: 1000}, hub.Config{})
 				query := "channels=a,b,c&format=" + format
 				dataOf := func(b hqBlock) string {
 					if format == "raw" {
@@ -638,7 +652,7 @@ func TestFeedReplayReset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := hqServer(t, history.MemoryConfig{Size: size}, HubConfig{})
+			s := hqServer(t, history.MemoryConfig{Size: size}, hub.Config{})
 			var ids []uint64
 			for i := range 20 {
 				ids = append(ids, s.publish([]string{"a"}, "", fmt.Sprint("m", i)))
@@ -685,7 +699,7 @@ type hqReceived struct {
 }
 
 func TestFeedReplayRacesLive(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100000}, HubConfig{QueueBytes: 1 << 20})
+	s := hqServer(t, history.MemoryConfig{Size: 100000}, hub.Config{QueueBytes: 1 << 20})
 	ctx := context.Background()
 	channels := []string{"a", "b", "c", "d", "e", "f"}
 	const messages = 3000
@@ -882,22 +896,6 @@ func TestFeedReplayRacesLive(t *testing.T) {
 	}
 }
 
-// hqSlowState reports how many subscriptions channel has and whether one of
-// their queues was closed for being too slow.
-func hqSlowState(h *Hub, channel string) (subs int, overflowed bool) {
-	sh := h.shardOf(channel)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	for _, sub := range sh.channels[channel] {
-		sub.q.mu.Lock()
-		if sub.q.err == ErrSlowConsumer {
-			overflowed = true
-		}
-		sub.q.mu.Unlock()
-	}
-	return len(sh.channels[channel]), overflowed
-}
-
 func TestFeedSlowReader(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -922,7 +920,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 		minEvents = 2000
 		maxEvents = 40000 // a socket pair buffers a few MB; this is far beyond
 	)
-	s := hqServer(t, history.MemoryConfig{Size: maxEvents + 100}, HubConfig{QueueBytes: queueBytes})
+	s := hqServer(t, history.MemoryConfig{Size: maxEvents + 100}, hub.Config{QueueBytes: queueBytes})
 	payload := strings.Repeat("x", 1000)
 
 	start := s.newest()
@@ -945,7 +943,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 			t.Fatalf("fast reader got event %s, want %d", b.ID, id)
 		}
 		if len(published) >= minEvents {
-			if n, overflowed := hqSlowState(s.hub, channel); overflowed || n < 2 {
+			if s.hub.Stats().SlowDisconnects > 0 || s.hub.Listeners(channel) < 2 {
 				break
 			}
 		}
@@ -957,7 +955,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 	// fast one stays.
 	deadline := time.Now().Add(hqWait)
 	for {
-		n, _ := hqSlowState(s.hub, channel)
+		n := s.hub.Listeners(channel)
 		if n == 1 {
 			break
 		}
@@ -1035,7 +1033,7 @@ func hqSlowReader(t *testing.T, queueBytes int) {
 }
 
 func TestFeedDrainEndsFeeds(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	st := s.open("channels=a", nil)
 	st.mustNext(t) // retry
 	st.mustNext(t) // cursor

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"io"
@@ -30,7 +32,7 @@ func (s *hqTestServer) getAll(t testing.TB, query string, header http.Header) st
 }
 
 func TestFeedPreambleForOldIE(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	tests := []struct {
 		name, query string
 		want        bool
@@ -58,7 +60,7 @@ func TestFeedPreambleForOldIE(t *testing.T) {
 func TestFeedCloseAfterFirstBatch(t *testing.T) {
 	xhr := http.Header{"X-Requested-With": {"XMLHttpRequest"}}
 	t.Run("replay batch then close", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 		start := s.newest()
 		a := s.publish([]string{"x"}, "", "one")
 		b := s.publish([]string{"x"}, "", "two")
@@ -77,7 +79,7 @@ func TestFeedCloseAfterFirstBatch(t *testing.T) {
 		}
 	})
 	t.Run("first live batch then close", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 		st := s.open("channels=live&poll=1", nil) // the first blocks: retry and the cursor
 		if retry := st.mustNext(t); retry.Retry == "" {
 			t.Fatalf("first block %+v, want the retry hint", retry)
@@ -95,14 +97,14 @@ func TestFeedCloseAfterFirstBatch(t *testing.T) {
 		}
 	})
 	t.Run("quiet feed closes at the heartbeat", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 		body := s.getAll(t, "channels=quiet", xhr)
 		if !strings.Contains(body, "id: ") || !strings.HasSuffix(body, ":\n\n") {
 			t.Fatalf("body %q, want the cursor block, then one heartbeat, then the end", body)
 		}
 	})
 	t.Run("streaming clients are not cut", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 		st := s.open("channels=s", nil)
 		for range 3 {
 			id := s.publish([]string{"s"}, "", "again")

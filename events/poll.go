@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"errors"
@@ -35,8 +37,8 @@ type pollAnswer struct {
 // timeout=0 answers at once. Consecutive polls that pass on the returned
 // cursor see every event once, in order.
 func (a *API) Poll(c echo.Context) error {
-	m := a.hub.metrics
-	m.pollRequests.Add(1)
+	m := a.hub.Metrics()
+	m.AddPollRequest()
 	q := c.Request().URL.Query()
 	callback, err := parseCallback(q["callback"])
 	if err != nil {
@@ -77,7 +79,7 @@ func (a *API) Poll(c echo.Context) error {
 	ctx := c.Request().Context()
 	// Register first, so nothing published from here on can be missed.
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, false)
-	if errors.Is(err, ErrDraining) {
+	if errors.Is(err, hub.ErrDraining) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
 			Message: "the service is shutting down; poll again", RetryAfter: 1}
 	}
@@ -90,7 +92,7 @@ func (a *API) Poll(c echo.Context) error {
 	var evs []*history.Event
 	exact, next := true, upTo
 	if hasCursor {
-		replay, err := a.hub.store.Since(ctx, channels, cursor, upTo)
+		replay, err := a.hub.Store().Since(ctx, channels, cursor, upTo)
 		if err != nil {
 			return unavailable(err)
 		}
@@ -105,16 +107,16 @@ func (a *API) Poll(c echo.Context) error {
 	if len(evs) > maxPollEvents {
 		evs = evs[:maxPollEvents]
 	}
-	m.replayed.Add(int64(len(evs)))
+	m.AddReplayed(len(evs))
 	if !exact {
-		m.resets.Add(1)
+		m.AddReset()
 	}
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].ID
 	} else if exact && timeout > 0 {
 		evs, next = waitForEvents(c, sub, next, timeout)
 	}
-	m.delivered.Add(int64(len(evs)))
+	m.AddDelivered(len(evs))
 	answer := pollAnswer{Events: make([]wire.Envelope, len(evs)), Cursor: wire.FormatID(next), Reset: !exact}
 	for i, ev := range evs {
 		answer.Events[i] = wire.NewEnvelope(ev, wire.SubscribedOf(ev.Channels, channels))
@@ -125,7 +127,7 @@ func (a *API) Poll(c echo.Context) error {
 // waitForEvents holds a long-poll until events after `after` arrive on the
 // subscription, the timeout passes, the client leaves or the queue is closed.
 // It returns the events and the cursor to continue from.
-func waitForEvents(c echo.Context, sub *Subscription, after uint64, timeout time.Duration) ([]*history.Event, uint64) {
+func waitForEvents(c echo.Context, sub *hub.Subscription, after uint64, timeout time.Duration) ([]*history.Event, uint64) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var evs []*history.Event
@@ -135,12 +137,12 @@ func waitForEvents(c echo.Context, sub *Subscription, after uint64, timeout time
 			return nil, after
 		case <-timer.C:
 			return evs, after
-		case <-sub.q.wake:
-			frames, closed := sub.q.take(nil)
+		case <-sub.Ready():
+			frames, closed := sub.Take()
 			for _, f := range frames {
-				if f.id > after && len(evs) < maxPollEvents {
-					evs = append(evs, f.ev)
-					after = f.id
+				if f.ID > after && len(evs) < maxPollEvents {
+					evs = append(evs, f.Event)
+					after = f.ID
 				}
 			}
 			if len(evs) > 0 || closed != nil {

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"encoding/json"
@@ -67,7 +69,7 @@ func historyIDs(t testing.TB, s *hqTestServer, channels []string, after, upTo ui
 }
 
 func TestPollCursorChainUnderConcurrentPublishing(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100000}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100000}, hub.Config{})
 	subscribed := []string{"a", "b", "c"}
 	start := s.newest()
 
@@ -132,7 +134,7 @@ func pollFirstDiff(a, b []string) int {
 }
 
 func TestPollWithoutCursorWaitsForTheFirstEvent(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	s.publish([]string{"news"}, "", "before") // not "from now"
 	answer := make(chan pollAnswerOf, 1)
 	go func() { answer <- s.poll(t, "channels=news&timeout=10") }()
@@ -159,7 +161,7 @@ func TestPollWithoutCursorWaitsForTheFirstEvent(t *testing.T) {
 }
 
 func TestPollTimeoutZeroAnswersAtOnce(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 100}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
 	newest := s.newest()
 	a := s.poll(t, "channels=quiet&timeout=0")
 	if len(a.Events) != 0 || a.Cursor != wire.FormatID(newest) || a.Reset {
@@ -174,7 +176,7 @@ func TestPollTimeoutZeroAnswersAtOnce(t *testing.T) {
 
 func TestPollResetBeyondHorizonAndBatchLimit(t *testing.T) {
 	t.Run("reset", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 3}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 3}, hub.Config{})
 		var ids []string
 		for range 10 {
 			ids = append(ids, wire.FormatID(s.publish([]string{"r"}, "", "x")))
@@ -189,7 +191,7 @@ func TestPollResetBeyondHorizonAndBatchLimit(t *testing.T) {
 		}
 	})
 	t.Run("batch limit", func(t *testing.T) {
-		s := hqServer(t, history.MemoryConfig{Size: 5000}, HubConfig{})
+		s := hqServer(t, history.MemoryConfig{Size: 5000}, hub.Config{})
 		start := s.newest()
 		msgs := make([]history.Message, maxPollEvents+500)
 		for i := range msgs {
@@ -211,7 +213,7 @@ func TestPollResetBeyondHorizonAndBatchLimit(t *testing.T) {
 }
 
 func TestPollJSONP(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	start := s.newest()
 	id := s.publish([]string{"j"}, "", "</script><script>alert(1)</script>")
 	resp, err := s.client.Get(s.URL + "/poll?channels=j&callback=Plexor._cb.r1&cursor=" + wire.FormatID(start))
@@ -244,7 +246,7 @@ func TestPollJSONP(t *testing.T) {
 }
 
 func TestPollRejectsBadRequests(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	tests := []struct {
 		name, query, wantCode string
 	}{
@@ -285,7 +287,7 @@ func TestPollRejectsBadRequests(t *testing.T) {
 }
 
 func TestPollTimeoutIsCappedAndDrainAnswers(t *testing.T) {
-	s := hqServer(t, history.MemoryConfig{Size: 10}, HubConfig{})
+	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	// hqFeedConfig caps polls at 2s: an hour-long request still answers.
 	a := s.poll(t, "channels=capped&timeout=3600")
 	if len(a.Events) != 0 {

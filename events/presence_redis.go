@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -23,7 +25,7 @@ type RedisPresenceConfig struct {
 	Prefix string
 	// Hub is this node's hub, whose listeners are published and into which
 	// the other nodes' listeners are merged.
-	Hub *Hub
+	Hub *hub.Hub
 	// Interval is how often this node publishes its counts and reads the
 	// others'. A node that stops refreshing (it died) drops out after three
 	// intervals. Default 2s.
@@ -126,7 +128,7 @@ func (p *RedisPresence) Run(ctx context.Context) {
 func (p *RedisPresence) refresh(ctx context.Context, version uint64) (uint64, error) {
 	ttl := 3 * p.cfg.Interval
 	now := float64(time.Now().UnixMilli())
-	if p.cfg.Hub.presenceVersion.Load() == version {
+	if p.cfg.Hub.PresenceVersion() == version {
 		var kept *redis.BoolCmd
 		_, err := p.cfg.Client.TxPipelined(ctx, func(tx redis.Pipeliner) error {
 			kept = tx.PExpire(ctx, p.key, ttl)

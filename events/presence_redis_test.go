@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"context"
 	"fmt"
 	"sync"
@@ -23,7 +25,7 @@ func presenceRedis(t *testing.T) *redis.Client {
 
 // runPresence runs a node's presence until the returned stop is called (or
 // the test ends).
-func runPresence(t *testing.T, client *redis.Client, h *Hub, node string) (stop func()) {
+func runPresence(t *testing.T, client *redis.Client, h *hub.Hub, node string) (stop func()) {
 	t.Helper()
 	p, err := NewRedisPresence(RedisPresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
 	if err != nil {
@@ -40,7 +42,7 @@ func runPresence(t *testing.T, client *redis.Client, h *Hub, node string) (stop 
 }
 
 // waitOnline waits until h.Online(nil) is want.
-func waitOnline(t *testing.T, h *Hub, want []ChannelCount, why string) {
+func waitOnline(t *testing.T, h *hub.Hub, want []hub.ChannelCount, why string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -60,7 +62,7 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	ctx := context.Background()
 	one, _ := relayedHub(t, 10)
 	two, _ := relayedHub(t, 10)
-	for _, h := range []*Hub{one, two} {
+	for _, h := range []*hub.Hub{one, two} {
 		if err := h.CatchUp(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +72,7 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 
 	sub, _ := hqSubscribe(t, one, []string{"a"}, false)
 	hqSubscribe(t, two, []string{"a"}, false)
-	waitOnline(t, two, []ChannelCount{{"a", 2}}, "a listener on each node")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 2}}, "a listener on each node")
 
 	// A node that dies stops refreshing: its counts expire with their key.
 	if err := client.HSet(ctx, "{t}:presence:ghost", "g", 3).Err(); err != nil {
@@ -78,8 +80,8 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	}
 	client.PExpire(ctx, "{t}:presence:ghost", 300*time.Millisecond)
 	client.ZAdd(ctx, "{t}:nodes", redis.Z{Score: float64(time.Now().UnixMilli()), Member: "ghost"})
-	waitOnline(t, two, []ChannelCount{{"a", 2}, {"g", 3}}, "a node that then dies")
-	waitOnline(t, two, []ChannelCount{{"a", 2}}, "after the dead node's counts expired")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 2}, {Channel: "g", Listeners: 3}}, "a node that then dies")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 2}}, "after the dead node's counts expired")
 	deadline := time.Now().Add(10 * time.Second)
 	for client.ZScore(ctx, "{t}:nodes", "ghost").Err() != redis.Nil {
 		if time.Now().After(deadline) {
@@ -95,17 +97,17 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	}
 	one.Unsubscribe(sub)
 	hqSubscribe(t, one, []string{"b"}, false)
-	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 1}, {Channel: "b", Listeners: 1}}, "after Redis was emptied")
 	if err := client.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // six intervals: node two has read an empty Redis by now
-	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied with no change on the node")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 1}, {Channel: "b", Listeners: 1}}, "after Redis was emptied with no change on the node")
 
 	// A node that stops cleanly removes its counts at once.
 	stopOne()
 	if n, err := client.Exists(ctx, "{t}:presence:one").Result(); err != nil || n != 0 {
 		t.Errorf("after a clean stop the node's hash exists = %d (%v), want 0", n, err)
 	}
-	waitOnline(t, two, []ChannelCount{{"a", 1}}, "after node one stopped")
+	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 1}}, "after node one stopped")
 }

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"errors"
@@ -76,7 +78,7 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 }
 
 // publishResults turns the hub's outcome into the answer's form.
-func publishResults(published []Published) []publishResult {
+func publishResults(published []hub.Published) []publishResult {
 	results := make([]publishResult, len(published))
 	for i, p := range published {
 		results[i] = publishResult{ID: wire.FormatID(p.ID), Subscribers: p.Subscribers.Map()}

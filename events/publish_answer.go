@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"github.com/plexor/plexor/events/wire"
 
 	"net/http"
@@ -17,7 +19,7 @@ import (
 // first result unless batch), written by hand when that is certain to be
 // the same bytes, through encoding/json otherwise (an indented answer, or a
 // name that needs escaping).
-func answerPublished(c echo.Context, published []Published, batch bool) error {
+func answerPublished(c echo.Context, published []hub.Published, batch bool) error {
 	if !prettyJSON(c) {
 		bp := answerBuffers.Get().(*[]byte)
 		b, ok := appendPublished((*bp)[:0], published, batch)
@@ -61,7 +63,7 @@ func prettyJSON(c echo.Context) bool {
 // publishResults(published) (its first result unless batch), newline
 // included. It reports false, leaving the answer to encoding/json, when a
 // channel name is not plain (see plainJSONString).
-func appendPublished(b []byte, published []Published, batch bool) ([]byte, bool) {
+func appendPublished(b []byte, published []hub.Published, batch bool) ([]byte, bool) {
 	if batch {
 		b = append(b, '[')
 	} else {
@@ -88,7 +90,7 @@ func appendPublished(b []byte, published []Published, batch bool) ([]byte, bool)
 
 // appendCounts appends counts as encoding/json does with counts.Map(): null
 // for no channels, else an object with the channels in sorted order.
-func appendCounts(b []byte, counts ChannelCounts) ([]byte, bool) {
+func appendCounts(b []byte, counts hub.ChannelCounts) ([]byte, bool) {
 	if counts.Channels == nil {
 		return append(b, "null"...), true
 	}

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/hub"
+
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -12,7 +14,7 @@ import (
 
 // encodedPublished is the answer as encoding/json writes it (the general
 // path, c.JSON without indentation).
-func encodedPublished(t testing.TB, published []Published, batch bool) []byte {
+func encodedPublished(t testing.TB, published []hub.Published, batch bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var v any = publishResults(published)
@@ -28,28 +30,28 @@ func encodedPublished(t testing.TB, published []Published, batch bool) []byte {
 func TestAppendPublishedAgreesWithEncodingJSON(t *testing.T) {
 	tests := []struct {
 		name      string
-		published []Published
+		published []hub.Published
 		batch     bool
 		ok        bool // false: left to encoding/json
 	}{
-		{"one channel", []Published{{ID: 1763800000000000000, Subscribers: countsFrom(map[string]int{"bench": 100})}}, false, true},
-		{"ID zero, no subscribers", []Published{{ID: 0, Subscribers: countsFrom(map[string]int{"a": 0})}}, false, true},
-		{"keys sorted", []Published{{ID: 7, Subscribers: countsFrom(map[string]int{"b": 2, "a": 1, "B": 3, "a.b": 4, "a-b": 5, "_": 6, "@x": 7, "a:b": 8, "9": 9, "zz": 10})}}, false, true},
-		{"nil map", []Published{{ID: 3}}, false, true},
-		{"empty map", []Published{{ID: 3, Subscribers: countsFrom(map[string]int{})}}, false, true},
-		{"negative count", []Published{{ID: 3, Subscribers: countsFrom(map[string]int{"a": -1})}}, false, true},
-		{"batch", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2, Subscribers: countsFrom(map[string]int{"b": 2, "c": 3})}}, true, true},
-		{"batch of one", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}}, true, true},
-		{"not a batch: the first result", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2}}, false, true},
-		{"printable punctuation", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a b!#$%'()*+,/;=?[]^`{|}~": 1})}}, false, true},
-		{"a quote", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{`a"b`: 1})}}, false, false},
-		{"a backslash", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{`a\b`: 1})}}, false, false},
-		{"HTML characters", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"<a>&": 1})}}, false, false},
-		{"a control character", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a\nb": 1})}}, false, false},
-		{"DEL", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a\x7f": 1})}}, false, false},
-		{"non-ASCII", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"é\u2028": 1})}}, false, false},
-		{"invalid UTF-8", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"\xff": 1})}}, false, false},
-		{"an odd name in the second of a batch", []Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2, Subscribers: countsFrom(map[string]int{"<": 1})}}, true, false},
+		{"one channel", []hub.Published{{ID: 1763800000000000000, Subscribers: countsFrom(map[string]int{"bench": 100})}}, false, true},
+		{"ID zero, no subscribers", []hub.Published{{ID: 0, Subscribers: countsFrom(map[string]int{"a": 0})}}, false, true},
+		{"keys sorted", []hub.Published{{ID: 7, Subscribers: countsFrom(map[string]int{"b": 2, "a": 1, "B": 3, "a.b": 4, "a-b": 5, "_": 6, "@x": 7, "a:b": 8, "9": 9, "zz": 10})}}, false, true},
+		{"nil map", []hub.Published{{ID: 3}}, false, true},
+		{"empty map", []hub.Published{{ID: 3, Subscribers: countsFrom(map[string]int{})}}, false, true},
+		{"negative count", []hub.Published{{ID: 3, Subscribers: countsFrom(map[string]int{"a": -1})}}, false, true},
+		{"batch", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2, Subscribers: countsFrom(map[string]int{"b": 2, "c": 3})}}, true, true},
+		{"batch of one", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}}, true, true},
+		{"not a batch: the first result", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2}}, false, true},
+		{"printable punctuation", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a b!#$%'()*+,/;=?[]^`{|}~": 1})}}, false, true},
+		{"a quote", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{`a"b`: 1})}}, false, false},
+		{"a backslash", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{`a\b`: 1})}}, false, false},
+		{"HTML characters", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"<a>&": 1})}}, false, false},
+		{"a control character", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a\nb": 1})}}, false, false},
+		{"DEL", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a\x7f": 1})}}, false, false},
+		{"non-ASCII", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"é\u2028": 1})}}, false, false},
+		{"invalid UTF-8", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"\xff": 1})}}, false, false},
+		{"an odd name in the second of a batch", []hub.Published{{ID: 1, Subscribers: countsFrom(map[string]int{"a": 1})}, {ID: 2, Subscribers: countsFrom(map[string]int{"<": 1})}}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +77,7 @@ func FuzzAppendPublished(f *testing.F) {
 	f.Add(uint64(1763800000000000000), "bench", "bench", 100, 0, true)
 	f.Add(uint64(0), "<", "a\"", -1, 5, false)
 	f.Fuzz(func(t *testing.T, id uint64, a, b string, na, nb int, batch bool) {
-		published := []Published{{ID: id, Subscribers: countsFrom(map[string]int{a: na, b: nb})}, {ID: id + 1, Subscribers: countsFrom(map[string]int{b: nb})}}
+		published := []hub.Published{{ID: id, Subscribers: countsFrom(map[string]int{a: na, b: nb})}, {ID: id + 1, Subscribers: countsFrom(map[string]int{b: nb})}}
 		got, ok := appendPublished(nil, published, batch)
 		if !ok {
 			if plainJSONString(a) && plainJSONString(b) {
@@ -93,7 +95,7 @@ func FuzzAppendPublished(f *testing.F) {
 // c.JSON writes are the same on the wire (status, headers, body), and
 // ?pretty and Echo's debug mode still get c.JSON's indented answer.
 func TestAnswerPublishedAsCJSON(t *testing.T) {
-	published := []Published{{ID: 42, Subscribers: countsFrom(map[string]int{"b": 2, "a": 1})}, {ID: 43, Subscribers: countsFrom(map[string]int{"c": 0})}}
+	published := []hub.Published{{ID: 42, Subscribers: countsFrom(map[string]int{"b": 2, "a": 1})}, {ID: 43, Subscribers: countsFrom(map[string]int{"c": 0})}}
 	tests := []struct {
 		name   string
 		target string
@@ -140,14 +142,14 @@ func TestAnswerPublishedAsCJSON(t *testing.T) {
 	}
 }
 
-// countsFrom makes the ChannelCounts of m, its channels in the map's
+// countsFrom makes the hub.ChannelCounts of m, its channels in the map's
 // (random) order; a nil map gives no channels (null), an empty one an
 // empty object.
-func countsFrom(m map[string]int) ChannelCounts {
+func countsFrom(m map[string]int) hub.ChannelCounts {
 	if m == nil {
-		return ChannelCounts{}
+		return hub.ChannelCounts{}
 	}
-	c := ChannelCounts{Channels: []string{}, Counts: []int{}}
+	c := hub.ChannelCounts{Channels: []string{}, Counts: []int{}}
 	for ch, n := range m {
 		c.Channels = append(c.Channels, ch)
 		c.Counts = append(c.Counts, n)

@@ -1,6 +1,10 @@
 package events
 
 import (
+	"github.com/plexor/plexor/events/transport"
+
+	"github.com/plexor/plexor/events/hub"
+
 	"bufio"
 	"context"
 	"errors"
@@ -31,7 +35,7 @@ import (
 func TestTakenOverFeedsUnderConcurrency(t *testing.T) {
 	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 		t.Run(proto, func(t *testing.T) {
-			s := liveServerSmallSendBuffers(t, Config{Heartbeat: time.Millisecond, Retry: 100 * time.Millisecond, WriteTimeout: hqWait})
+			s := liveServerSmallSendBuffers(t, hub.Config{Heartbeat: time.Millisecond, Retry: 100 * time.Millisecond, WriteTimeout: hqWait})
 			const feeds, publishers, perPublisher = 6, 4, 150
 			type result struct {
 				ids  []uint64
@@ -109,9 +113,9 @@ func TestTakenOverFeedsUnderConcurrency(t *testing.T) {
 			wg.Wait()
 			slices.Sort(published)
 			// Let every feed catch up (their queues are big enough for all).
-			for deadline := time.Now().Add(hqWait); s.hub.metrics.delivered.Load() < int64(feeds*len(published)); time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(hqWait); s.hub.Stats().Delivered < int64(feeds*len(published)); time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatalf("delivered %d of %d", s.hub.metrics.delivered.Load(), feeds*len(published))
+					t.Fatalf("delivered %d of %d", s.hub.Stats().Delivered, feeds*len(published))
 				}
 			}
 			s.hub.Drain()
@@ -132,13 +136,13 @@ func TestTakenOverFeedsUnderConcurrency(t *testing.T) {
 					t.Fatalf("feed %d ended with %q, want the goodbye", i, r.body[max(0, len(r.body)-64):])
 				}
 			}
-			if n := s.hub.metrics.connections.Load(); n != 0 {
+			if n := s.hub.Stats().Connections; n != 0 {
 				t.Fatalf("connections gauge %d after the drain, want 0", n)
 			}
 			if n := s.hub.Listeners("a"); n != 0 {
 				t.Fatalf("%d listeners after the drain, want 0", n)
 			}
-			if n := s.hub.metrics.slowDisconnects.Load(); n != 0 {
+			if n := s.hub.Stats().SlowDisconnects; n != 0 {
 				t.Fatalf("%d slow disconnects, want 0", n)
 			}
 		})
@@ -158,36 +162,34 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 }
 
 // liveServerSmallSendBuffers is liveServer over smallSendBuffers.
-func liveServerSmallSendBuffers(t *testing.T, cfg Config) *hqTestServer {
-	return liveServerOn(t, HubConfig{QueueBytes: 16 << 20}, cfg)
+func liveServerSmallSendBuffers(t *testing.T, hc hub.Config) *hqTestServer {
+	hc.QueueBytes = 16 << 20
+	return liveServerOn(t, hc, Config{})
 }
 
 // liveServerOn is liveServer over smallSendBuffers with a hub of its own
 // configuration.
-func liveServerOn(t *testing.T, hubCfg HubConfig, cfg Config, mw ...echo.MiddlewareFunc) *hqTestServer {
+func liveServerOn(t *testing.T, hc hub.Config, cfg Config, mw ...echo.MiddlewareFunc) *hqTestServer {
 	t.Helper()
 	store, err := history.NewMemory(history.MemoryConfig{Size: 1000, SweepEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := NewHub(store, hubCfg)
+	hc.Framer = transport.FrameChunk
+	h := hub.New(store, hc)
 	e := echo.New()
-	e.GET("/events", NewAPI(hub, cfg, nil).Feed, mw...)
+	e.GET("/events", NewAPI(h, cfg, nil).Feed, mw...)
 	srv := httptest.NewUnstartedServer(e)
 	srv.Listener = smallSendBuffers{srv.Listener}
 	srv.Start()
 	t.Cleanup(func() { _ = store.Close() })
 	t.Cleanup(srv.Close)
-	t.Cleanup(hub.Drain)
-	return &hqTestServer{t: t, URL: srv.URL, hub: hub, store: store, client: srv.Client()}
+	t.Cleanup(h.Drain)
+	return &hqTestServer{t: t, URL: srv.URL, hub: h, store: store, client: srv.Client()}
 }
 
 // watchedPeers is how many connections the hang-up watcher has registered.
-func watchedPeers() int {
-	hangups.mu.Lock()
-	defer hangups.mu.Unlock()
-	return len(hangups.gone)
-}
+func watchedPeers() int { return transport.Watched() }
 
 // TestTakenOverFeedEndings: however a taken-over feed ends, it releases its
 // subscription, its connection-limit slot, the connections gauge, its
@@ -197,30 +199,30 @@ func TestTakenOverFeedEndings(t *testing.T) {
 	big := strings.Repeat("x", 16<<10)
 	cases := []struct {
 		name     string
-		hub      HubConfig
+		hub      hub.Config
 		cfg      Config
 		read     bool // the client reads
 		end      func(s *hqTestServer, conn net.Conn)
 		slow     int64 // slow disconnects counted
 		clientGo bool  // the client closes: it sees no end
 	}{
-		{name: "client gone", cfg: Config{Heartbeat: time.Hour}, read: true, clientGo: true,
+		{name: "client gone", hub: hub.Config{Heartbeat: time.Hour}, read: true, clientGo: true,
 			end: func(_ *hqTestServer, conn net.Conn) { conn.Close() }},
-		{name: "queue overflow", hub: HubConfig{QueueBytes: 64 << 10}, cfg: Config{Heartbeat: time.Hour, WriteTimeout: 500 * time.Millisecond}, slow: 1,
+		{name: "queue overflow", hub: hub.Config{QueueBytes: 64 << 10, Heartbeat: time.Hour, WriteTimeout: 500 * time.Millisecond}, cfg: Config{}, slow: 1,
 			end: func(s *hqTestServer, _ net.Conn) {
 				for range 200 {
 					s.publish([]string{"a"}, "", big)
 				}
 			}},
-		{name: "write timeout", hub: HubConfig{QueueBytes: 64 << 20}, cfg: Config{Heartbeat: time.Hour, WriteTimeout: 200 * time.Millisecond}, slow: 1,
+		{name: "write timeout", hub: hub.Config{QueueBytes: 64 << 20, Heartbeat: time.Hour, WriteTimeout: 200 * time.Millisecond}, cfg: Config{}, slow: 1,
 			end: func(s *hqTestServer, _ net.Conn) {
 				for range 200 {
 					s.publish([]string{"a"}, "", big)
 				}
 			}},
-		{name: "end of life", cfg: Config{Heartbeat: time.Hour, MaxConnLife: 200 * time.Millisecond}, read: true,
+		{name: "end of life", hub: hub.Config{Heartbeat: time.Hour}, cfg: Config{MaxConnLife: 200 * time.Millisecond}, read: true,
 			end: func(*hqTestServer, net.Conn) {}},
-		{name: "drain", cfg: Config{Heartbeat: time.Hour}, read: true,
+		{name: "drain", hub: hub.Config{Heartbeat: time.Hour}, read: true,
 			end: func(s *hqTestServer, _ net.Conn) { s.hub.Drain() }},
 	}
 	for _, tc := range cases {
@@ -229,7 +231,7 @@ func TestTakenOverFeedEndings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.cfg.Retry = 100 * time.Millisecond
+			tc.hub.Retry = 100 * time.Millisecond
 			s := liveServerOn(t, tc.hub, tc.cfg, limit)
 			watched := watchedPeers()
 			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
@@ -261,15 +263,13 @@ func TestTakenOverFeedEndings(t *testing.T) {
 			}
 			tc.end(s, conn)
 			for deadline := time.Now().Add(hqWait); ; time.Sleep(10 * time.Millisecond) {
-				s.hub.streams.mu.Lock()
-				members := len(s.hub.streams.members)
-				s.hub.streams.mu.Unlock()
-				if members == 0 && s.hub.metrics.connections.Load() == 0 && s.hub.Listeners("a") == 0 && watchedPeers() == watched {
+				members := s.hub.Streams()
+				if members == 0 && s.hub.Stats().Connections == 0 && s.hub.Listeners("a") == 0 && watchedPeers() == watched {
 					break
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("after the end: %d streams, connections gauge %d, %d listeners, %d watched (want %d)",
-						members, s.hub.metrics.connections.Load(), s.hub.Listeners("a"), watchedPeers(), watched)
+						members, s.hub.Stats().Connections, s.hub.Listeners("a"), watchedPeers(), watched)
 				}
 			}
 			if tc.read && !tc.clientGo {
@@ -288,7 +288,7 @@ func TestTakenOverFeedEndings(t *testing.T) {
 					t.Fatalf("reading to the end: %v", err)
 				}
 			}
-			if n := s.hub.metrics.slowDisconnects.Load(); n != tc.slow {
+			if n := s.hub.Stats().SlowDisconnects; n != tc.slow {
 				t.Fatalf("%d slow disconnects, want %d", n, tc.slow)
 			}
 			if tc.name != "drain" { // the slot is free again: a new feed from the same address is let in
@@ -297,95 +297,6 @@ func TestTakenOverFeedEndings(t *testing.T) {
 					t.Fatalf("the slot was not given back: %v", err)
 				}
 				st.close()
-			}
-		})
-	}
-}
-
-// connFD is the file descriptor number of conn.
-func connFD(t *testing.T, conn net.Conn) int {
-	t.Helper()
-	rc, err := conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		t.Fatal(err)
-	}
-	return fd
-}
-
-// TestWatchPeerSurvivesDescriptorReuse: a watched connection that ends (its
-// watch stopped, then closed, as stream.finish does) and whose descriptor
-// number a new connection gets at once leaves nothing behind that would
-// report the new one's peer gone, or miss its hang-up.
-func TestWatchPeerSurvivesDescriptorReuse(t *testing.T) {
-	for _, oldPeer := range []string{"old peer still there", "old peer hung up first"} {
-		t.Run(oldPeer, func(t *testing.T) {
-			reused := false
-			for attempt := 0; attempt < 20 && !reused; attempt++ {
-				oldClient, oldServer := tcpPair(t)
-				oldGone := make(chan struct{}, 1)
-				stop := watchPeer(oldServer, func() { oldGone <- struct{}{} })
-				if oldPeer == "old peer hung up first" {
-					oldClient.Close()
-					select {
-					case <-oldGone:
-					case <-time.After(hqWait):
-						t.Fatal("the old hang-up was not noticed")
-					}
-				}
-				fd := connFD(t, oldServer)
-				ln, err := net.Listen("tcp", "127.0.0.1:0") // before the descriptor is free
-				if err != nil {
-					t.Fatal(err)
-				}
-				stop()
-				oldServer.Close()
-				// One of the new ends gets the old descriptor number: that
-				// one is watched, the other is its peer.
-				accepted := make(chan net.Conn, 1)
-				go func() { c, _ := ln.Accept(); accepted <- c }()
-				server, err := net.Dial("tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				client := <-accepted
-				ln.Close()
-				t.Cleanup(func() { client.Close(); server.Close() })
-				if connFD(t, client) == fd { // the accepting end got it: watch that one
-					client, server = server, client
-				}
-				if connFD(t, server) != fd {
-					continue // another descriptor number: try again
-				}
-				reused = true
-				gone := make(chan struct{}, 2)
-				stopNew := watchPeer(server, func() { gone <- struct{}{} })
-				oldClient.Close() // the old peer leaves now (if it had not)
-				// The new connection is alive: a write and a read round trip.
-				if _, err := server.Write([]byte("x")); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case <-gone:
-					t.Fatal("the new connection was reported gone while its peer is there")
-				default:
-				}
-				client.Close()
-				select {
-				case <-gone:
-				case <-time.After(hqWait):
-					t.Fatal("the new connection's hang-up was not noticed")
-				}
-				stopNew()
-			}
-			if !reused {
-				t.Skip("no descriptor number was reused")
 			}
 		})
 	}
@@ -403,7 +314,7 @@ func TestTakenOverCloseAfterBatch(t *testing.T) {
 				if ending == "heartbeat" {
 					heartbeat = 20 * time.Millisecond
 				}
-				s := liveServerOn(t, HubConfig{}, Config{Heartbeat: heartbeat})
+				s := liveServerOn(t, hub.Config{Heartbeat: heartbeat}, Config{})
 				_, r, resp := rawFeed(t, s.URL, "channels=a&poll=1", proto)
 				waitStreams(t, s.hub, 1)
 				var id uint64
@@ -423,7 +334,7 @@ func TestTakenOverCloseAfterBatch(t *testing.T) {
 				if rest, _ := io.ReadAll(r); len(rest) != 0 {
 					t.Fatalf("%q after the end of the response", rest)
 				}
-				for deadline := time.Now().Add(hqWait); s.hub.metrics.connections.Load() != 0 || s.hub.Listeners("a") != 0; time.Sleep(10 * time.Millisecond) {
+				for deadline := time.Now().Add(hqWait); s.hub.Stats().Connections != 0 || s.hub.Listeners("a") != 0; time.Sleep(10 * time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatal("the feed's resources were not released")
 					}

@@ -1,0 +1,95 @@
+package transport
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/plexor/plexor/events/hub"
+)
+
+// Response writes a feed through its handler's http.ResponseWriter, with
+// a deadline per write and a flush after each: the replay before a stream
+// starts, and the whole stream where the connection cannot be taken over
+// (HTTP/2, test recorders). As a hub.Sink it cannot write without waiting:
+// every write goes through WriteWithin, and the handler stays until the
+// stream is over (hub.Stream.Serve).
+type Response struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+
+	// deadlineMu orders the deadlines WriteWithin sets with a cut
+	// (CutShort) from another goroutine, as ConnSink's does.
+	deadlineMu sync.Mutex
+	cut        time.Time // the cut's deadline; zero: none
+}
+
+// NewResponse returns the writer of a feed answered on w. Its
+// ResponseController is built on net/http's own writer (pass Echo's
+// Response().Writer, not Echo's wrapper): Echo's Flush drops the error of a
+// flush that missed its deadline, and that error is how a stalled client is
+// noticed.
+func NewResponse(w http.ResponseWriter) *Response {
+	return &Response{w: w, rc: http.NewResponseController(w)}
+}
+
+// Frame implements hub.Sink: a response writer frames the body itself.
+func (*Response) Frame(b []byte, _ bool) []byte { return b[hub.Headroom:] }
+
+// Single implements hub.Sink.
+func (*Response) Single(f *hub.Frame) []byte { return f.Data }
+
+// WriteNow implements hub.Sink: it writes nothing (a response writer may
+// always wait).
+func (*Response) WriteNow([]byte) (int, error) { return 0, nil }
+
+// WriteWithin writes b and flushes it, giving up after timeout (or at a
+// cut, when sooner). It implements hub.Sink.
+func (r *Response) WriteWithin(b []byte, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	r.deadlineMu.Lock()
+	if !r.cut.IsZero() && r.cut.Before(deadline) {
+		deadline = r.cut
+	}
+	_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
+	r.deadlineMu.Unlock()
+	if len(b) > 0 {
+		if _, err := r.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return r.rc.Flush()
+}
+
+// Close implements hub.Sink: the handler ends the response by returning.
+func (*Response) Close() {}
+
+// CutShort implements hub.Cutter.
+func (r *Response) CutShort(deadline time.Time) {
+	r.deadlineMu.Lock()
+	defer r.deadlineMu.Unlock()
+	r.cut = deadline
+	_ = r.rc.SetWriteDeadline(deadline)
+}
+
+// TakeOver takes the connection of an HTTP/1.x feed over from net/http once
+// its headers and replay are written (every write was flushed): the stream
+// then writes to it directly and the handler returns, so no goroutine and
+// no net/http buffers stay with an idle feed. gone is called once when the
+// peer hangs up, until the sink is closed. It returns ok false when the
+// connection cannot be taken over (HTTP/2, a recorder): the caller then
+// serves the stream through r.
+func (r *Response) TakeOver(req *http.Request, gone func()) (sink *ConnSink, ok bool) {
+	conn, _, err := r.rc.Hijack()
+	if err != nil {
+		return nil, false
+	}
+	// net/http forgets the connection; what the client may have sent after
+	// its request is of no interest.
+	cs := NewConnSink(conn, req.ProtoAtLeast(1, 1))
+	cs.unwatch = watchPeer(conn, gone)
+	if req.Context().Err() != nil { // net/http saw the client leave before the take-over
+		gone()
+	}
+	return cs, true
+}
