@@ -1,4 +1,4 @@
-package events
+package cluster_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/cluster"
+	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/history/redistest"
 )
 
@@ -21,11 +24,36 @@ func presenceRedis(t *testing.T) *redis.Client {
 	return client
 }
 
+// relayedHub returns a hub in cluster mode over an in-memory history.
+func relayedHub(t *testing.T) *events.Hub { return memoryHub(t, true) }
+
+// memoryHub returns a hub over an in-memory history, in cluster mode when
+// relayed.
+func memoryHub(t *testing.T, relayed bool) *events.Hub {
+	t.Helper()
+	store, err := history.NewMemory(history.MemoryConfig{Size: 10, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return events.NewHub(store, events.HubConfig{Relayed: relayed})
+}
+
+// subscribe subscribes to channels on h or fails the test.
+func subscribe(t *testing.T, h *events.Hub, channels ...string) *events.Subscription {
+	t.Helper()
+	sub, _, err := h.Subscribe(context.Background(), channels, false)
+	if err != nil {
+		t.Fatalf("Subscribe(%v): %v", channels, err)
+	}
+	return sub
+}
+
 // runPresence runs a node's presence until the returned stop is called (or
 // the test ends).
-func runPresence(t *testing.T, client *redis.Client, h *Hub, node string) (stop func()) {
+func runPresence(t *testing.T, client *redis.Client, h *events.Hub, node string) (stop func()) {
 	t.Helper()
-	p, err := NewRedisPresence(RedisPresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
+	p, err := cluster.NewPresence(cluster.PresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +68,7 @@ func runPresence(t *testing.T, client *redis.Client, h *Hub, node string) (stop 
 }
 
 // waitOnline waits until h.Online(nil) is want.
-func waitOnline(t *testing.T, h *Hub, want []ChannelCount, why string) {
+func waitOnline(t *testing.T, h *events.Hub, want []events.ChannelCount, why string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -55,12 +83,12 @@ func waitOnline(t *testing.T, h *Hub, want []ChannelCount, why string) {
 	}
 }
 
-func TestRedisPresenceCoversEveryNode(t *testing.T) {
+func TestPresenceCoversEveryNode(t *testing.T) {
 	client := presenceRedis(t)
 	ctx := context.Background()
-	one, _ := relayedHub(t, 10)
-	two, _ := relayedHub(t, 10)
-	for _, h := range []*Hub{one, two} {
+	one := relayedHub(t)
+	two := relayedHub(t)
+	for _, h := range []*events.Hub{one, two} {
 		if err := h.CatchUp(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -68,9 +96,9 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	stopOne := runPresence(t, client, one, "one")
 	runPresence(t, client, two, "two")
 
-	sub, _ := hqSubscribe(t, one, []string{"a"}, false)
-	hqSubscribe(t, two, []string{"a"}, false)
-	waitOnline(t, two, []ChannelCount{{"a", 2}}, "a listener on each node")
+	sub := subscribe(t, one, "a")
+	subscribe(t, two, "a")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 2}}, "a listener on each node")
 
 	// A node that dies stops refreshing: its counts expire with their key.
 	if err := client.HSet(ctx, "{t}:presence:ghost", "g", 3).Err(); err != nil {
@@ -78,8 +106,8 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	}
 	client.PExpire(ctx, "{t}:presence:ghost", 300*time.Millisecond)
 	client.ZAdd(ctx, "{t}:nodes", redis.Z{Score: float64(time.Now().UnixMilli()), Member: "ghost"})
-	waitOnline(t, two, []ChannelCount{{"a", 2}, {"g", 3}}, "a node that then dies")
-	waitOnline(t, two, []ChannelCount{{"a", 2}}, "after the dead node's counts expired")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 2}, {Channel: "g", Listeners: 3}}, "a node that then dies")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 2}}, "after the dead node's counts expired")
 	deadline := time.Now().Add(10 * time.Second)
 	for client.ZScore(ctx, "{t}:nodes", "ghost").Err() != redis.Nil {
 		if time.Now().After(deadline) {
@@ -94,18 +122,18 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	one.Unsubscribe(sub)
-	hqSubscribe(t, one, []string{"b"}, false)
-	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied")
+	subscribe(t, one, "b")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 1}, {Channel: "b", Listeners: 1}}, "after Redis was emptied")
 	if err := client.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // six intervals: node two has read an empty Redis by now
-	waitOnline(t, two, []ChannelCount{{"a", 1}, {"b", 1}}, "after Redis was emptied with no change on the node")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 1}, {Channel: "b", Listeners: 1}}, "after Redis was emptied with no change on the node")
 
 	// A node that stops cleanly removes its counts at once.
 	stopOne()
 	if n, err := client.Exists(ctx, "{t}:presence:one").Result(); err != nil || n != 0 {
 		t.Errorf("after a clean stop the node's hash exists = %d (%v), want 0", n, err)
 	}
-	waitOnline(t, two, []ChannelCount{{"a", 1}}, "after node one stopped")
+	waitOnline(t, two, []events.ChannelCount{{Channel: "a", Listeners: 1}}, "after node one stopped")
 }
