@@ -17,6 +17,7 @@ import (
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/idempotency"
 	"github.com/plexor/plexor/static"
 )
 
@@ -29,7 +30,7 @@ type appDeps struct {
 	publishTokens, adminTokens []string
 	// idempotency remembers the answers of requests with an idempotency key
 	// (in Redis in cluster mode, so every node recognises a retry).
-	idempotency events.IdempotencyStore
+	idempotency idempotency.Store
 	// ready tells /readyz whether the node's dependencies (in cluster mode,
 	// Redis) are there: nil when they are.
 	ready func() error
@@ -37,7 +38,7 @@ type appDeps struct {
 
 // newApp builds the Echo application: middleware and routes.
 func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
-	metrics, publishTokens, adminTokens, idempotency, ready := deps.metrics, deps.publishTokens, deps.adminTokens, deps.idempotency, deps.ready
+	metrics, publishTokens, adminTokens, answers, ready := deps.metrics, deps.publishTokens, deps.adminTokens, deps.idempotency, deps.ready
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg)
@@ -51,7 +52,7 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowHeaders: []string{"Last-Event-ID", echo.HeaderCacheControl, echo.HeaderXRequestedWith,
-				echo.HeaderContentType, echo.HeaderAuthorization, events.HeaderIdempotencyKey},
+				echo.HeaderContentType, echo.HeaderAuthorization, idempotency.HeaderKey},
 			MaxAge: 600,
 		}))
 	}
@@ -94,8 +95,8 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 		AuthorizeSubscribe: authorizeSubscribe,
 		AuthorizePublish:   auth.AuthorizePublish,
 	}, log)
-	publishOnce, err := events.IdempotencyConfig{
-		Store:    idempotency,
+	publishOnce, err := idempotency.Config{
+		Store:    answers,
 		Log:      log,
 		TokenTTL: cfg.IdempotencyTTL,
 		Scope:    func(c echo.Context) string { return "publisher:" + auth.PublisherID(c) },
@@ -116,7 +117,7 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 	}
 	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
 	for _, h := range cfg.Hooks {
-		if err := addHook(e, api, h, bodyLimit, idempotency, cfg.IdempotencyTTL, log); err != nil {
+		if err := addHook(e, api, h, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err
 		}
 	}
@@ -154,17 +155,17 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 // addHook routes POST /hooks/{name} of h: body limit, signature check,
 // idempotency (Idempotency-Key or X-GitHub-Delivery, scoped to the hook),
 // then the publish.
-func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store events.IdempotencyStore, tokenTTL time.Duration, log *slog.Logger) error {
+func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store idempotency.Store, tokenTTL time.Duration, log *slog.Logger) error {
 	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
 	}
-	once, err := events.IdempotencyConfig{
+	once, err := idempotency.Config{
 		Store:    store,
 		Log:      log,
 		TokenTTL: tokenTTL,
 		Scope:    func(echo.Context) string { return "hook:" + h.Name },
-		Headers:  []string{events.HeaderIdempotencyKey, events.HeaderGitHubDelivery},
+		Headers:  []string{idempotency.HeaderKey, idempotency.HeaderGitHubDelivery},
 	}.ToMiddleware()
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 	// A delivery can also be replayed by whoever captured it, with its keys
 	// changed or removed: so the verified signature is a key of its own, and
 	// a replay within the idempotency window only gets the first answer.
-	onceBySignature, err := events.IdempotencyConfig{
+	onceBySignature, err := idempotency.Config{
 		Store:    store,
 		Log:      log,
 		TokenTTL: tokenTTL,

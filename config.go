@@ -16,6 +16,7 @@ import (
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/cluster"
 )
 
 // Config is the whole service configuration, read once from PLEXOR_*
@@ -212,7 +213,7 @@ func (c Config) validate() error {
 		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
 	}
 	if c.RedisURL != "" {
-		if _, err := redisOptions(c.RedisURL); err != nil {
+		if _, err := cluster.Options(c.RedisURL); err != nil {
 			bad("REDIS_URL", "%s", err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/plexor/plexor/auth"
-	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/idempotency"
 )
 
 // hookEnv configures two hooks: "github" (GitHub scheme, publishes the
@@ -160,7 +160,7 @@ func TestRetriedDeliveryPublishesOnce(t *testing.T) {
 	t.Run("sequential", func(t *testing.T) {
 		var first string
 		for i := range 3 {
-			r := s.send(t, "/hooks/github", push, githubDelivery(hookSecret, push, events.HeaderGitHubDelivery, delivery)...)
+			r := s.send(t, "/hooks/github", push, githubDelivery(hookSecret, push, idempotency.HeaderGitHubDelivery, delivery)...)
 			if r.status != 200 {
 				t.Fatalf("delivery %d: %d %s", i, r.status, r.body)
 			}
@@ -168,8 +168,8 @@ func TestRetriedDeliveryPublishesOnce(t *testing.T) {
 				first = r.id()
 				continue
 			}
-			if r.id() != first || r.header.Get(events.HeaderIdempotentReplayed) != "true" {
-				t.Fatalf("redelivery %d answered id %s (replayed %q), want the original %s, replayed", i, r.id(), r.header.Get(events.HeaderIdempotentReplayed), first)
+			if r.id() != first || r.header.Get(idempotency.HeaderReplayed) != "true" {
+				t.Fatalf("redelivery %d answered id %s (replayed %q), want the original %s, replayed", i, r.id(), r.header.Get(idempotency.HeaderReplayed), first)
 			}
 		}
 		if e := feed.next(t); string(e.ID) != first {
@@ -185,7 +185,7 @@ func TestRetriedDeliveryPublishesOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				results[i] = s.send(t, "/hooks/github", body, githubDelivery(hookSecret, body, events.HeaderGitHubDelivery, "concurrent-delivery")...)
+				results[i] = s.send(t, "/hooks/github", body, githubDelivery(hookSecret, body, idempotency.HeaderGitHubDelivery, "concurrent-delivery")...)
 			})
 		}
 		wg.Wait()
@@ -216,7 +216,7 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	feed := subscribe(t, feedURL(s.base, "orders"), "")
 	body := `{"channels":["orders"],"data":{"order":1}}`
 	as := func(token, key, body string) response {
-		return s.send(t, "/publish", body, "Authorization", "Bearer "+token, "Content-Type", "application/json", events.HeaderIdempotencyKey, key)
+		return s.send(t, "/publish", body, "Authorization", "Bearer "+token, "Content-Type", "application/json", idempotency.HeaderKey, key)
 	}
 
 	first := as(testToken, "order-1", body)
@@ -244,8 +244,8 @@ func TestPublishIdempotencyKey(t *testing.T) {
 			}
 		})
 	}
-	if retry.body != first.body || retry.header.Get(events.HeaderIdempotentReplayed) != "true" {
-		t.Fatalf("retry answered %s (replayed %q), want the original %s", retry.body, retry.header.Get(events.HeaderIdempotentReplayed), first.body)
+	if retry.body != first.body || retry.header.Get(idempotency.HeaderReplayed) != "true" {
+		t.Fatalf("retry answered %s (replayed %q), want the original %s", retry.body, retry.header.Get(idempotency.HeaderReplayed), first.body)
 	}
 	if other.id() == first.id() {
 		t.Fatal("another publisher's request with the same key was answered from the first publisher's")
@@ -264,11 +264,11 @@ func TestCapturedDeliveryReplayedWithOtherKeysPublishesOnce(t *testing.T) {
 		replays          [][]string // extra headers of each replay
 	}{
 		{"github scheme", "/hooks/github", `{"head_commit":{"id":"captured"}}`,
-			githubDelivery(hookSecret, `{"head_commit":{"id":"captured"}}`, events.HeaderGitHubDelivery, "original-delivery"),
-			[][]string{nil, {events.HeaderGitHubDelivery, "forged-delivery"}, {events.HeaderIdempotencyKey, "forged-key"}}},
+			githubDelivery(hookSecret, `{"head_commit":{"id":"captured"}}`, idempotency.HeaderGitHubDelivery, "original-delivery"),
+			[][]string{nil, {idempotency.HeaderGitHubDelivery, "forged-delivery"}, {idempotency.HeaderKey, "forged-key"}}},
 		{"timestamped scheme", "/hooks/ci", `{"status":"captured"}`,
 			plexorDelivery(time.Now(), `{"status":"captured"}`, hookSecret),
-			[][]string{{events.HeaderIdempotencyKey, "forged-key-1"}, {events.HeaderIdempotencyKey, "forged-key-2"}}},
+			[][]string{{idempotency.HeaderKey, "forged-key-1"}, {idempotency.HeaderKey, "forged-key-2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +280,7 @@ func TestCapturedDeliveryReplayedWithOtherKeysPublishesOnce(t *testing.T) {
 				// The captured headers, minus any key the attacker drops, plus forged ones.
 				var headers []string
 				for j := 0; j+1 < len(tt.signed); j += 2 {
-					if tt.signed[j] != events.HeaderGitHubDelivery {
+					if tt.signed[j] != idempotency.HeaderGitHubDelivery {
 						headers = append(headers, tt.signed[j], tt.signed[j+1])
 					}
 				}

@@ -30,7 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plexor/plexor/auth"
-	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/idempotency"
 	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/internal/lane"
 )
@@ -78,13 +78,13 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		}
 		defer cl.stop() // after the server has shut down
 		deps.ready = cl.ready
-		if deps.idempotency, err = events.NewRedisIdempotency(events.RedisIdempotencyConfig{
+		if deps.idempotency, err = idempotency.NewRedis(idempotency.RedisConfig{
 			Client: redisClient, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
 		}); err != nil {
 			return err
 		}
 	} else {
-		deps.idempotency = events.NewMemoryIdempotency(events.MemoryIdempotencyConfig{
+		deps.idempotency = idempotency.NewMemory(idempotency.MemoryConfig{
 			TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,
 		})
 	}

@@ -27,6 +27,14 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// answerer is a client-facing failure of a package that cannot name Error
+// (it sits below this one: idempotency.Error): it says its own answer, and
+// ErrorHandler renders it like an *Error.
+type answerer interface {
+	error
+	Answer() (status int, code, message string, retryAfter int)
+}
+
 // errorf builds an *Error with a formatted message.
 func errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -83,6 +91,11 @@ func StatusOf(err error) int {
 	if errors.As(err, &apiErr) {
 		return apiErr.Status
 	}
+	var a answerer
+	if errors.As(err, &a) {
+		status, _, _, _ := a.Answer()
+		return status
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return he.Code
@@ -94,6 +107,11 @@ func asError(err error) *Error {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		return apiErr
+	}
+	var a answerer
+	if errors.As(err, &a) {
+		status, code, message, retryAfter := a.Answer()
+		return &Error{Status: status, Code: code, Message: message, RetryAfter: retryAfter}
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

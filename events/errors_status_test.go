@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/events/idempotency"
 )
 
 // TestStatusOfAgreesWithTheErrorHandler: StatusOf gives the status the
@@ -19,6 +21,7 @@ func TestStatusOfAgreesWithTheErrorHandler(t *testing.T) {
 	}{
 		{"API error", errorf(http.StatusConflict, "conflict", "x"), http.StatusConflict},
 		{"wrapped API error", fmt.Errorf("ctx: %w", errorf(http.StatusTooManyRequests, "slow", "x")), http.StatusTooManyRequests},
+		{"another package's answer", fmt.Errorf("ctx: %w", &idempotency.Error{Status: http.StatusConflict, Code: "idempotency_key_in_use", RetryAfter: 1}), http.StatusConflict},
 		{"Echo error", echo.ErrNotFound, http.StatusNotFound},
 		{"body limit", echo.NewHTTPError(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge},
 		{"anything else", errors.New("boom"), http.StatusInternalServerError},

@@ -5,6 +5,8 @@ import (
 
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 )
+
+// discardLog is a logger that writes nowhere.
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestHookData(t *testing.T) {
 	const push = `{"ref":"refs/heads/main","head_commit":{"id":"abc","message":"fix: it"},"commits":[{"id":"c0"},{"id":"c1"}],"n":1.50}`

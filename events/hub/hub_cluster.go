@@ -61,6 +61,13 @@ func (h *Hub) publishRelayed(ctx context.Context, msgs []history.Message, start 
 // before it first connected).
 func (h *Hub) Position() uint64 { return h.position.Load() }
 
+// Relayed reports whether the hub is in cluster mode (HubConfig.Relayed).
+func (h *Hub) Relayed() bool { return h.relayed }
+
+// Newest is the ID of the newest event in the hub's store: the backplane
+// reads it once subscribed, to catch up to it.
+func (h *Hub) Newest(ctx context.Context) (uint64, error) { return h.store.Newest(ctx) }
+
 // Deliver fans out an event announced by the backplane. Events must come in
 // ID order; one at or below the position was already delivered (or covered
 // by a catch-up) and is ignored.
@@ -170,6 +177,10 @@ func (h *Hub) closeChannels(channels []string, err error) {
 	}
 }
 
+// ListenersVersion changes whenever a local listener comes or goes: an
+// unchanged version means unchanged LocalListeners, without counting them.
+func (h *Hub) ListenersVersion() uint64 { return h.presenceVersion.Load() }
+
 // LocalListeners returns this node's listener count of every channel that
 // has some, and a version that changes whenever a listener comes or goes
 // (read before the counts, so an unchanged version means unchanged counts).
@@ -220,7 +231,3 @@ func (h *Hub) SetRemoteListeners(counts map[string]int) {
 		sh.mu.Unlock()
 	}
 }
-
-// PresenceVersion changes whenever a local listener comes or goes, so
-// cluster presence republishes this node's counts only when they changed.
-func (h *Hub) PresenceVersion() uint64 { return h.presenceVersion.Load() }

@@ -1,4 +1,4 @@
-package events
+package idempotency_test
 
 import (
 	"bytes"
@@ -18,122 +18,19 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/idempotency"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct{ now time.Time }
+// The middleware's refusals are rendered by the service's own error handler
+// (events.ErrorHandler), as they are in the service.
 
-func (c *fakeClock) Now() time.Time      { return c.now }
-func (c *fakeClock) Add(d time.Duration) { c.now = c.now.Add(d) }
-func newFakeClock() *fakeClock           { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
-func answer(body string) StoredResponse {
-	return StoredResponse{Fingerprint: "f", Status: 200, Body: []byte(body)}
-}
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-func reserve(s IdempotencyStore, key string) (*StoredResponse, error) {
-	return s.Reserve(context.Background(), key)
-}
 
-func TestMemoryIdempotencyWindow(t *testing.T) {
-	clock := newFakeClock()
-	const ttl = time.Hour
-	s := NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: ttl, Clock: clock.Now})
-	if got, err := reserve(s, "k"); got != nil || err != nil {
-		t.Fatalf("first Reserve = %v, %v; want a reservation", got, err)
-	}
-	_ = s.Save(context.Background(), "k", answer("first"))
-
-	tests := []struct {
-		name    string
-		advance time.Duration
-		want    string // remembered body, "" = forgotten
-	}{
-		{"just saved", 0, "first"},
-		{"half the window", ttl / 2, "first"},
-		{"one tick before the end", ttl/2 - time.Nanosecond, "first"},
-		{"at the end", time.Nanosecond, ""},
-	}
-	for _, tt := range tests { // steps of one timeline: they run in order
-		t.Run(tt.name, func(t *testing.T) {
-			clock.Add(tt.advance)
-			got, err := reserve(s, "k")
-			if err != nil {
-				t.Fatalf("Reserve: %v", err)
-			}
-			switch {
-			case tt.want == "" && got != nil:
-				t.Fatalf("Reserve after %s = %q, want the answer forgotten", clock.now.Sub(time.Unix(1_800_000_000, 0)), got.Body)
-			case tt.want != "" && (got == nil || string(got.Body) != tt.want):
-				t.Fatalf("Reserve = %v, want the remembered %q", got, tt.want)
-			}
-		})
-	}
-	if n := s.Len(); n != 0 {
-		t.Fatalf("Len = %d after expiry, want 0", n)
-	}
-}
-
-func TestMemoryIdempotencyEvictsOldest(t *testing.T) {
-	clock := newFakeClock()
-	s := NewMemoryIdempotency(MemoryIdempotencyConfig{MaxEntries: 3, Clock: clock.Now})
-	for i := range 5 {
-		key := fmt.Sprint("k", i)
-		if _, err := reserve(s, key); err != nil {
-			t.Fatal(err)
-		}
-		clock.Add(time.Second)
-		_ = s.Save(context.Background(), key, answer(key))
-	}
-	if n := s.Len(); n != 3 {
-		t.Fatalf("Len = %d, want the cap 3", n)
-	}
-	for i := range 5 {
-		key := fmt.Sprint("k", i)
-		t.Run(key, func(t *testing.T) {
-			got, _ := reserve(s, key)
-			if remembered, want := got != nil, i >= 2; remembered != want {
-				t.Fatalf("%s remembered = %v, want %v (the two oldest are evicted)", key, remembered, want)
-			}
-		})
-	}
-}
-
-func TestMemoryIdempotencyBoundsBytes(t *testing.T) {
-	s := NewMemoryIdempotency(MemoryIdempotencyConfig{MaxBytes: 10_000})
-	big := StoredResponse{Status: 200, ContentType: "application/json", Body: make([]byte, 4000)}
-	for i := range 4 { // 4 × ~4.1 KB > 10 KB: the oldest two must go
-		key := fmt.Sprint("big", i)
-		if _, err := reserve(s, key); err != nil {
-			t.Fatal(err)
-		}
-		_ = s.Save(context.Background(), key, big)
-	}
-	if n := s.Len(); n != 2 {
-		t.Fatalf("Len = %d, want 2 answers within 10 KB", n)
-	}
-	for i, want := range []bool{false, false, true, true} {
-		got, _ := reserve(s, fmt.Sprint("big", i))
-		if (got != nil) != want {
-			t.Errorf("big%d remembered = %v, want %v", i, got != nil, want)
-		}
-	}
-	// One answer larger than the whole budget is still kept (the newest stays).
-	huge := StoredResponse{Status: 200, Body: make([]byte, 20_000)}
-	_, _ = reserve(s, "huge")
-	_ = s.Save(context.Background(), "huge", huge)
-	if got, _ := reserve(s, "huge"); got == nil || s.Len() != 1 {
-		t.Fatalf("huge answer remembered = %v, Len %d; want it alone", got != nil, s.Len())
-	}
-}
-
-func TestMemoryIdempotencyConformance(t *testing.T) {
-	runIdempotencyStoreSuite(t, func(t *testing.T, ttl time.Duration) idemSubject {
-		clock := newFakeClock()
-		return idemSubject{
-			Store:  NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: ttl, Clock: clock.Now}),
-			Elapse: clock.Add,
-		}
-	})
+// testFailure is the handler's own failure, as the service's handlers fail.
+func testFailure(status int, n int32) error {
+	return &events.Error{Status: status, Code: "test_failure", Message: fmt.Sprintf("failure %d", n)}
 }
 
 // idemApp is an Echo app with the idempotency middleware in front of a
@@ -145,11 +42,11 @@ type idemApp struct {
 	status atomic.Int32
 }
 
-func newIdemApp(t *testing.T, store IdempotencyStore, headers ...string) *idemApp {
+func newIdemApp(t *testing.T, store idempotency.Store, headers ...string) *idemApp {
 	t.Helper()
 	a := &idemApp{e: echo.New()}
-	a.e.HTTPErrorHandler = ErrorHandler(discardLog())
-	mw, err := IdempotencyConfig{
+	a.e.HTTPErrorHandler = events.ErrorHandler(discardLog())
+	mw, err := idempotency.Config{
 		Store:   store,
 		Scope:   func(c echo.Context) string { return c.Request().Header.Get("X-Test-Scope") },
 		Headers: headers,
@@ -164,7 +61,7 @@ func newIdemApp(t *testing.T, store IdempotencyStore, headers ...string) *idemAp
 			status = http.StatusOK
 		}
 		if status >= 400 {
-			return errorf(status, "test_failure", "failure %d", n)
+			return testFailure(status, n)
 		}
 		return c.JSON(status, map[string]int32{"call": n})
 	}, middleware.Recover(), mw)
@@ -183,7 +80,7 @@ func (a *idemApp) do(body string, headers ...string) *httptest.ResponseRecorder 
 	return rec
 }
 
-func TestIdempotencyMiddleware(t *testing.T) {
+func TestMiddleware(t *testing.T) {
 	type step struct {
 		body         string
 		headers      []string
@@ -192,7 +89,7 @@ func TestIdempotencyMiddleware(t *testing.T) {
 		wantCall     string // the answer's body must contain it ("" = not checked)
 		wantReplayed bool
 	}
-	key := func(k string) []string { return []string{HeaderIdempotencyKey, k} }
+	key := func(k string) []string { return []string{idempotency.HeaderKey, k} }
 	tests := []struct {
 		name      string
 		headers   []string // the middleware's key headers (default when empty)
@@ -233,23 +130,23 @@ func TestIdempotencyMiddleware(t *testing.T) {
 		{"key too long", nil, []step{{body: "x", headers: key(strings.Repeat("k", 256)), wantStatus: 400, wantCall: "invalid_idempotency_key"}}, 0},
 		{"longest key", nil, []step{{body: "x", headers: key(strings.Repeat("k", 255)), wantStatus: 200}}, 1},
 		{"key sent twice", nil, []step{{body: "x", headers: append(key("a"), key("b")...), wantStatus: 400, wantCall: "more than once"}}, 0},
-		{"a delivery ID header", []string{HeaderIdempotencyKey, HeaderGitHubDelivery}, []step{
-			{body: "x", headers: []string{HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`},
-			{body: "x", headers: []string{HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+		{"a delivery ID header", []string{idempotency.HeaderKey, idempotency.HeaderGitHubDelivery}, []step{
+			{body: "x", headers: []string{idempotency.HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: []string{idempotency.HeaderGitHubDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
 		}, 1},
-		{"Idempotency-Key is preferred to a delivery ID", []string{HeaderIdempotencyKey, HeaderGitHubDelivery}, []step{
-			{body: "x", headers: append(key("k1"), HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":1`},
-			{body: "x", headers: append(key("k1"), HeaderGitHubDelivery, "d2"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
-			{body: "x", headers: append(key("k2"), HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":2`},
+		{"Idempotency-Key is preferred to a delivery ID", []string{idempotency.HeaderKey, idempotency.HeaderGitHubDelivery}, []step{
+			{body: "x", headers: append(key("k1"), idempotency.HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: append(key("k1"), idempotency.HeaderGitHubDelivery, "d2"), wantStatus: 200, wantCall: `"call":1`, wantReplayed: true},
+			{body: "x", headers: append(key("k2"), idempotency.HeaderGitHubDelivery, "d1"), wantStatus: 200, wantCall: `"call":2`},
 		}, 2},
 		{"headers not configured are ignored", nil, []step{
-			{body: "x", headers: []string{HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":1`},
-			{body: "x", headers: []string{HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":2`},
+			{body: "x", headers: []string{idempotency.HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":1`},
+			{body: "x", headers: []string{idempotency.HeaderGitHubDelivery, "d1"}, wantStatus: 200, wantCall: `"call":2`},
 		}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := newIdemApp(t, NewMemoryIdempotency(MemoryIdempotencyConfig{}), tt.headers...)
+			app := newIdemApp(t, idempotency.NewMemory(idempotency.MemoryConfig{}), tt.headers...)
 			for i, st := range tt.steps {
 				app.status.Store(int32(st.failWith))
 				rec := app.do(st.body, st.headers...)
@@ -259,7 +156,7 @@ func TestIdempotencyMiddleware(t *testing.T) {
 				if !strings.Contains(rec.Body.String(), st.wantCall) {
 					t.Fatalf("step %d: body %s, want it to contain %s", i, rec.Body, st.wantCall)
 				}
-				if got := rec.Header().Get(HeaderIdempotentReplayed) == "true"; got != st.wantReplayed {
+				if got := rec.Header().Get(idempotency.HeaderReplayed) == "true"; got != st.wantReplayed {
 					t.Fatalf("step %d: replayed = %v, want %v", i, got, st.wantReplayed)
 				}
 				if st.wantReplayed && rec.Header().Get("Content-Type") != echo.MIMEApplicationJSON {
@@ -273,9 +170,9 @@ func TestIdempotencyMiddleware(t *testing.T) {
 	}
 }
 
-func TestIdempotencyMiddlewareWindowExpires(t *testing.T) {
+func TestMiddlewareWindowExpires(t *testing.T) {
 	clock := newFakeClock()
-	app := newIdemApp(t, NewMemoryIdempotency(MemoryIdempotencyConfig{TTL: time.Minute, Clock: clock.Now}))
+	app := newIdemApp(t, idempotency.NewMemory(idempotency.MemoryConfig{TTL: time.Minute, Clock: clock.Now}))
 	steps := []struct {
 		advance  time.Duration
 		wantCall string
@@ -287,20 +184,20 @@ func TestIdempotencyMiddlewareWindowExpires(t *testing.T) {
 	}
 	for i, st := range steps {
 		clock.Add(st.advance)
-		rec := app.do("x", HeaderIdempotencyKey, "k")
+		rec := app.do("x", idempotency.HeaderKey, "k")
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), st.wantCall) {
 			t.Fatalf("step %d: %d %s, want 200 with %s", i, rec.Code, rec.Body, st.wantCall)
 		}
 	}
 }
 
-func TestIdempotencyMiddlewareConcurrentRetry(t *testing.T) {
-	store := NewMemoryIdempotency(MemoryIdempotencyConfig{})
+func TestMiddlewareConcurrentRetry(t *testing.T) {
+	store := idempotency.NewMemory(idempotency.MemoryConfig{})
 	e := echo.New()
-	e.HTTPErrorHandler = ErrorHandler(discardLog())
+	e.HTTPErrorHandler = events.ErrorHandler(discardLog())
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
-	mw, _ := IdempotencyConfig{Store: store}.ToMiddleware()
+	mw, _ := idempotency.Config{Store: store}.ToMiddleware()
 	e.POST("/publish", func(c echo.Context) error {
 		calls.Add(1)
 		close(entered)
@@ -309,7 +206,7 @@ func TestIdempotencyMiddlewareConcurrentRetry(t *testing.T) {
 	}, mw)
 	send := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
-		req.Header.Set(HeaderIdempotencyKey, "k")
+		req.Header.Set(idempotency.HeaderKey, "k")
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, req)
 		return rec
@@ -326,18 +223,18 @@ func TestIdempotencyMiddlewareConcurrentRetry(t *testing.T) {
 	if rec := <-first; rec.Code != http.StatusOK {
 		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
 	}
-	if rec := send(); rec.Code != http.StatusOK || rec.Header().Get(HeaderIdempotentReplayed) != "true" {
-		t.Fatalf("retry after the first finished: %d replayed=%q, want the replayed answer", rec.Code, rec.Header().Get(HeaderIdempotentReplayed))
+	if rec := send(); rec.Code != http.StatusOK || rec.Header().Get(idempotency.HeaderReplayed) != "true" {
+		t.Fatalf("retry after the first finished: %d replayed=%q, want the replayed answer", rec.Code, rec.Header().Get(idempotency.HeaderReplayed))
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times, want 1", n)
 	}
 }
 
-func TestIdempotencyMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
+func TestMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
 	e := echo.New()
-	e.HTTPErrorHandler = ErrorHandler(discardLog())
-	mw, _ := IdempotencyConfig{Store: NewMemoryIdempotency(MemoryIdempotencyConfig{})}.ToMiddleware()
+	e.HTTPErrorHandler = events.ErrorHandler(discardLog())
+	mw, _ := idempotency.Config{Store: idempotency.NewMemory(idempotency.MemoryConfig{})}.ToMiddleware()
 	var calls atomic.Int32
 	e.POST("/publish", func(echo.Context) error {
 		if calls.Add(1) == 1 {
@@ -347,7 +244,7 @@ func TestIdempotencyMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
 	}, middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), mw)
 	for i, want := range []int{http.StatusInternalServerError, http.StatusOK} {
 		req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
-		req.Header.Set(HeaderIdempotencyKey, "k")
+		req.Header.Set(idempotency.HeaderKey, "k")
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, req)
 		if rec.Code != want {
@@ -356,28 +253,28 @@ func TestIdempotencyMiddlewareReleasesTheKeyWhenTheHandlerPanics(t *testing.T) {
 	}
 }
 
-// failingStore is an IdempotencyStore whose calls fail on demand; otherwise
+// failingStore is a Store whose calls fail on demand; otherwise
 // it is a memory store. It counts its calls.
 type failingStore struct {
-	*MemoryIdempotency
+	*idempotency.Memory
 	reserveErr, saveErr, releaseErr error
 	reserves, saves, releases       atomic.Int32
 }
 
-func (s *failingStore) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
+func (s *failingStore) Reserve(ctx context.Context, key string) (*idempotency.StoredResponse, error) {
 	s.reserves.Add(1)
 	if s.reserveErr != nil {
 		return nil, s.reserveErr
 	}
-	return s.MemoryIdempotency.Reserve(ctx, key)
+	return s.Memory.Reserve(ctx, key)
 }
 
-func (s *failingStore) Save(ctx context.Context, key string, resp StoredResponse) error {
+func (s *failingStore) Save(ctx context.Context, key string, resp idempotency.StoredResponse) error {
 	s.saves.Add(1)
 	if s.saveErr != nil {
 		return s.saveErr
 	}
-	return s.MemoryIdempotency.Save(ctx, key, resp)
+	return s.Memory.Save(ctx, key, resp)
 }
 
 func (s *failingStore) Release(ctx context.Context, key string) error {
@@ -385,7 +282,7 @@ func (s *failingStore) Release(ctx context.Context, key string) error {
 	if s.releaseErr != nil {
 		return s.releaseErr
 	}
-	return s.MemoryIdempotency.Release(ctx, key)
+	return s.Memory.Release(ctx, key)
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test to share.
@@ -406,10 +303,10 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// TestIdempotencyMiddlewareStoreFailures: a store that cannot reserve stops
+// TestMiddlewareStoreFailures: a store that cannot reserve stops
 // the request with a 503 before anything is published; one that cannot save
 // or release does not change the answer, and says so in the log.
-func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
+func TestMiddlewareStoreFailures(t *testing.T) {
 	down := errors.New("dial tcp 10.0.0.7:6379: connect: connection refused")
 	tests := []struct {
 		name        string
@@ -456,11 +353,11 @@ func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.store.MemoryIdempotency = NewMemoryIdempotency(MemoryIdempotencyConfig{})
+			tt.store.Memory = idempotency.NewMemory(idempotency.MemoryConfig{})
 			var logs syncBuffer
 			e := echo.New()
-			e.HTTPErrorHandler = ErrorHandler(discardLog())
-			mw, err := IdempotencyConfig{Store: tt.store, Log: slog.New(slog.NewTextHandler(&logs, nil))}.ToMiddleware()
+			e.HTTPErrorHandler = events.ErrorHandler(discardLog())
+			mw, err := idempotency.Config{Store: tt.store, Log: slog.New(slog.NewTextHandler(&logs, nil))}.ToMiddleware()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -468,13 +365,13 @@ func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
 			e.POST("/publish", func(c echo.Context) error {
 				n := calls.Add(1)
 				if tt.handlerFail != 0 {
-					return errorf(tt.handlerFail, "test_failure", "failure %d", n)
+					return testFailure(tt.handlerFail, n)
 				}
 				return c.JSON(http.StatusOK, map[string]any{"id": "1", "call": n})
 			}, mw)
 			send := func() *httptest.ResponseRecorder {
 				req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
-				req.Header.Set(HeaderIdempotencyKey, "k")
+				req.Header.Set(idempotency.HeaderKey, "k")
 				rec := httptest.NewRecorder()
 				e.ServeHTTP(rec, req)
 				return rec
@@ -485,7 +382,7 @@ func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
 				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tt.wantStatus, rec.Body)
 			}
 			if tt.wantCode != "" {
-				var body struct{ Error Error }
+				var body struct{ Error events.Error }
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code != tt.wantCode || body.Error.Status != tt.wantStatus {
 					t.Fatalf("body = %s (%v), want an error with code %q and status %d", rec.Body, err, tt.wantCode, tt.wantStatus)
 				}
@@ -518,11 +415,56 @@ func TestIdempotencyMiddlewareStoreFailures(t *testing.T) {
 			if rec.Code != tt.wantRetryStatus {
 				t.Fatalf("retry: status = %d, want %d (body %s)", rec.Code, tt.wantRetryStatus, rec.Body)
 			}
-			if got := rec.Header().Get(HeaderIdempotentReplayed) == "true"; got != tt.wantRetryReplays {
+			if got := rec.Header().Get(idempotency.HeaderReplayed) == "true"; got != tt.wantRetryReplays {
 				t.Errorf("retry: replayed = %v, want %v", got, tt.wantRetryReplays)
 			}
 			if got := calls.Load(); got != tt.wantRetryCalls {
 				t.Errorf("handler ran %d times after the retry, want %d", got, tt.wantRetryCalls)
+			}
+		})
+	}
+}
+
+// TestMiddlewareRedisDown: a publish with an idempotency key while
+// Redis is down is a 503 idempotency_unavailable and publishes nothing; one
+// without a key does not need Redis. (No redis-server needed: nothing
+// listens on the port.)
+func TestMiddlewareRedisDown(t *testing.T) {
+	store := newRedis(t, idempotency.RedisConfig{Client: downClient(t)})
+	e := echo.New()
+	e.HTTPErrorHandler = events.ErrorHandler(discardLog())
+	mw, err := idempotency.Config{Store: store, Log: discardLog()}.ToMiddleware()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	e.POST("/publish", func(c echo.Context) error {
+		calls.Add(1)
+		return c.JSON(http.StatusOK, map[string]string{"id": "1"})
+	}, mw)
+	tests := []struct {
+		name       string
+		key        string
+		wantStatus int
+		wantBody   string
+		wantCalls  int32
+	}{
+		{"with a key", "k", 503, `{"error":{"status":503,"code":"idempotency_unavailable","message":`, 0},
+		{"without a key", "", 200, `{"id":"1"}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
+			if tt.key != "" {
+				req.Header.Set(idempotency.HeaderKey, tt.key)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || !strings.HasPrefix(rec.Body.String(), tt.wantBody) {
+				t.Fatalf("got %d %s, want %d %s…", rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
+			}
+			if got := calls.Load(); got != tt.wantCalls {
+				t.Fatalf("handler ran %d times in all, want %d", got, tt.wantCalls)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package events
+package cluster_test
 
 import (
 	"github.com/plexor/plexor/events/hub"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/plexor/plexor/events/cluster"
+	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/history/redistest"
 )
 
@@ -23,11 +25,36 @@ func presenceRedis(t *testing.T) *redis.Client {
 	return client
 }
 
+// relayedHub returns a hub in cluster mode over an in-memory history.
+func relayedHub(t *testing.T) *hub.Hub { return memoryHub(t, true) }
+
+// memoryHub returns a hub over an in-memory history, in cluster mode when
+// relayed.
+func memoryHub(t *testing.T, relayed bool) *hub.Hub {
+	t.Helper()
+	store, err := history.NewMemory(history.MemoryConfig{Size: 10, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return hub.New(store, hub.Config{Relayed: relayed})
+}
+
+// subscribe subscribes to channels on h or fails the test.
+func subscribe(t *testing.T, h *hub.Hub, channels ...string) *hub.Subscription {
+	t.Helper()
+	sub, _, err := h.Subscribe(context.Background(), channels, false)
+	if err != nil {
+		t.Fatalf("Subscribe(%v): %v", channels, err)
+	}
+	return sub
+}
+
 // runPresence runs a node's presence until the returned stop is called (or
 // the test ends).
 func runPresence(t *testing.T, client *redis.Client, h *hub.Hub, node string) (stop func()) {
 	t.Helper()
-	p, err := NewRedisPresence(RedisPresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
+	p, err := cluster.NewPresence(cluster.PresenceConfig{Client: client, Prefix: "t", Hub: h, Interval: 50 * time.Millisecond, Node: node})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +84,11 @@ func waitOnline(t *testing.T, h *hub.Hub, want []hub.ChannelCount, why string) {
 	}
 }
 
-func TestRedisPresenceCoversEveryNode(t *testing.T) {
+func TestPresenceCoversEveryNode(t *testing.T) {
 	client := presenceRedis(t)
 	ctx := context.Background()
-	one, _ := relayedHub(t, 10)
-	two, _ := relayedHub(t, 10)
+	one := relayedHub(t)
+	two := relayedHub(t)
 	for _, h := range []*hub.Hub{one, two} {
 		if err := h.CatchUp(ctx, 1); err != nil {
 			t.Fatal(err)
@@ -70,8 +97,8 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 	stopOne := runPresence(t, client, one, "one")
 	runPresence(t, client, two, "two")
 
-	sub, _ := hqSubscribe(t, one, []string{"a"}, false)
-	hqSubscribe(t, two, []string{"a"}, false)
+	sub := subscribe(t, one, "a")
+	subscribe(t, two, "a")
 	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 2}}, "a listener on each node")
 
 	// A node that dies stops refreshing: its counts expire with their key.
@@ -96,7 +123,7 @@ func TestRedisPresenceCoversEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	one.Unsubscribe(sub)
-	hqSubscribe(t, one, []string{"b"}, false)
+	subscribe(t, one, "b")
 	waitOnline(t, two, []hub.ChannelCount{{Channel: "a", Listeners: 1}, {Channel: "b", Listeners: 1}}, "after Redis was emptied")
 	if err := client.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)

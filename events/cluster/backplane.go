@@ -1,16 +1,21 @@
-package events
+// Package cluster is what cluster mode adds to a node, over the deployment's
+// Redis: the Backplane, which carries every node's events to this node's hub
+// in one order; Presence, which makes listener counts cover every node; and
+// the Redis client they and the history store share (NewClient, Options),
+// whose connections use the same raw socket calls as the feeds.
+//
+// The package knows the hub only through the small interfaces it needs
+// (Receiver, Listeners), so it does not import the hub's package.
+package cluster
 
 import (
-	"github.com/plexor/plexor/events/hub"
-
-	"github.com/plexor/plexor/events/wire"
-
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,16 +24,30 @@ import (
 	"github.com/plexor/plexor/history"
 )
 
-// RedisBackplaneConfig configures a RedisBackplane.
-type RedisBackplaneConfig struct {
+// Receiver is what the backplane hands events to: a hub in cluster mode.
+type Receiver interface {
+	// Relayed reports whether the receiver is in cluster mode: its events
+	// come only through Deliver and CatchUp.
+	Relayed() bool
+	// Newest is the ID of the newest event in the receiver's history store.
+	Newest(ctx context.Context) (uint64, error)
+	// CatchUp fans out the events stored up to upTo that were not handed
+	// over yet; it is called each time the subscription is (re)established.
+	CatchUp(ctx context.Context, upTo uint64) error
+	// Deliver fans out one announced event; events come in ID order.
+	Deliver(ev *history.Event)
+}
+
+// BackplaneConfig configures a Backplane.
+type BackplaneConfig struct {
 	// Client is the connection to the deployment's Redis (the caller owns it).
 	Client redis.UniversalClient
 	// Channel is the pub/sub channel the history store announces every
 	// event on (history.Redis.FanoutChannel).
 	Channel string
-	// Hub receives the events; it must be in cluster mode (HubConfig.Relayed)
-	// and its store must be the Redis store that announces on Channel.
-	Hub *hub.Hub
+	// Hub receives the events; it must be in cluster mode (Relayed) and its
+	// store must be the Redis store that announces on Channel.
+	Hub Receiver
 	// Log receives connection losses and recoveries; nil discards them.
 	Log *slog.Logger
 	// Idle is how long the subscription may stay silent before it is
@@ -40,7 +59,7 @@ type RedisBackplaneConfig struct {
 	MaxBackoff time.Duration
 }
 
-// RedisBackplane carries the events of every node to this node's hub: it
+// Backplane carries the events of every node to this node's hub: it
 // subscribes to the one channel on which the history store's append script
 // announces each event as it stores it, so every node receives every event
 // of the deployment in the order Redis assigned their IDs, and hands them to
@@ -58,8 +77,8 @@ type RedisBackplaneConfig struct {
 // (re)subscription catches up through Hub.CatchUp: what was announced while
 // nobody listened is read from the history, so open feeds stay open and get
 // every event once.
-type RedisBackplane struct {
-	cfg RedisBackplaneConfig
+type Backplane struct {
+	cfg BackplaneConfig
 
 	mu        sync.Mutex // guards down and downSince
 	down      error      // why the backplane is not live; nil when it is
@@ -69,13 +88,13 @@ type RedisBackplane struct {
 // errNotStarted is the backplane's state before Run connected.
 var errNotStarted = errors.New("not connected to Redis yet")
 
-// NewRedisBackplane returns a backplane; Run starts it.
-func NewRedisBackplane(cfg RedisBackplaneConfig) (*RedisBackplane, error) {
+// NewBackplane returns a backplane; Run starts it.
+func NewBackplane(cfg BackplaneConfig) (*Backplane, error) {
 	if cfg.Client == nil || cfg.Hub == nil || cfg.Channel == "" {
-		return nil, errors.New("events: a backplane needs a Redis client, a channel and a hub")
+		return nil, errors.New("cluster: a backplane needs a Redis client, a channel and a hub")
 	}
-	if !cfg.Hub.Config().Relayed {
-		return nil, errors.New("events: the backplane's hub must be in cluster mode (HubConfig.Relayed)")
+	if !cfg.Hub.Relayed() {
+		return nil, errors.New("cluster: the backplane's hub must be in cluster mode (HubConfig.Relayed)")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -86,12 +105,12 @@ func NewRedisBackplane(cfg RedisBackplaneConfig) (*RedisBackplane, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 2 * time.Second
 	}
-	return &RedisBackplane{cfg: cfg, down: errNotStarted, downSince: time.Now()}, nil
+	return &Backplane{cfg: cfg, down: errNotStarted, downSince: time.Now()}, nil
 }
 
 // Ready returns nil while the backplane is subscribed and caught up, and
 // otherwise why not (for /readyz).
-func (b *RedisBackplane) Ready() error {
+func (b *Backplane) Ready() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.down == nil {
@@ -100,7 +119,7 @@ func (b *RedisBackplane) Ready() error {
 	return fmt.Errorf("cluster backplane down since %s: %w", b.downSince.UTC().Format(time.RFC3339), b.down)
 }
 
-func (b *RedisBackplane) setDown(err error) (changed bool) {
+func (b *Backplane) setDown(err error) (changed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.down == nil {
@@ -111,7 +130,7 @@ func (b *RedisBackplane) setDown(err error) (changed bool) {
 	return changed
 }
 
-func (b *RedisBackplane) setUp() (was error) {
+func (b *Backplane) setUp() (was error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	was, b.down = b.down, nil
@@ -121,7 +140,7 @@ func (b *RedisBackplane) setUp() (was error) {
 // Run receives and hands over events until ctx is done, reconnecting
 // whenever the subscription is lost. The caller owns the goroutine that runs
 // it; it returns once ctx is done.
-func (b *RedisBackplane) Run(ctx context.Context) {
+func (b *Backplane) Run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		began := time.Now()
@@ -147,7 +166,7 @@ func (b *RedisBackplane) Run(ctx context.Context) {
 
 // session subscribes, catches up and hands events over until the
 // subscription fails.
-func (b *RedisBackplane) session(ctx context.Context) error {
+func (b *Backplane) session(ctx context.Context) error {
 	ps := b.cfg.Client.Subscribe(ctx)
 	defer func() { _ = ps.Close() }()
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // unblocks a receive on shutdown
@@ -166,7 +185,7 @@ func (b *RedisBackplane) session(ctx context.Context) error {
 	}
 	// Every event announced from now on arrives on ps; those stored before
 	// are at most newest, and CatchUp reads them from the history.
-	newest, err := b.cfg.Hub.Store().Newest(ctx)
+	newest, err := b.cfg.Hub.Newest(ctx)
 	if err != nil {
 		return err
 	}
@@ -174,7 +193,7 @@ func (b *RedisBackplane) session(ctx context.Context) error {
 		return fmt.Errorf("catch up from history: %w", err)
 	}
 	if was := b.setUp(); was != nil && !errors.Is(was, errNotStarted) {
-		b.cfg.Log.Info("cluster backplane back: caught up from history", "position", wire.FormatID(newest))
+		b.cfg.Log.Info("cluster backplane back: caught up from history", "position", strconv.FormatUint(newest, 10))
 	}
 	pinged := false
 	for {

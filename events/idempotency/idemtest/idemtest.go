@@ -1,4 +1,18 @@
-package events
+// Package idemtest is the conformance suite every idempotency.Store passes:
+// the memory and the Redis store run the very same tests.
+//
+//	func TestConformance(t *testing.T) {
+//		idemtest.Run(t, func(t *testing.T, ttl time.Duration) idemtest.Subject {
+//			clock := newFakeClock()
+//			return idemtest.Subject{
+//				Store:  idempotency.NewMemory(idempotency.MemoryConfig{TTL: ttl, Clock: clock.Now}),
+//				Elapse: clock.Add,
+//			}
+//		})
+//	}
+//
+// The suite uses only the idempotency.Store interface.
+package idemtest
 
 import (
 	"bytes"
@@ -9,43 +23,45 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/events/idempotency"
 )
 
-// idemSubject is one store under test of the idempotency conformance suite.
-type idemSubject struct {
-	Store IdempotencyStore
+// Subject is one store under test.
+type Subject struct {
+	// Store is empty when the suite gets it.
+	Store idempotency.Store
 	// Elapse lets at least d pass for Store's expiry: a fake clock moves, or
 	// real time passes (for a store that Redis expires).
 	Elapse func(d time.Duration)
 }
 
-// runIdempotencyStoreSuite is the conformance suite every IdempotencyStore
-// passes, run against each implementation: newStore returns an empty store
-// that remembers answers for ttl.
-func runIdempotencyStoreSuite(t *testing.T, newStore func(t *testing.T, ttl time.Duration) idemSubject) {
+// Run runs the suite against the stores newStore returns: each empty, and
+// remembering answers for ttl.
+func Run(t *testing.T, newStore func(t *testing.T, ttl time.Duration) Subject) {
 	ctx := context.Background()
 
 	t.Run("reservations", func(t *testing.T) {
 		s := newStore(t, time.Hour).Store
 		steps := []struct {
 			name    string
-			do      func() (*StoredResponse, error)
+			do      func() (*idempotency.StoredResponse, error)
 			wantErr error
 			want    string // body of the remembered answer; "" = none
 		}{
-			{"first reserves", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, ""},
-			{"second is refused while held", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, ErrKeyInFlight, ""},
-			{"another key is independent", func() (*StoredResponse, error) { return s.Reserve(ctx, "other") }, nil, ""},
-			{"release", func() (*StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, ""},
-			{"reserves again after release", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, ""},
-			{"save", func() (*StoredResponse, error) { return nil, s.Save(ctx, "k", answer("x")) }, nil, ""},
-			{"remembered after save", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
-			{"remembered again", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
-			{"release keeps a saved answer", func() (*StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, ""},
-			{"remembered after release", func() (*StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
-			{"the other key is still held", func() (*StoredResponse, error) { return s.Reserve(ctx, "other") }, ErrKeyInFlight, ""},
-			{"release of a key never reserved", func() (*StoredResponse, error) { return nil, s.Release(ctx, "never") }, nil, ""},
-			{"which can then be reserved", func() (*StoredResponse, error) { return s.Reserve(ctx, "never") }, nil, ""},
+			{"first reserves", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, ""},
+			{"second is refused while held", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, idempotency.ErrKeyInFlight, ""},
+			{"another key is independent", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "other") }, nil, ""},
+			{"release", func() (*idempotency.StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, ""},
+			{"reserves again after release", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, ""},
+			{"save", func() (*idempotency.StoredResponse, error) { return nil, s.Save(ctx, "k", answer("x")) }, nil, ""},
+			{"remembered after save", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
+			{"remembered again", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
+			{"release keeps a saved answer", func() (*idempotency.StoredResponse, error) { return nil, s.Release(ctx, "k") }, nil, ""},
+			{"remembered after release", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "k") }, nil, "x"},
+			{"the other key is still held", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "other") }, idempotency.ErrKeyInFlight, ""},
+			{"release of a key never reserved", func() (*idempotency.StoredResponse, error) { return nil, s.Release(ctx, "never") }, nil, ""},
+			{"which can then be reserved", func() (*idempotency.StoredResponse, error) { return s.Reserve(ctx, "never") }, nil, ""},
 		}
 		for _, st := range steps { // steps of one story: they run in order
 			t.Run(st.name, func(t *testing.T) {
@@ -69,16 +85,16 @@ func runIdempotencyStoreSuite(t *testing.T, newStore func(t *testing.T, ttl time
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 		tests := []struct {
 			name string
-			resp StoredResponse
+			resp idempotency.StoredResponse
 		}{
-			{"a publish answer", StoredResponse{Fingerprint: strings.Repeat("ab", 32), Status: 200,
+			{"a publish answer", idempotency.StoredResponse{Fingerprint: strings.Repeat("ab", 32), Status: 200,
 				ContentType: "application/json", Body: []byte(`{"id":"1795321733345624","subscribers":{"a":1}}` + "\n")}},
-			{"created, other content type", StoredResponse{Fingerprint: "f", Status: 201, ContentType: "text/plain; charset=utf-8", Body: []byte("ok")}},
-			{"no body", StoredResponse{Fingerprint: "f", Status: 204}},
-			{"no content type", StoredResponse{Fingerprint: "f", Status: 200, Body: []byte("x")}},
-			{"no fingerprint", StoredResponse{Status: 200, Body: []byte("x")}},
-			{"binary body", StoredResponse{Fingerprint: "f\x00g", Status: 200, ContentType: "application/octet-stream", Body: binary}},
-			{"1 MiB body", StoredResponse{Fingerprint: "f", Status: 200, ContentType: "text/plain", Body: big}},
+			{"created, other content type", idempotency.StoredResponse{Fingerprint: "f", Status: 201, ContentType: "text/plain; charset=utf-8", Body: []byte("ok")}},
+			{"no body", idempotency.StoredResponse{Fingerprint: "f", Status: 204}},
+			{"no content type", idempotency.StoredResponse{Fingerprint: "f", Status: 200, Body: []byte("x")}},
+			{"no fingerprint", idempotency.StoredResponse{Status: 200, Body: []byte("x")}},
+			{"binary body", idempotency.StoredResponse{Fingerprint: "f\x00g", Status: 200, ContentType: "application/octet-stream", Body: binary}},
+			{"1 MiB body", idempotency.StoredResponse{Fingerprint: "f", Status: 200, ContentType: "text/plain", Body: big}},
 		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +179,7 @@ func runIdempotencyStoreSuite(t *testing.T, newStore func(t *testing.T, ttl time
 			switch {
 			case err == nil:
 				won++
-			case errors.Is(err, ErrKeyInFlight):
+			case errors.Is(err, idempotency.ErrKeyInFlight):
 				refused++
 			default:
 				t.Errorf("Reserve: %v", err)
@@ -204,4 +220,9 @@ func runIdempotencyStoreSuite(t *testing.T, newStore func(t *testing.T, ttl time
 			})
 		}
 	})
+}
+
+// answer is a remembered answer with body.
+func answer(body string) idempotency.StoredResponse {
+	return idempotency.StoredResponse{Fingerprint: "f", Status: 200, Body: []byte(body)}
 }

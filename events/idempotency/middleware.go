@@ -1,4 +1,4 @@
-package events
+package idempotency
 
 import (
 	"bytes"
@@ -16,23 +16,23 @@ import (
 	"github.com/plexor/plexor/history"
 )
 
-// Header names of the idempotency middleware.
+// Header names of the middleware.
 const (
-	// HeaderIdempotencyKey carries a client's idempotency key.
-	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderKey carries a client's idempotency key.
+	HeaderKey = "Idempotency-Key"
 	// HeaderGitHubDelivery is GitHub's delivery ID; a redelivery repeats it.
 	HeaderGitHubDelivery = "X-GitHub-Delivery"
-	// HeaderIdempotentReplayed marks an answer repeated from the store.
-	HeaderIdempotentReplayed = "Idempotent-Replayed"
+	// HeaderReplayed marks an answer repeated from the store.
+	HeaderReplayed = "Idempotent-Replayed"
 )
 
-// MaxIdempotencyKeyLen is the longest accepted idempotency key, in bytes.
-const MaxIdempotencyKeyLen = 255
+// MaxKeyLen is the longest accepted idempotency key, in bytes.
+const MaxKeyLen = 255
 
-// IdempotencyConfig configures the idempotency middleware.
-type IdempotencyConfig struct {
+// Config configures the middleware.
+type Config struct {
 	// Store remembers the answers. Required.
-	Store IdempotencyStore
+	Store Store
 	// Scope names whom a key belongs to (a publisher, a hook): equal keys of
 	// different scopes never meet. Default: every request shares one scope.
 	Scope func(c echo.Context) string
@@ -49,6 +49,15 @@ type IdempotencyConfig struct {
 	// an answer lost on the way from Redis is not stored twice. Use the
 	// store's window (PLEXOR_IDEMPOTENCY_TTL). Default 24h.
 	TokenTTL time.Duration
+}
+
+// DefaultConfig holds the defaults for the zero fields of a Config (Store
+// has none: set it; Log defaults to slog.Default() as it is when
+// ToMiddleware runs).
+var DefaultConfig = Config{
+	Scope:    func(echo.Context) string { return "" },
+	Headers:  []string{HeaderKey},
+	TokenTTL: 24 * time.Hour,
 }
 
 // ToMiddleware validates config and returns the middleware. A request
@@ -76,27 +85,27 @@ type IdempotencyConfig struct {
 //   - Save fails after the request succeeded: the client gets its answer
 //     all the same (what it asked for has been done and must be reported),
 //     and the failure is logged. The key keeps its reservation, so a retry
-//     gets a 409 until the store's lease ends (see RedisIdempotency), and is
+//     gets a 409 until the store's lease ends (see Redis), and is
 //     carried out again after that: the reservation is deliberately not
 //     released, which would let a prompt retry through at once;
 //   - Release fails: logged; the key stays reserved until the lease ends.
 //
 // It reads the body to fingerprint it: put a body limit in front of it.
-func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+func (config Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Store == nil {
-		return nil, errors.New("events: the idempotency middleware needs a store")
+		return nil, errors.New("idempotency: the middleware needs a store")
 	}
 	if config.Scope == nil {
-		config.Scope = func(echo.Context) string { return "" }
+		config.Scope = DefaultConfig.Scope
 	}
 	if len(config.Headers) == 0 {
-		config.Headers = []string{HeaderIdempotencyKey}
+		config.Headers = DefaultConfig.Headers
 	}
 	if config.Log == nil {
 		config.Log = slog.Default()
 	}
 	if config.TokenTTL <= 0 {
-		config.TokenTTL = 24 * time.Hour
+		config.TokenTTL = DefaultConfig.TokenTTL
 	}
 	log := config.Log
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -107,7 +116,7 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			var err error
 			if config.Key != nil {
 				key, ok = config.Key(c)
-			} else if key, ok, err = idempotencyKey(req, config.Headers); err != nil {
+			} else if key, ok, err = keyOf(req, config.Headers); err != nil {
 				return err
 			}
 			if !ok {
@@ -138,7 +147,7 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 					"this idempotency key was used for a different request; use a new key for a new request")
 			case stored != nil:
-				c.Response().Header().Set(HeaderIdempotentReplayed, "true")
+				c.Response().Header().Set(HeaderReplayed, "true")
 				return c.Blob(stored.Status, stored.ContentType, stored.Body)
 			}
 
@@ -178,8 +187,8 @@ func (config IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}, nil
 }
 
-// idempotencyKey returns the key of the first of headers the request has.
-func idempotencyKey(r *http.Request, headers []string) (string, bool, error) {
+// keyOf returns the key of the first of headers the request has.
+func keyOf(r *http.Request, headers []string) (string, bool, error) {
 	for _, h := range headers {
 		vs := r.Header.Values(h)
 		if len(vs) == 0 {
@@ -188,18 +197,18 @@ func idempotencyKey(r *http.Request, headers []string) (string, bool, error) {
 		if len(vs) > 1 {
 			return "", false, errorf(http.StatusBadRequest, "invalid_idempotency_key", "%s given more than once", h)
 		}
-		if !validIdempotencyKey(vs[0]) {
+		if !validKey(vs[0]) {
 			return "", false, errorf(http.StatusBadRequest, "invalid_idempotency_key",
-				"%s must be 1-%d visible ASCII characters (no spaces), e.g. a UUID", h, MaxIdempotencyKeyLen)
+				"%s must be 1-%d visible ASCII characters (no spaces), e.g. a UUID", h, MaxKeyLen)
 		}
 		return vs[0], true, nil
 	}
 	return "", false, nil
 }
 
-// validIdempotencyKey reports whether k is 1-255 bytes from '!' to '~'.
-func validIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > MaxIdempotencyKeyLen {
+// validKey reports whether k is 1-255 bytes from '!' to '~'.
+func validKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxKeyLen {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
@@ -233,6 +242,27 @@ func requestFingerprint(r *http.Request, body []byte) string {
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// readBody reads the whole request body. The body-limit middleware's 413 is
+// passed on; any other read failure is a 400.
+func readBody(r *http.Request) ([]byte, error) {
+	var body bytes.Buffer
+	if n := r.ContentLength; n > 0 && n < maxPresized {
+		body.Grow(int(n) + bytes.MinRead) // room to see the end without growing
+	}
+	if _, err := body.ReadFrom(r.Body); err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, he
+		}
+		return nil, errorf(http.StatusBadRequest, "invalid_body", "the request body could not be read")
+	}
+	return body.Bytes(), nil
+}
+
+// maxPresized bounds the buffer readBody sizes up front from a declared
+// Content-Length (a larger body grows it as it arrives).
+const maxPresized = 64 << 10
 
 // captureWriter passes a response through and keeps a copy of its body.
 type captureWriter struct {

@@ -1,4 +1,4 @@
-package events
+package idempotency_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package events
+package idempotency
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisIdempotencyConfig configures a RedisIdempotency.
-type RedisIdempotencyConfig struct {
+// RedisConfig configures a Redis.
+type RedisConfig struct {
 	// Client is the connection to Redis; the caller owns it. A single
 	// server, Sentinel or Cluster client will do.
 	Client redis.UniversalClient
@@ -29,20 +29,20 @@ type RedisIdempotencyConfig struct {
 	// 24h. Sub-millisecond parts are rounded up to a millisecond.
 	TTL time.Duration
 	// Lease is how long a reservation holds a key before Redis drops it on
-	// its own. Default DefaultIdempotencyLease; see RedisIdempotency.
+	// its own. Default DefaultLease; see Redis.
 	Lease time.Duration
 }
 
-// DefaultIdempotencyLease is the lease of a reservation when
-// RedisIdempotencyConfig.Lease is zero: far longer than a publish takes
+// DefaultLease is the lease of a reservation when
+// RedisConfig.Lease is zero: far longer than a publish takes
 // (milliseconds, and bounded by the server's write timeout), short enough
 // that a key held by a node that died mid-request comes free within a
 // minute.
-const DefaultIdempotencyLease = time.Minute
+const DefaultLease = time.Minute
 
-// RedisIdempotency is the IdempotencyStore of cluster mode: answers live in
-// Redis, shared by every node of a deployment, so a retry that reaches
-// another node is recognised too.
+// Redis is the Store of cluster mode: answers live in Redis, shared by every
+// node of a deployment, so a retry that reaches another node is recognised
+// too.
 //
 // Each key is one Redis string, "{p}:idem:<key>" (p = the prefix), holding
 // either a reservation ("R" and the reserving store's owner ID) or an answer
@@ -71,7 +71,7 @@ const DefaultIdempotencyLease = time.Minute
 // `noeviction`, or a volatile-* policy that the TTL makes them eligible for:
 // an evicted answer is merely forgotten, like one the memory store's bounds
 // drop, but an evicted reservation lets a concurrent retry through).
-type RedisIdempotency struct {
+type Redis struct {
 	client redis.UniversalClient
 	base   string // "{prefix}:idem:"
 	ttl    int64  // milliseconds
@@ -79,37 +79,36 @@ type RedisIdempotency struct {
 	marker string // this store's reservation value: "R" + owner ID
 }
 
-// NewRedisIdempotency returns a Redis-backed IdempotencyStore. It does not
-// talk to Redis: a Redis that is down makes the methods fail, not the
-// construction.
-func NewRedisIdempotency(cfg RedisIdempotencyConfig) (*RedisIdempotency, error) {
+// NewRedis returns a Redis-backed Store. It does not talk to Redis: a Redis
+// that is down makes the methods fail, not the construction.
+func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Client == nil {
-		return nil, errors.New("events: the redis idempotency store needs a client")
+		return nil, errors.New("idempotency: the Redis store needs a client")
 	}
 	if cfg.TTL < 0 {
-		return nil, errors.New("events: idempotency ttl must not be negative")
+		return nil, errors.New("idempotency: the ttl must not be negative")
 	}
 	if cfg.Lease < 0 {
-		return nil, errors.New("events: idempotency lease must not be negative")
+		return nil, errors.New("idempotency: the lease must not be negative")
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = "plexor"
 	}
 	if strings.ContainsAny(prefix, "{}") {
-		return nil, fmt.Errorf("events: redis prefix %q must not contain '{' or '}'", prefix)
+		return nil, fmt.Errorf("idempotency: redis prefix %q must not contain '{' or '}'", prefix)
 	}
 	if cfg.TTL == 0 {
-		cfg.TTL = DefaultMemoryIdempotencyConfig.TTL
+		cfg.TTL = DefaultMemoryConfig.TTL
 	}
 	if cfg.Lease == 0 {
-		cfg.Lease = DefaultIdempotencyLease
+		cfg.Lease = DefaultLease
 	}
 	var owner [8]byte
 	if _, err := rand.Read(owner[:]); err != nil {
-		return nil, fmt.Errorf("events: idempotency owner ID: %w", err)
+		return nil, fmt.Errorf("idempotency: owner ID: %w", err)
 	}
-	return &RedisIdempotency{
+	return &Redis{
 		client: cfg.Client,
 		base:   "{" + prefix + "}:idem:",
 		ttl:    ceilMillis(cfg.TTL),
@@ -125,7 +124,7 @@ func ceilMillis(d time.Duration) int64 {
 }
 
 // redisKey is the Redis key under which the store keeps key.
-func (r *RedisIdempotency) redisKey(key string) string { return r.base + key }
+func (r *Redis) redisKey(key string) string { return r.base + key }
 
 // reserveScript takes a key for a reservation when it is absent and returns
 // nothing, or returns what the key holds.
@@ -150,47 +149,47 @@ end
 return 0
 `)
 
-// Reserve implements IdempotencyStore.
-func (r *RedisIdempotency) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
+// Reserve implements Store.
+func (r *Redis) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
 	v, err := reserveScript.Run(ctx, r.client, []string{r.redisKey(key)}, r.marker, r.lease).Text()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, nil // reserved
 	case err != nil:
-		return nil, fmt.Errorf("events: redis idempotency reserve: %w", err)
+		return nil, fmt.Errorf("idempotency: redis idempotency reserve: %w", err)
 	case len(v) == reservationLen && strings.HasPrefix(v, reservationTag):
 		return nil, ErrKeyInFlight
 	}
 	resp, err := decodeStoredResponse([]byte(v))
 	if err != nil {
-		return nil, fmt.Errorf("events: redis idempotency key %q: %w", r.redisKey(key), err)
+		return nil, fmt.Errorf("idempotency: redis idempotency key %q: %w", r.redisKey(key), err)
 	}
 	return resp, nil
 }
 
-// Save implements IdempotencyStore. It refuses a status that is not a valid
+// Save implements Store. It refuses a status that is not a valid
 // HTTP status (100-999), which could not be replayed.
-func (r *RedisIdempotency) Save(ctx context.Context, key string, resp StoredResponse) error {
+func (r *Redis) Save(ctx context.Context, key string, resp StoredResponse) error {
 	v, err := encodeStoredResponse(resp)
 	if err != nil {
 		return err
 	}
 	if err := r.client.Set(ctx, r.redisKey(key), v, time.Duration(r.ttl)*time.Millisecond).Err(); err != nil {
-		return fmt.Errorf("events: redis idempotency save: %w", err)
+		return fmt.Errorf("idempotency: redis idempotency save: %w", err)
 	}
 	return nil
 }
 
-// Release implements IdempotencyStore. It leaves a saved answer, and a
+// Release implements Store. It leaves a saved answer, and a
 // reservation this store does not hold, in place.
-func (r *RedisIdempotency) Release(ctx context.Context, key string) error {
+func (r *Redis) Release(ctx context.Context, key string) error {
 	if err := releaseScript.Run(ctx, r.client, []string{r.redisKey(key)}, r.marker).Err(); err != nil {
-		return fmt.Errorf("events: redis idempotency release: %w", err)
+		return fmt.Errorf("idempotency: redis idempotency release: %w", err)
 	}
 	return nil
 }
 
-// How a RedisIdempotency writes a key's value.
+// How a Redis writes a key's value.
 //
 // A reservation is "R" followed by the owner ID of the store that holds it
 // (16 hex digits, random per store). An answer is
@@ -216,10 +215,10 @@ const maxStoredHeader = 4096
 // encodeStoredResponse returns the value of an answer.
 func encodeStoredResponse(resp StoredResponse) ([]byte, error) {
 	if resp.Status < 100 || resp.Status > 999 {
-		return nil, fmt.Errorf("events: cannot store an answer with status %d", resp.Status)
+		return nil, fmt.Errorf("idempotency: cannot store an answer with status %d", resp.Status)
 	}
 	if len(resp.Fingerprint) > maxStoredHeader || len(resp.ContentType) > maxStoredHeader {
-		return nil, fmt.Errorf("events: cannot store an answer with a fingerprint or content type over %d bytes", maxStoredHeader)
+		return nil, fmt.Errorf("idempotency: cannot store an answer with a fingerprint or content type over %d bytes", maxStoredHeader)
 	}
 	b := make([]byte, 0, len(answerTag)+3*binary.MaxVarintLen16+len(resp.Fingerprint)+len(resp.ContentType)+len(resp.Body))
 	b = append(b, answerTag...)

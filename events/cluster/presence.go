@@ -1,8 +1,6 @@
-package events
+package cluster
 
 import (
-	"github.com/plexor/plexor/events/hub"
-
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,8 +14,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisPresenceConfig configures a RedisPresence.
-type RedisPresenceConfig struct {
+// Listeners is the side of a hub that presence reads and completes: its own
+// listener counts, and the other nodes'.
+type Listeners interface {
+	// ListenersVersion changes whenever a local listener comes or goes.
+	ListenersVersion() uint64
+	// LocalListeners returns this node's listener count of every channel
+	// that has some, and the ListenersVersion they are of.
+	LocalListeners() (counts map[string]int, version uint64)
+	// SetRemoteListeners replaces what the hub knows of the other nodes'
+	// listeners (channel → count).
+	SetRemoteListeners(counts map[string]int)
+}
+
+// PresenceConfig configures a Presence.
+type PresenceConfig struct {
 	// Client is the connection to the deployment's Redis (the caller owns it).
 	Client redis.UniversalClient
 	// Prefix names the deployment's key space, as for the history store
@@ -25,7 +36,7 @@ type RedisPresenceConfig struct {
 	Prefix string
 	// Hub is this node's hub, whose listeners are published and into which
 	// the other nodes' listeners are merged.
-	Hub *hub.Hub
+	Hub Listeners
 	// Interval is how often this node publishes its counts and reads the
 	// others'. A node that stops refreshing (it died) drops out after three
 	// intervals. Default 2s.
@@ -37,7 +48,7 @@ type RedisPresenceConfig struct {
 	Log *slog.Logger
 }
 
-// RedisPresence makes presence cover every node of a deployment. Each node
+// Presence makes presence cover every node of a deployment. Each node
 // keeps, in Redis, a hash of its channels and listener counts
 // ("{p}:presence:<node>", rewritten when its counts changed, and expiring
 // three intervals after its last refresh) and its name in the set
@@ -47,23 +58,23 @@ type RedisPresenceConfig struct {
 // once, other nodes' within an interval, and a node that died within four
 // (its hash expires after three; the others read every interval).
 // Expiry is Redis's, so node clocks do not matter for it.
-type RedisPresence struct {
-	cfg   RedisPresenceConfig
+type Presence struct {
+	cfg   PresenceConfig
 	key   string // this node's hash
 	nodes string // the set of node names
 	base  string // "{p}:presence:"
 }
 
-// NewRedisPresence returns the presence of one node; Run starts it.
-func NewRedisPresence(cfg RedisPresenceConfig) (*RedisPresence, error) {
+// NewPresence returns the presence of one node; Run starts it.
+func NewPresence(cfg PresenceConfig) (*Presence, error) {
 	if cfg.Client == nil || cfg.Hub == nil {
-		return nil, errors.New("events: cluster presence needs a Redis client and a hub")
+		return nil, errors.New("cluster: presence needs a Redis client and a hub")
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "plexor"
 	}
 	if strings.ContainsAny(cfg.Prefix, "{}") {
-		return nil, errors.New("events: the Redis key prefix must not contain '{' or '}'")
+		return nil, errors.New("cluster: the Redis key prefix must not contain '{' or '}'")
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 2 * time.Second
@@ -75,11 +86,11 @@ func NewRedisPresence(cfg RedisPresenceConfig) (*RedisPresence, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	base := "{" + cfg.Prefix + "}:presence:"
-	return &RedisPresence{cfg: cfg, key: base + cfg.Node, nodes: "{" + cfg.Prefix + "}:nodes", base: base}, nil
+	return &Presence{cfg: cfg, key: base + cfg.Node, nodes: "{" + cfg.Prefix + "}:nodes", base: base}, nil
 }
 
 // Node is this node's name among the nodes.
-func (p *RedisPresence) Node() string { return p.cfg.Node }
+func (p *Presence) Node() string { return p.cfg.Node }
 
 // nodeName is hostname-pid-random: readable for operators, unique per start.
 func nodeName() string {
@@ -95,7 +106,7 @@ func nodeName() string {
 // Run publishes and reads presence every interval until ctx is done, then
 // removes this node's counts so the other nodes drop them at their next
 // read. The caller owns the goroutine that runs it.
-func (p *RedisPresence) Run(ctx context.Context) {
+func (p *Presence) Run(ctx context.Context) {
 	tick := time.NewTicker(p.cfg.Interval)
 	defer tick.Stop()
 	published := ^uint64(0) // the version of the counts in Redis; none yet
@@ -125,10 +136,10 @@ func (p *RedisPresence) Run(ctx context.Context) {
 // refresh writes this node's counts when they changed since version (or
 // when Redis lost them) and extends their life; it returns the version now
 // in Redis.
-func (p *RedisPresence) refresh(ctx context.Context, version uint64) (uint64, error) {
+func (p *Presence) refresh(ctx context.Context, version uint64) (uint64, error) {
 	ttl := 3 * p.cfg.Interval
 	now := float64(time.Now().UnixMilli())
-	if p.cfg.Hub.PresenceVersion() == version {
+	if p.cfg.Hub.ListenersVersion() == version {
 		var kept *redis.BoolCmd
 		_, err := p.cfg.Client.TxPipelined(ctx, func(tx redis.Pipeliner) error {
 			kept = tx.PExpire(ctx, p.key, ttl)
@@ -168,7 +179,7 @@ func (p *RedisPresence) refresh(ctx context.Context, version uint64) (uint64, er
 // read sums the other nodes' counts and hands them to the hub. A node whose
 // hash is gone and that has not refreshed for three intervals is removed
 // from the set.
-func (p *RedisPresence) read(ctx context.Context) error {
+func (p *Presence) read(ctx context.Context) error {
 	names, err := p.cfg.Client.ZRangeWithScores(ctx, p.nodes, 0, -1).Result()
 	if err != nil {
 		return err
@@ -214,7 +225,7 @@ func (p *RedisPresence) read(ctx context.Context) error {
 
 // leave removes this node's counts (best effort: if Redis is unreachable,
 // they expire).
-func (p *RedisPresence) leave() {
+func (p *Presence) leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err := p.cfg.Client.TxPipelined(ctx, func(tx redis.Pipeliner) error {

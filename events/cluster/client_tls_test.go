@@ -1,4 +1,4 @@
-package main
+package cluster_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/plexor/plexor/events/cluster"
 )
 
 // TestRawDialerTLSHandshake: with rediss:// the dial includes the TLS
@@ -33,12 +35,12 @@ func TestRawDialerTLSHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts, err := redisOptions("rediss://" + tt.addr + "?dial_timeout=300ms")
+			opts, err := cluster.Options("rediss://" + tt.addr + "?dial_timeout=300ms")
 			if err != nil {
 				t.Fatal(err)
 			}
 			opts.TLSConfig.RootCAs = roots
-			conn, err := rawDialer(opts)(context.Background(), "tcp", tt.addr)
+			conn, err := opts.Dialer(context.Background(), "tcp", tt.addr)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("dial: got error %v, want an error: %v", err, tt.wantErr)
 			}

@@ -1,26 +1,24 @@
-package events
+package idempotency_test
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/plexor/plexor/events/idempotency"
+	"github.com/plexor/plexor/events/idempotency/idemtest"
 	"github.com/plexor/plexor/history/redistest"
 )
 
-func newRedisIdem(t testing.TB, cfg RedisIdempotencyConfig) *RedisIdempotency {
+func newRedis(t testing.TB, cfg idempotency.RedisConfig) *idempotency.Redis {
 	t.Helper()
-	s, err := NewRedisIdempotency(cfg)
+	s, err := idempotency.NewRedis(cfg)
 	if err != nil {
-		t.Fatalf("NewRedisIdempotency: %v", err)
+		t.Fatalf("NewRedis: %v", err)
 	}
 	return s
 }
@@ -29,41 +27,41 @@ func newRedisIdem(t testing.TB, cfg RedisIdempotencyConfig) *RedisIdempotency {
 // once its clock is past the expiry, so a little more than d must pass.
 func elapseReal(d time.Duration) { time.Sleep(d + 20*time.Millisecond) }
 
-func TestRedisIdempotencyConformance(t *testing.T) {
+func TestRedisConformance(t *testing.T) {
 	client := needRedis(t)
-	runIdempotencyStoreSuite(t, func(t *testing.T, ttl time.Duration) idemSubject {
-		return idemSubject{
-			Store:  newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: newPrefix(), TTL: ttl}),
+	idemtest.Run(t, func(t *testing.T, ttl time.Duration) idemtest.Subject {
+		return idemtest.Subject{
+			Store:  newRedis(t, idempotency.RedisConfig{Client: client, Prefix: newPrefix(), TTL: ttl}),
 			Elapse: elapseReal,
 		}
 	})
 }
 
-func TestNewRedisIdempotencyConfig(t *testing.T) {
+func TestNewRedisConfig(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	t.Cleanup(func() { _ = client.Close() })
 	tests := []struct {
 		name      string
-		cfg       RedisIdempotencyConfig
+		cfg       idempotency.RedisConfig
 		wantErr   string // "" = valid
 		wantKey   string // the Redis key of "k"
 		wantTTL   int64  // milliseconds
 		wantLease int64  // milliseconds
 	}{
-		{"defaults", RedisIdempotencyConfig{Client: client}, "", "{plexor}:idem:k", 24 * 3600 * 1000, 60 * 1000},
-		{"prefix, ttl and lease", RedisIdempotencyConfig{Client: client, Prefix: "app1", TTL: time.Hour, Lease: 5 * time.Second},
+		{"defaults", idempotency.RedisConfig{Client: client}, "", "{plexor}:idem:k", 24 * 3600 * 1000, 60 * 1000},
+		{"prefix, ttl and lease", idempotency.RedisConfig{Client: client, Prefix: "app1", TTL: time.Hour, Lease: 5 * time.Second},
 			"", "{app1}:idem:k", 3600 * 1000, 5000},
-		{"sub-millisecond rounds up", RedisIdempotencyConfig{Client: client, TTL: time.Microsecond, Lease: 1500 * time.Microsecond},
+		{"sub-millisecond rounds up", idempotency.RedisConfig{Client: client, TTL: time.Microsecond, Lease: 1500 * time.Microsecond},
 			"", "{plexor}:idem:k", 1, 2},
-		{"no client", RedisIdempotencyConfig{}, "needs a client", "", 0, 0},
-		{"negative ttl", RedisIdempotencyConfig{Client: client, TTL: -time.Second}, "ttl must not be negative", "", 0, 0},
-		{"negative lease", RedisIdempotencyConfig{Client: client, Lease: -time.Second}, "lease must not be negative", "", 0, 0},
-		{"prefix with {", RedisIdempotencyConfig{Client: client, Prefix: "a{b"}, "must not contain", "", 0, 0},
-		{"prefix with }", RedisIdempotencyConfig{Client: client, Prefix: "a}b"}, "must not contain", "", 0, 0},
+		{"no client", idempotency.RedisConfig{}, "needs a client", "", 0, 0},
+		{"negative ttl", idempotency.RedisConfig{Client: client, TTL: -time.Second}, "ttl must not be negative", "", 0, 0},
+		{"negative lease", idempotency.RedisConfig{Client: client, Lease: -time.Second}, "lease must not be negative", "", 0, 0},
+		{"prefix with {", idempotency.RedisConfig{Client: client, Prefix: "a{b"}, "must not contain", "", 0, 0},
+		{"prefix with }", idempotency.RedisConfig{Client: client, Prefix: "a}b"}, "must not contain", "", 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewRedisIdempotency(tt.cfg)
+			s, err := idempotency.NewRedis(tt.cfg)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -73,23 +71,23 @@ func TestNewRedisIdempotencyConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v, want none", err)
 			}
-			if got := s.redisKey("k"); got != tt.wantKey {
+			if got := idempotency.RedisKey(s, "k"); got != tt.wantKey {
 				t.Errorf("key = %q, want %q", got, tt.wantKey)
 			}
-			if s.ttl != tt.wantTTL || s.lease != tt.wantLease {
-				t.Errorf("ttl, lease = %d ms, %d ms; want %d ms, %d ms", s.ttl, s.lease, tt.wantTTL, tt.wantLease)
+			if ttl, lease := idempotency.RedisExpiries(s); ttl != tt.wantTTL || lease != tt.wantLease {
+				t.Errorf("ttl, lease = %d ms, %d ms; want %d ms, %d ms", ttl, lease, tt.wantTTL, tt.wantLease)
 			}
 		})
 	}
 }
 
-// TestRedisIdempotencyExpiries: a reservation expires after the lease, an
+// TestRedisExpiries: a reservation expires after the lease, an
 // answer after the TTL, as Redis sees them (PTTL: no waiting).
-func TestRedisIdempotencyExpiries(t *testing.T) {
+func TestRedisExpiries(t *testing.T) {
 	client := needRedis(t)
 	ctx := t.Context()
 	const ttl, lease = 24 * time.Hour, 30 * time.Second
-	s := newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: newPrefix(), TTL: ttl, Lease: lease})
+	s := newRedis(t, idempotency.RedisConfig{Client: client, Prefix: newPrefix(), TTL: ttl, Lease: lease})
 	steps := []struct {
 		name     string
 		do       func() error
@@ -97,8 +95,8 @@ func TestRedisIdempotencyExpiries(t *testing.T) {
 	}{
 		{"reserved: the lease", func() error { _, err := s.Reserve(ctx, "k"); return err }, 0, lease},
 		{"still reserved: the lease is not renewed", func() error {
-			if _, err := s.Reserve(ctx, "k"); !errors.Is(err, ErrKeyInFlight) {
-				return fmt.Errorf("second Reserve: %v, want ErrKeyInFlight", err)
+			if _, err := s.Reserve(ctx, "k"); !errors.Is(err, idempotency.ErrKeyInFlight) {
+				return fmt.Errorf("second Reserve: %v, want idempotency.ErrKeyInFlight", err)
 			}
 			return nil
 		}, 0, lease},
@@ -109,7 +107,7 @@ func TestRedisIdempotencyExpiries(t *testing.T) {
 			if err := st.do(); err != nil {
 				t.Fatal(err)
 			}
-			got, err := client.PTTL(ctx, s.redisKey("k")).Result()
+			got, err := client.PTTL(ctx, idempotency.RedisKey(s, "k")).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,17 +118,17 @@ func TestRedisIdempotencyExpiries(t *testing.T) {
 	}
 }
 
-// TestRedisIdempotencyNodes: stores of one prefix are nodes of one
+// TestRedisNodes: stores of one prefix are nodes of one
 // deployment and see each other's keys; another prefix is another
 // deployment, and sees none.
-func TestRedisIdempotencyNodes(t *testing.T) {
+func TestRedisNodes(t *testing.T) {
 	client := needRedis(t)
 	ctx := t.Context()
 	prefix := newPrefix()
-	nodes := map[string]*RedisIdempotency{
-		"a":     newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: prefix}),
-		"b":     newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: prefix}),
-		"other": newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: prefix + "x"}),
+	nodes := map[string]*idempotency.Redis{
+		"a":     newRedis(t, idempotency.RedisConfig{Client: client, Prefix: prefix}),
+		"b":     newRedis(t, idempotency.RedisConfig{Client: client, Prefix: prefix}),
+		"other": newRedis(t, idempotency.RedisConfig{Client: client, Prefix: prefix + "x"}),
 	}
 	steps := []struct {
 		name    string
@@ -141,13 +139,13 @@ func TestRedisIdempotencyNodes(t *testing.T) {
 		want    string // body of the remembered answer; "" = none
 	}{
 		{"a reserves", "a", "reserve", "k", nil, ""},
-		{"b sees a's reservation", "b", "reserve", "k", ErrKeyInFlight, ""},
+		{"b sees a's reservation", "b", "reserve", "k", idempotency.ErrKeyInFlight, ""},
 		{"another deployment does not", "other", "reserve", "k", nil, ""},
 		{"b cannot release a's reservation", "b", "release", "k", nil, ""},
-		{"so a still holds it", "b", "reserve", "k", ErrKeyInFlight, ""},
+		{"so a still holds it", "b", "reserve", "k", idempotency.ErrKeyInFlight, ""},
 		{"a saves", "a", "save", "k", nil, ""},
 		{"b replays a's answer", "b", "reserve", "k", nil, "from a"},
-		{"the other deployment still holds its own reservation", "other", "reserve", "k", ErrKeyInFlight, ""},
+		{"the other deployment still holds its own reservation", "other", "reserve", "k", idempotency.ErrKeyInFlight, ""},
 		{"and saves its own answer", "other", "save", "k", nil, ""},
 		{"which a does not see", "a", "reserve", "k", nil, "from a"},
 		{"b reserves a second key", "b", "reserve", "k2", nil, ""},
@@ -160,7 +158,7 @@ func TestRedisIdempotencyNodes(t *testing.T) {
 	for _, st := range steps { // steps of one story: they run in order
 		t.Run(st.name, func(t *testing.T) {
 			s := nodes[st.node]
-			var got *StoredResponse
+			var got *idempotency.StoredResponse
 			var err error
 			switch st.op {
 			case "reserve":
@@ -190,34 +188,34 @@ func TestRedisIdempotencyNodes(t *testing.T) {
 	}
 }
 
-// TestRedisIdempotencyLease: the reservation of a node that died (never
+// TestRedisLease: the reservation of a node that died (never
 // saves nor releases) ends with its lease, and the key can be reserved by
 // another node; the dead node's late Release does not end the new one.
-func TestRedisIdempotencyLease(t *testing.T) {
+func TestRedisLease(t *testing.T) {
 	client := needRedis(t)
 	ctx := t.Context()
 	prefix := newPrefix()
 	const lease = time.Second
-	dying := newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: prefix, Lease: lease})
-	alive := newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: prefix, Lease: time.Hour})
+	dying := newRedis(t, idempotency.RedisConfig{Client: client, Prefix: prefix, Lease: lease})
+	alive := newRedis(t, idempotency.RedisConfig{Client: client, Prefix: prefix, Lease: time.Hour})
 
 	began := time.Now()
 	if got, err := dying.Reserve(ctx, "k"); got != nil || err != nil {
 		t.Fatalf("first Reserve = %v, %v; want a reservation", got, err)
 	}
 	// Refused while the lease runs — unless a whole lease has already passed.
-	if _, err := alive.Reserve(ctx, "k"); !errors.Is(err, ErrKeyInFlight) && time.Since(began) < lease {
-		t.Fatalf("Reserve during the lease: err = %v, want ErrKeyInFlight", err)
+	if _, err := alive.Reserve(ctx, "k"); !errors.Is(err, idempotency.ErrKeyInFlight) && time.Since(began) < lease {
+		t.Fatalf("Reserve during the lease: err = %v, want idempotency.ErrKeyInFlight", err)
 	}
 	elapseReal(lease)
 	steps := []struct {
 		name    string
-		do      func() (*StoredResponse, error)
+		do      func() (*idempotency.StoredResponse, error)
 		wantErr error
 	}{
-		{"another node reserves once the lease ended", func() (*StoredResponse, error) { return alive.Reserve(ctx, "k") }, nil},
-		{"the dead node releases late", func() (*StoredResponse, error) { return nil, dying.Release(ctx, "k") }, nil},
-		{"the new reservation holds", func() (*StoredResponse, error) { return dying.Reserve(ctx, "k") }, ErrKeyInFlight},
+		{"another node reserves once the lease ended", func() (*idempotency.StoredResponse, error) { return alive.Reserve(ctx, "k") }, nil},
+		{"the dead node releases late", func() (*idempotency.StoredResponse, error) { return nil, dying.Release(ctx, "k") }, nil},
+		{"the new reservation holds", func() (*idempotency.StoredResponse, error) { return dying.Reserve(ctx, "k") }, idempotency.ErrKeyInFlight},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -229,13 +227,13 @@ func TestRedisIdempotencyLease(t *testing.T) {
 	}
 }
 
-// TestRedisIdempotencyJunk: a value the store cannot read is an error, not
+// TestRedisJunk: a value the store cannot read is an error, not
 // a reservation, an answer or a panic.
-func TestRedisIdempotencyJunk(t *testing.T) {
+func TestRedisJunk(t *testing.T) {
 	client := needRedis(t)
 	ctx := t.Context()
-	s := newRedisIdem(t, RedisIdempotencyConfig{Client: client, Prefix: newPrefix()})
-	valid, err := encodeStoredResponse(answer("x"))
+	s := newRedis(t, idempotency.RedisConfig{Client: client, Prefix: newPrefix()})
+	valid, err := idempotency.EncodeStoredResponse(answer("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +259,11 @@ func TestRedisIdempotencyJunk(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := fmt.Sprint("junk", i)
-			if err := client.Set(ctx, s.redisKey(key), tt.value, time.Minute).Err(); err != nil {
+			if err := client.Set(ctx, idempotency.RedisKey(s, key), tt.value, time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.Reserve(ctx, key)
-			if err == nil || errors.Is(err, ErrKeyInFlight) || got != nil {
+			if err == nil || errors.Is(err, idempotency.ErrKeyInFlight) || got != nil {
 				t.Fatalf("Reserve of %q = %v, %v; want a decoding error", tt.value, got, err)
 			}
 		})
@@ -275,21 +273,21 @@ func TestRedisIdempotencyJunk(t *testing.T) {
 func TestStoredResponseEncoding(t *testing.T) {
 	tests := []struct {
 		name    string
-		resp    StoredResponse
+		resp    idempotency.StoredResponse
 		wantErr bool
 		wantLen int // encoded size; 0 = not checked
 	}{
-		{"typical", StoredResponse{Fingerprint: strings.Repeat("f", 64), Status: 200, ContentType: "application/json", Body: []byte(`{"id":"1"}`)},
+		{"typical", idempotency.StoredResponse{Fingerprint: strings.Repeat("f", 64), Status: 200, ContentType: "application/json", Body: []byte(`{"id":"1"}`)},
 			false, 2 + 1 + 64 + 2 + 1 + 16 + 10},
-		{"empty", StoredResponse{Status: 204}, false, 2 + 1 + 2 + 1},
-		{"status 99", StoredResponse{Status: 99}, true, 0},
-		{"status 1000", StoredResponse{Status: 1000}, true, 0},
-		{"huge fingerprint", StoredResponse{Status: 200, Fingerprint: strings.Repeat("f", maxStoredHeader+1)}, true, 0},
-		{"huge content type", StoredResponse{Status: 200, ContentType: strings.Repeat("t", maxStoredHeader+1)}, true, 0},
+		{"empty", idempotency.StoredResponse{Status: 204}, false, 2 + 1 + 2 + 1},
+		{"status 99", idempotency.StoredResponse{Status: 99}, true, 0},
+		{"status 1000", idempotency.StoredResponse{Status: 1000}, true, 0},
+		{"huge fingerprint", idempotency.StoredResponse{Status: 200, Fingerprint: strings.Repeat("f", idempotency.MaxStoredHeader+1)}, true, 0},
+		{"huge content type", idempotency.StoredResponse{Status: 200, ContentType: strings.Repeat("t", idempotency.MaxStoredHeader+1)}, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := encodeStoredResponse(tt.resp)
+			v, err := idempotency.EncodeStoredResponse(tt.resp)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("encode err = %v, want an error: %v", err, tt.wantErr)
 			}
@@ -299,7 +297,7 @@ func TestStoredResponseEncoding(t *testing.T) {
 			if tt.wantLen != 0 && len(v) != tt.wantLen {
 				t.Errorf("encoded size = %d, want %d", len(v), tt.wantLen)
 			}
-			got, err := decodeStoredResponse(v)
+			got, err := idempotency.DecodeStoredResponse(v)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -314,22 +312,22 @@ func TestStoredResponseEncoding(t *testing.T) {
 // FuzzDecodeStoredResponse: decoding any value returns an error or an answer
 // that encodes back to the same value; it never panics.
 func FuzzDecodeStoredResponse(f *testing.F) {
-	for _, r := range []StoredResponse{answer("x"), {Status: 204}, {Fingerprint: "f", Status: 201, ContentType: "text/plain", Body: []byte("\x00\n")}} {
-		v, _ := encodeStoredResponse(r)
+	for _, r := range []idempotency.StoredResponse{answer("x"), {Status: 204}, {Fingerprint: "f", Status: 201, ContentType: "text/plain", Body: []byte("\x00\n")}} {
+		v, _ := idempotency.EncodeStoredResponse(r)
 		f.Add(v)
 	}
 	f.Add([]byte("R0123456789abcdef"))
 	f.Add([]byte("A1\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		got, err := decodeStoredResponse(v)
+		got, err := idempotency.DecodeStoredResponse(v)
 		if err != nil {
 			return
 		}
-		again, err := encodeStoredResponse(*got)
+		again, err := idempotency.EncodeStoredResponse(*got)
 		if err != nil {
 			t.Fatalf("decoded %+v does not encode: %v", got, err)
 		}
-		if _, err := decodeStoredResponse(again); err != nil {
+		if _, err := idempotency.DecodeStoredResponse(again); err != nil {
 			t.Fatalf("re-encoded %q does not decode: %v", again, err)
 		}
 	})
@@ -352,10 +350,10 @@ func downClient(t *testing.T) *redis.Client {
 	return client
 }
 
-// TestRedisIdempotencyDown: with Redis unreachable — never there, or
+// TestRedisDown: with Redis unreachable — never there, or
 // stopped while in use — every call fails promptly with an error (not
-// ErrKeyInFlight, not a silent success).
-func TestRedisIdempotencyDown(t *testing.T) {
+// idempotency.ErrKeyInFlight, not a silent success).
+func TestRedisDown(t *testing.T) {
 	if redistest.Skipped() {
 		t.Skip("PLEXOR_SKIP_REDIS=1")
 	}
@@ -372,23 +370,23 @@ func TestRedisIdempotencyDown(t *testing.T) {
 		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1,
 	})
 	t.Cleanup(func() { _ = stoppedClient.Close() })
-	stopped := newRedisIdem(t, RedisIdempotencyConfig{Client: stoppedClient})
+	stopped := newRedis(t, idempotency.RedisConfig{Client: stoppedClient})
 	if _, err := stopped.Reserve(ctx, "k"); err != nil {
 		t.Fatalf("Reserve before the stop: %v", err)
 	}
 	server.Stop()
 
-	stores := map[string]*RedisIdempotency{
-		"closed port":    newRedisIdem(t, RedisIdempotencyConfig{Client: downClient(t)}),
+	stores := map[string]*idempotency.Redis{
+		"closed port":    newRedis(t, idempotency.RedisConfig{Client: downClient(t)}),
 		"server stopped": stopped,
 	}
 	calls := []struct {
 		name string
-		call func(s *RedisIdempotency) error
+		call func(s *idempotency.Redis) error
 	}{
-		{"Reserve", func(s *RedisIdempotency) error { _, err := s.Reserve(ctx, "k"); return err }},
-		{"Save", func(s *RedisIdempotency) error { return s.Save(ctx, "k", answer("x")) }},
-		{"Release", func(s *RedisIdempotency) error { return s.Release(ctx, "k") }},
+		{"Reserve", func(s *idempotency.Redis) error { _, err := s.Reserve(ctx, "k"); return err }},
+		{"Save", func(s *idempotency.Redis) error { return s.Save(ctx, "k", answer("x")) }},
+		{"Release", func(s *idempotency.Redis) error { return s.Release(ctx, "k") }},
 	}
 	const prompt = 2 * time.Second
 	for name, s := range stores {
@@ -397,7 +395,7 @@ func TestRedisIdempotencyDown(t *testing.T) {
 				began := time.Now()
 				err := c.call(s)
 				took := time.Since(began)
-				if err == nil || errors.Is(err, ErrKeyInFlight) || !strings.Contains(err.Error(), "redis idempotency") {
+				if err == nil || errors.Is(err, idempotency.ErrKeyInFlight) || !strings.Contains(err.Error(), "redis idempotency") {
 					t.Errorf("%s with Redis down: err = %v, want a Redis error", c.name, err)
 				}
 				if took > prompt {
@@ -405,50 +403,5 @@ func TestRedisIdempotencyDown(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestIdempotencyMiddlewareRedisDown: a publish with an idempotency key while
-// Redis is down is a 503 idempotency_unavailable and publishes nothing; one
-// without a key does not need Redis. (No redis-server needed: nothing
-// listens on the port.)
-func TestIdempotencyMiddlewareRedisDown(t *testing.T) {
-	store := newRedisIdem(t, RedisIdempotencyConfig{Client: downClient(t)})
-	e := echo.New()
-	e.HTTPErrorHandler = ErrorHandler(discardLog())
-	mw, err := IdempotencyConfig{Store: store, Log: discardLog()}.ToMiddleware()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int32
-	e.POST("/publish", func(c echo.Context) error {
-		calls.Add(1)
-		return c.JSON(http.StatusOK, map[string]string{"id": "1"})
-	}, mw)
-	tests := []struct {
-		name       string
-		key        string
-		wantStatus int
-		wantBody   string
-		wantCalls  int32
-	}{
-		{"with a key", "k", 503, `{"error":{"status":503,"code":"idempotency_unavailable","message":`, 0},
-		{"without a key", "", 200, `{"id":"1"}`, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader("x"))
-			if tt.key != "" {
-				req.Header.Set(HeaderIdempotencyKey, tt.key)
-			}
-			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
-			if rec.Code != tt.wantStatus || !strings.HasPrefix(rec.Body.String(), tt.wantBody) {
-				t.Fatalf("got %d %s, want %d %s…", rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
-			}
-			if got := calls.Load(); got != tt.wantCalls {
-				t.Fatalf("handler ran %d times in all, want %d", got, tt.wantCalls)
-			}
-		})
 	}
 }
