@@ -205,8 +205,12 @@ func TestMemoryHistoryConfig(t *testing.T) {
 	}{
 		{"defaults", nil, []history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
 		{"demo settings", map[string]string{"PLEXOR_DEMO_PREFIX": "try-", "PLEXOR_DEMO_HISTORY_SIZE": "5", "PLEXOR_DEMO_HISTORY_TTL": "0"},
-			[]history.ChannelClass{{Prefix: "try-", Size: 5}}},
+			[]history.ChannelClass{{Prefix: "try-", Size: 5, TTL: 24 * time.Hour}}}, // no age limit of its own
 		{"demo publisher off", map[string]string{"PLEXOR_DEMO_PUBLISH": "false"}, nil},
+		{"never more than other channels", map[string]string{"PLEXOR_HISTORY_SIZE": "3", "PLEXOR_HISTORY_TTL": "1m"},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 3, TTL: time.Minute}}},
+		{"no age limit for others", map[string]string{"PLEXOR_HISTORY_TTL": "0"},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,8 +221,8 @@ func TestMemoryHistoryConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := memoryHistoryConfig(cfg)
-			if got.MaxChannels != 500 || got.MaxBytes != 2<<20 || got.Size != 1000 || got.TTL != 24*time.Hour {
-				t.Errorf("memoryHistoryConfig = %+v, want bounds 500 channels, 2097152 bytes and the default size and ttl", got)
+			if got.MaxChannels != 500 || got.MaxBytes != 2<<20 || got.Size != cfg.HistorySize || got.TTL != cfg.HistoryTTL {
+				t.Errorf("memoryHistoryConfig = %+v, want bounds 500 channels, 2097152 bytes and PLEXOR_HISTORY_SIZE and _TTL", got)
 			}
 			if !slices.Equal(got.Classes, tt.wantClasses) {
 				t.Errorf("classes = %+v, want %+v", got.Classes, tt.wantClasses)
