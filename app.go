@@ -1,10 +1,6 @@
 package main
 
 import (
-	"github.com/plexor/plexor/events/hub"
-
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
+	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/idempotency"
 	"github.com/plexor/plexor/static"
 )
@@ -171,18 +168,15 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 		return err
 	}
 	// A delivery can also be replayed by whoever captured it, with its keys
-	// changed or removed: so the verified signature is a key of its own, and
+	// changed or removed, or its signature spelled otherwise: so what the
+	// verified signature covers is a key of its own (auth.DeliveryKey), and
 	// a replay within the idempotency window only gets the first answer.
 	onceBySignature, err := idempotency.Config{
 		Store:    store,
 		Log:      log,
 		TokenTTL: tokenTTL,
 		Scope:    func(echo.Context) string { return "hook-signature:" + h.Name },
-		Key: func(c echo.Context) (string, bool) {
-			sig := c.Request().Header.Get(auth.SignatureHeader(h.Scheme))
-			sum := sha256.Sum256([]byte(sig))
-			return hex.EncodeToString(sum[:]), sig != ""
-		},
+		Key:      auth.DeliveryKey,
 	}.ToMiddleware()
 	if err != nil {
 		return err

@@ -30,6 +30,8 @@ type Config struct {
 	AdminTokens         []string      `env:"ADMIN_TOKENS"`
 	HistorySize         int           `env:"HISTORY_SIZE" envDefault:"1000"`
 	HistoryTTL          time.Duration `env:"HISTORY_TTL" envDefault:"24h"`
+	HistoryMaxChannels  int           `env:"HISTORY_MAX_CHANNELS" envDefault:"1000000"`
+	HistoryMaxBytes     int64         `env:"HISTORY_MAX_BYTES" envDefault:"536870912"`
 	Heartbeat           time.Duration `env:"HEARTBEAT" envDefault:"15s"`
 	Retry               time.Duration `env:"RETRY" envDefault:"2s"`
 	MaxChannels         int           `env:"MAX_CHANNELS" envDefault:"100"`
@@ -52,6 +54,8 @@ type Config struct {
 	DemoPublish         bool          `env:"DEMO_PUBLISH" envDefault:"true"`
 	PublishLane         bool          `env:"PUBLISH_LANE" envDefault:"true"`
 	DemoPrefix          string        `env:"DEMO_PREFIX" envDefault:"demo_"`
+	DemoHistorySize     int           `env:"DEMO_HISTORY_SIZE" envDefault:"50"`
+	DemoHistoryTTL      time.Duration `env:"DEMO_HISTORY_TTL" envDefault:"10m"`
 	CORSOrigins         []string      `env:"CORS_ORIGINS"`
 	LogLevel            slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat           string        `env:"LOG_FORMAT" envDefault:"text"`
@@ -266,6 +270,18 @@ func (c Config) validate() error {
 	}
 	if c.HistoryTTL < 0 {
 		bad("HISTORY_TTL", "must not be negative (0 means no age limit), got %s", c.HistoryTTL)
+	}
+	if c.HistoryMaxChannels != 0 && (c.HistoryMaxChannels < 100 || c.HistoryMaxChannels > 100_000_000) {
+		bad("HISTORY_MAX_CHANNELS", "must be 0 (no bound) or between 100 and 100000000 channels, got %d", c.HistoryMaxChannels)
+	}
+	if c.HistoryMaxBytes != 0 && c.HistoryMaxBytes < 1<<20 {
+		bad("HISTORY_MAX_BYTES", "must be 0 (no bound) or at least 1048576 bytes, got %d", c.HistoryMaxBytes)
+	}
+	if c.DemoHistorySize < 0 || c.DemoHistorySize > 1_000_000 {
+		bad("DEMO_HISTORY_SIZE", "must be between 0 and 1000000 events per demo channel, got %d", c.DemoHistorySize)
+	}
+	if c.DemoHistoryTTL < 0 {
+		bad("DEMO_HISTORY_TTL", "must not be negative (0 means no age limit), got %s", c.DemoHistoryTTL)
 	}
 	if c.Heartbeat < 100*time.Millisecond {
 		bad("HEARTBEAT", "must be at least 100ms, got %s", c.Heartbeat)

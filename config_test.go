@@ -1,9 +1,13 @@
 package main
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/history"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -18,6 +22,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"addr", cfg.Addr, ":8080"},
 		{"history size", cfg.HistorySize, 1000},
 		{"history ttl", cfg.HistoryTTL, 24 * time.Hour},
+		{"history channel bound", cfg.HistoryMaxChannels, 1_000_000},
+		{"history byte bound", cfg.HistoryMaxBytes, int64(512 << 20)},
+		{"demo history size", cfg.DemoHistorySize, 50},
+		{"demo history ttl", cfg.DemoHistoryTTL, 10 * time.Minute},
 		{"heartbeat", cfg.Heartbeat, 15 * time.Second},
 		{"max channels", cfg.MaxChannels, 100},
 		{"write interval", cfg.WriteInterval, time.Millisecond},
@@ -55,6 +63,12 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"negative size", "PLEXOR_HISTORY_SIZE", "-1", "PLEXOR_HISTORY_SIZE: must be between 0 and 1000000"},
 		{"not a duration", "PLEXOR_HISTORY_TTL", "1 day", "PLEXOR_HISTORY_TTL: invalid value: expected a duration"},
 		{"negative ttl", "PLEXOR_HISTORY_TTL", "-5s", "PLEXOR_HISTORY_TTL: must not be negative"},
+		{"tiny channel bound", "PLEXOR_HISTORY_MAX_CHANNELS", "10", "PLEXOR_HISTORY_MAX_CHANNELS: must be 0 (no bound) or between 100 and 100000000"},
+		{"negative channel bound", "PLEXOR_HISTORY_MAX_CHANNELS", "-1", "PLEXOR_HISTORY_MAX_CHANNELS: must be 0 (no bound)"},
+		{"byte bound not a number", "PLEXOR_HISTORY_MAX_BYTES", "512MiB", "PLEXOR_HISTORY_MAX_BYTES: invalid value: expected a whole number"},
+		{"tiny byte bound", "PLEXOR_HISTORY_MAX_BYTES", "1000", "PLEXOR_HISTORY_MAX_BYTES: must be 0 (no bound) or at least 1048576"},
+		{"negative demo size", "PLEXOR_DEMO_HISTORY_SIZE", "-1", "PLEXOR_DEMO_HISTORY_SIZE: must be between 0 and 1000000"},
+		{"negative demo ttl", "PLEXOR_DEMO_HISTORY_TTL", "-1m", "PLEXOR_DEMO_HISTORY_TTL: must not be negative"},
 		{"heartbeat too fast", "PLEXOR_HEARTBEAT", "1ms", "PLEXOR_HEARTBEAT: must be at least 100ms"},
 		{"zero channels", "PLEXOR_MAX_CHANNELS", "0", "PLEXOR_MAX_CHANNELS: must be between 1 and 10000"},
 		{"short token", "PLEXOR_PUBLISH_TOKENS", "secret", "PLEXOR_PUBLISH_TOKENS: a token must be at least 16"},
@@ -129,5 +143,41 @@ func TestPatternMeetsPrefix(t *testing.T) {
 		if got := patternMeetsPrefix(tt.pattern, tt.prefix); got != tt.want {
 			t.Errorf("patternMeetsPrefix(%q, %q) = %v, want %v", tt.pattern, tt.prefix, got, tt.want)
 		}
+	}
+}
+
+// TestMemoryHistoryConfig: the bounds always apply; the demo channels get
+// their own limits only while the demo publisher is on.
+func TestMemoryHistoryConfig(t *testing.T) {
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantClasses []history.ChannelClass
+	}{
+		{"defaults", nil, []history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
+		{"demo settings", map[string]string{"PLEXOR_DEMO_PREFIX": "try-", "PLEXOR_DEMO_HISTORY_SIZE": "5", "PLEXOR_DEMO_HISTORY_TTL": "0"},
+			[]history.ChannelClass{{Prefix: "try-", Size: 5, TTL: 24 * time.Hour}}}, // no age limit of its own
+		{"demo publisher off", map[string]string{"PLEXOR_DEMO_PUBLISH": "false"}, nil},
+		{"never more than other channels", map[string]string{"PLEXOR_HISTORY_SIZE": "3", "PLEXOR_HISTORY_TTL": "1m"},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 3, TTL: time.Minute}}},
+		{"no age limit for others", map[string]string{"PLEXOR_HISTORY_TTL": "0"},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"PLEXOR_HISTORY_MAX_CHANNELS": "500", "PLEXOR_HISTORY_MAX_BYTES": "2097152"}
+			maps.Copy(env, tt.env)
+			cfg, err := loadConfig(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := memoryHistoryConfig(cfg)
+			if got.MaxChannels != 500 || got.MaxBytes != 2<<20 || got.Size != cfg.HistorySize || got.TTL != cfg.HistoryTTL {
+				t.Errorf("memoryHistoryConfig = %+v, want bounds 500 channels, 2097152 bytes and PLEXOR_HISTORY_SIZE and _TTL", got)
+			}
+			if !slices.Equal(got.Classes, tt.wantClasses) {
+				t.Errorf("classes = %+v, want %+v", got.Classes, tt.wantClasses)
+			}
+		})
 	}
 }

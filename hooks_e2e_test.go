@@ -90,6 +90,10 @@ func TestHookDeliveries(t *testing.T) {
 	feed := subscribe(t, feedURL(s.base, "repo")+"&format=envelope", "")
 	push := `{"ref":"refs/heads/main","head_commit":{"id":"abc123","message":"fix"}}`
 	status := `{"build":42,"state":"passed"}`
+	// Other deliveries: the same body and time signed with another secret
+	// would be the same delivery again (TestRespelledDeliveryPublishesOnce).
+	push2 := `{"ref":"refs/heads/main","head_commit":{"id":"def456","message":"fix"}}`
+	status2 := `{"build":43,"state":"passed"}`
 	now := time.Now()
 
 	tests := []struct {
@@ -101,14 +105,14 @@ func TestHookDeliveries(t *testing.T) {
 		wantData   string // published data (envelope JSON), for 200s
 	}{
 		{"github: valid", "/hooks/github", push, githubDelivery(hookSecret, push), 200, "", `{"id":"abc123","message":"fix"}`},
-		{"github: previous secret", "/hooks/github", push, githubDelivery(hookSecretPrev, push), 200, "", `{"id":"abc123","message":"fix"}`},
+		{"github: previous secret", "/hooks/github", push2, githubDelivery(hookSecretPrev, push2), 200, "", `{"id":"def456","message":"fix"}`},
 		{"github: wrong secret", "/hooks/github", push, githubDelivery("not-the-hook-secret-at-all", push), 401, "unauthorized", ""},
 		{"github: tampered body", "/hooks/github", strings.Replace(push, "fix", "evil", 1), githubDelivery(hookSecret, push), 401, "unauthorized", ""},
 		{"github: missing signature", "/hooks/github", push, []string{"Content-Type", "application/json"}, 401, "unauthorized", ""},
 		{"github: malformed signature", "/hooks/github", push, []string{auth.GitHubSignatureHeader, "sha1=00"}, 401, "unauthorized", ""},
 		{"github: signed but without the field", "/hooks/github", `{"zen":"hi"}`, githubDelivery(hookSecret, `{"zen":"hi"}`), 400, "missing_field", ""},
 		{"ci: valid", "/hooks/ci", status, plexorDelivery(now, status, hookSecret), 200, "", status},
-		{"ci: rotated sender secret", "/hooks/ci", status, plexorDelivery(now, status, "the-senders-new-secret-0000", hookSecret), 200, "", status},
+		{"ci: rotated sender secret", "/hooks/ci", status2, plexorDelivery(now, status2, "the-senders-new-secret-0000", hookSecret), 200, "", status2},
 		{"ci: expired", "/hooks/ci", status, plexorDelivery(now.Add(-10*time.Minute), status, hookSecret), 401, "unauthorized", ""},
 		{"ci: from the future", "/hooks/ci", status, plexorDelivery(now.Add(10*time.Minute), status, hookSecret), 401, "unauthorized", ""},
 		{"ci: GitHub signature", "/hooks/ci", status, githubDelivery(hookSecret, status), 401, "unauthorized", ""},
@@ -288,6 +292,116 @@ func TestCapturedDeliveryReplayedWithOtherKeysPublishesOnce(t *testing.T) {
 				if r.status != 200 || r.id() != first.id() {
 					t.Fatalf("replay %d answered %d id %s, want the original answer (id %s) and nothing published", i, r.status, r.id(), first.id())
 				}
+			}
+		})
+	}
+}
+
+// respell returns the headers of delivery with the signature header's value
+// changed by f.
+func respell(delivery []string, f func(string) string) []string {
+	out := slices.Clone(delivery)
+	for i := 0; i+1 < len(out); i += 2 {
+		if out[i] == auth.GitHubSignatureHeader || out[i] == auth.PlexorSignatureHeader {
+			out[i+1] = f(out[i+1])
+		}
+	}
+	return out
+}
+
+// TestRespelledDeliveryPublishesOnce sends a signed delivery, then the same
+// delivery with its signature spelled another way that still verifies (hex
+// case, spaces, order, extra entries): each is a replay of the first and
+// gets its answer back, never a publish of its own (issue 22, item 7).
+func TestRespelledDeliveryPublishesOnce(t *testing.T) {
+	s := startServer(t, hookEnv())
+	ts := time.Now()
+	upperHex := func(h string) string { // upper-cases the hex digits, keeps "sha256=", "t=", "v1="
+		var b strings.Builder
+		for part := range strings.SplitSeq(h, ",") {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			key, value, _ := strings.Cut(part, "=")
+			b.WriteString(key + "=" + strings.ToUpper(value))
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name, path, body string
+		signed           []string
+		respell          func(string) string
+		wantStatus       int // of the respelled delivery: 200 is a replay of the first, 0 a new publish
+	}{
+		{"github: upper-case hex", "/hooks/github", `{"head_commit":{"id":"upper"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"upper"}}`), upperHex, 200},
+		{"github: mixed-case hex", "/hooks/github", `{"head_commit":{"id":"mixed"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"mixed"}}`), func(h string) string {
+				return h[:len(h)-8] + strings.ToUpper(h[len(h)-8:])
+			}, 200},
+		{"github: signed with the previous secret", "/hooks/github", `{"head_commit":{"id":"previous"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"previous"}}`), func(string) string {
+				return auth.SignGitHub([]byte(hookSecretPrev), []byte(`{"head_commit":{"id":"previous"}}`))
+			}, 200},
+		{"github: SHA256= prefix is refused", "/hooks/github", `{"head_commit":{"id":"prefix"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"prefix"}}`), func(h string) string {
+				return "SHA256=" + strings.TrimPrefix(h, "sha256=")
+			}, 401},
+		{"github: no prefix is refused", "/hooks/github", `{"head_commit":{"id":"bare"}}`,
+			githubDelivery(hookSecret, `{"head_commit":{"id":"bare"}}`), func(h string) string {
+				return strings.TrimPrefix(h, "sha256=")
+			}, 401},
+		{"timestamped: re-signed by a sender rotating its secret", "/hooks/ci", `{"status":"rotated"}`,
+			plexorDelivery(ts, `{"status":"rotated"}`, hookSecret), func(string) string {
+				return plexorDelivery(ts, `{"status":"rotated"}`, "the-senders-new-secret-0000", hookSecret)[3]
+			}, 200},
+		{"timestamped: another time is another delivery", "/hooks/ci", `{"status":"later"}`,
+			plexorDelivery(ts, `{"status":"later"}`, hookSecret), func(string) string {
+				return plexorDelivery(ts.Add(-time.Second), `{"status":"later"}`, hookSecret)[3]
+			}, 0},
+		{"timestamped: upper-case hex", "/hooks/ci", `{"status":"upper"}`,
+			plexorDelivery(ts, `{"status":"upper"}`, hookSecret), upperHex, 200},
+		{"timestamped: spaces after commas", "/hooks/ci", `{"status":"spaced"}`,
+			plexorDelivery(ts, `{"status":"spaced"}`, hookSecret), func(h string) string {
+				return strings.ReplaceAll(h, ",", ", ")
+			}, 200},
+		{"timestamped: v1 before t", "/hooks/ci", `{"status":"reordered"}`,
+			plexorDelivery(ts, `{"status":"reordered"}`, hookSecret), func(h string) string {
+				t, v1, _ := strings.Cut(h, ",")
+				return v1 + "," + t
+			}, 200},
+		{"timestamped: an unknown entry added", "/hooks/ci", `{"status":"extra"}`,
+			plexorDelivery(ts, `{"status":"extra"}`, hookSecret), func(h string) string {
+				return h + ",v0=whatever"
+			}, 200},
+		{"timestamped: another v1 added", "/hooks/ci", `{"status":"another"}`,
+			plexorDelivery(ts, `{"status":"another"}`, hookSecret), func(h string) string {
+				return h + ",v1=" + strings.Repeat("ab", 32)
+			}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := s.send(t, tt.path, tt.body, tt.signed...)
+			if first.status != 200 || first.id() == "" {
+				t.Fatalf("first delivery: %d %s, want 200 with an id", first.status, first.body)
+			}
+			again := s.send(t, tt.path, tt.body, respell(tt.signed, tt.respell)...)
+			if tt.wantStatus == 0 {
+				if again.status != 200 || again.id() == first.id() || again.header.Get(idempotency.HeaderReplayed) != "" {
+					t.Fatalf("another delivery answered %d id %s (replayed %q), want a publish of its own (not id %s)",
+						again.status, again.id(), again.header.Get(idempotency.HeaderReplayed), first.id())
+				}
+				return
+			}
+			if again.status != tt.wantStatus {
+				t.Fatalf("respelled delivery: %d %s, want %d", again.status, again.body, tt.wantStatus)
+			}
+			if tt.wantStatus != 200 {
+				return
+			}
+			if again.id() != first.id() || again.header.Get(idempotency.HeaderReplayed) != "true" {
+				t.Fatalf("respelled delivery answered id %s (replayed %q), want the first answer (id %s), replayed",
+					again.id(), again.header.Get(idempotency.HeaderReplayed), first.id())
 			}
 		})
 	}

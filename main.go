@@ -58,7 +58,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		defer func() { _ = redisClient.Close() }() // last: after the store and the cluster's goroutines
 		store = redisStore
 	} else {
-		store, err = history.NewMemory(history.MemoryConfig{Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+		store, err = history.NewMemory(memoryHistoryConfig(cfg))
 	}
 	if err != nil {
 		return err
@@ -92,6 +92,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := metrics.Register(registry, core); err != nil {
 		return err
+	}
+	if mem, ok := store.(*history.Memory); ok {
+		if err := registerHistoryMetrics(registry, mem); err != nil {
+			return err
+		}
 	}
 
 	tokens := cfg.PublishTokens

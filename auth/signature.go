@@ -116,8 +116,15 @@ func VerifyGitHub(header string, body []byte, secrets [][]byte) error {
 // (other keys are ignored, for later versions). One v1 must be the HMAC of
 // "<t>.<body>" under one of secrets, and t must be within tolerance of now.
 func VerifyPlexor(header string, body []byte, secrets [][]byte, now time.Time, tolerance time.Duration) error {
+	_, err := verifyPlexor(header, body, secrets, now, tolerance)
+	return err
+}
+
+// verifyPlexor is VerifyPlexor; it also returns the verified timestamp as
+// sent (the text the MAC covers).
+func verifyPlexor(header string, body []byte, secrets [][]byte, now time.Time, tolerance time.Duration) (string, error) {
 	if header == "" {
-		return fmt.Errorf("%w: the %s header is missing", ErrMissingSignature, PlexorSignatureHeader)
+		return "", fmt.Errorf("%w: the %s header is missing", ErrMissingSignature, PlexorSignatureHeader)
 	}
 	malformed := fmt.Errorf("%w: the %s header must be t=<unix seconds>,v1=<64 hex digits>[,v1=…]", ErrMalformedSignature, PlexorSignatureHeader)
 	var ts string
@@ -125,35 +132,35 @@ func VerifyPlexor(header string, body []byte, secrets [][]byte, now time.Time, t
 	for part := range strings.SplitSeq(header, ",") {
 		key, value, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return malformed
+			return "", malformed
 		}
 		switch key {
 		case "t":
 			if ts != "" {
-				return malformed
+				return "", malformed
 			}
 			ts = value
 		case "v1":
 			sig, err := hex.DecodeString(value)
 			if err != nil || len(sig) != sha256.Size {
-				return malformed
+				return "", malformed
 			}
 			sigs = append(sigs, sig)
 		}
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || unix < 0 || len(sigs) == 0 {
-		return malformed
+		return "", malformed
 	}
 	if !matchMAC(secrets, []byte(ts+"."), body, sigs) {
-		return fmt.Errorf("%w: no v1 in %s is the HMAC-SHA256 of \"<t>.<body>\" under the hook's secret", ErrSignatureMismatch, PlexorSignatureHeader)
+		return "", fmt.Errorf("%w: no v1 in %s is the HMAC-SHA256 of \"<t>.<body>\" under the hook's secret", ErrSignatureMismatch, PlexorSignatureHeader)
 	}
 	// Checked after the signature, so only a genuine sender learns that its
 	// clock or its queue is the problem. time.Sub saturates, so any t is safe.
 	if age := now.Sub(time.Unix(unix, 0)); age > tolerance || age < -tolerance {
-		return fmt.Errorf("%w: t=%s is more than %s away from the server's clock (a replayed or delayed delivery, or a skewed clock)", ErrSignatureExpired, ts, tolerance)
+		return "", fmt.Errorf("%w: t=%s is more than %s away from the server's clock (a replayed or delayed delivery, or a skewed clock)", ErrSignatureExpired, ts, tolerance)
 	}
-	return nil
+	return ts, nil
 }
 
 // mac is HMAC-SHA256(secret, prefix || body).

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -49,7 +51,8 @@ func SignatureWithConfig(config SignatureConfig) echo.MiddlewareFunc {
 
 // ToMiddleware validates config and returns the middleware. It reads the
 // whole body (put a body limit in front of it), verifies the signature and
-// hands the body on unchanged to the next handler. A missing, malformed or
+// hands the body on unchanged to the next handler, with the delivery's
+// replay key (DeliveryKey) in the context. A missing, malformed or
 // wrong signature, or a timestamp outside the tolerance, is a 401 whose
 // message says which; the next handler is not called.
 func (config SignatureConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
@@ -78,11 +81,14 @@ func (config SignatureConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		}
 		secrets[i] = []byte(s)
 	}
-	verify := func(r *http.Request, body []byte) error {
+	// verify checks the request's signature and returns what the MAC
+	// covers before the body: nothing (GitHub) or "<t>." (Plexor).
+	verify := func(r *http.Request, body []byte) (string, error) {
 		if config.Scheme == SchemeGitHub {
-			return VerifyGitHub(r.Header.Get(GitHubSignatureHeader), body, secrets)
+			return "", VerifyGitHub(r.Header.Get(GitHubSignatureHeader), body, secrets)
 		}
-		return VerifyPlexor(r.Header.Get(PlexorSignatureHeader), body, secrets, config.Clock(), config.Tolerance)
+		ts, err := verifyPlexor(r.Header.Get(PlexorSignatureHeader), body, secrets, config.Clock(), config.Tolerance)
+		return ts + ".", err
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -98,11 +104,35 @@ func (config SignatureConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				}
 				return echo.NewHTTPError(http.StatusBadRequest, "the request body could not be read")
 			}
-			if err := verify(req, body); err != nil {
+			prefix, err := verify(req, body)
+			if err != nil {
 				return echo.NewHTTPError(http.StatusUnauthorized, strings.TrimPrefix(err.Error(), "auth: "))
 			}
+			c.Set(deliveryKey, signedDigest(prefix, body))
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			return next(c)
 		}
 	}, nil
+}
+
+// deliveryKey is the context key of a verified delivery's replay key.
+const deliveryKey = "auth.delivery"
+
+// DeliveryKey returns the replay key of the delivery the signature
+// middleware verified for c: the hex SHA-256 of exactly what the signature
+// covers (the body; for SchemePlexor "<t>.<body>"). It does not depend on how
+// the signature header is spelled (hex case, spaces, order, extra entries)
+// nor on which secret signed, so every copy of one delivery has one key.
+// ok is false when no delivery was verified.
+func DeliveryKey(c echo.Context) (key string, ok bool) {
+	key, ok = c.Get(deliveryKey).(string)
+	return key, ok
+}
+
+// signedDigest is the hex SHA-256 of prefix||body.
+func signedDigest(prefix string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(prefix))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -221,3 +221,59 @@ func TestSignatureConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryKey: the replay key is what the signature covers, whatever
+// the header's spelling or the signing secret; another body or time is
+// another key, and a refused delivery has none.
+func TestDeliveryKey(t *testing.T) {
+	ts := "1800000000"
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	githubKey, plexorKey := sum(string(body)), sum(ts+"."+string(body))
+	mac := hexMAC(secretA, ts, body)
+	tests := []struct {
+		name    string
+		scheme  SignatureScheme
+		header  string
+		body    []byte
+		wantKey string // "" when refused
+	}{
+		{"github", SchemeGitHub, SignGitHub(secretA, body), body, githubKey},
+		{"github upper-case hex", SchemeGitHub, "sha256=" + strings.ToUpper(strings.TrimPrefix(SignGitHub(secretA, body), "sha256=")), body, githubKey},
+		{"github previous secret", SchemeGitHub, SignGitHub(secretB, body), body, githubKey},
+		{"github another body", SchemeGitHub, SignGitHub(secretA, []byte(`{}`)), []byte(`{}`), sum(`{}`)},
+		{"github refused", SchemeGitHub, SignGitHub([]byte("some-other-secret-xx"), body), body, ""},
+		{"plexor", SchemePlexor, "t=" + ts + ",v1=" + mac, body, plexorKey},
+		{"plexor upper-case hex", SchemePlexor, "t=" + ts + ",v1=" + strings.ToUpper(mac), body, plexorKey},
+		{"plexor spaces and order", SchemePlexor, "v1=" + mac + ", t=" + ts, body, plexorKey},
+		{"plexor extra entries", SchemePlexor, "t=" + ts + ",v0=x,v1=" + strings.Repeat("00", 32) + ",v1=" + mac, body, plexorKey},
+		{"plexor both secrets", SchemePlexor, SignPlexor(now, body, secretB, secretA), body, plexorKey},
+		{"plexor another time", SchemePlexor, SignPlexor(now.Add(time.Second), body, secretA), body, sum("1800000001." + string(body))},
+		{"plexor refused", SchemePlexor, "t=" + ts + ",v1=" + strings.Repeat("00", 32), body, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mw := SignatureWithConfig(SignatureConfig{Scheme: tt.scheme, Secrets: []string{string(secretA), string(secretB)}, Clock: func() time.Time { return now }})
+			req := httptest.NewRequest(http.MethodPost, "/hooks/x", strings.NewReader(string(tt.body)))
+			req.Header.Set(SignatureHeader(tt.scheme), tt.header)
+			c := echo.New().NewContext(req, httptest.NewRecorder())
+			var got string
+			var ok bool
+			err := mw(func(c echo.Context) error {
+				got, ok = DeliveryKey(c)
+				return nil
+			})(c)
+			if tt.wantKey == "" {
+				if err == nil {
+					t.Fatalf("delivery admitted with key %q, want it refused", got)
+				}
+				if _, ok := DeliveryKey(c); ok {
+					t.Fatal("a refused delivery has a key")
+				}
+				return
+			}
+			if err != nil || !ok || got != tt.wantKey {
+				t.Fatalf("DeliveryKey = %q, %v (err %v), want %q, true", got, ok, err, tt.wantKey)
+			}
+		})
+	}
+}

@@ -3,8 +3,8 @@
 // "what did this channel set miss after cursor X".
 //
 // It depends on nothing else in the project. The in-memory ring (NewMemory) is
-// the default; a Redis Streams store implements the same Store interface for
-// cluster mode.
+// the default, bounded per channel and, in channels and bytes, as a whole; a
+// Redis Streams store implements the same Store interface for cluster mode.
 package history
 
 import (

@@ -17,59 +17,75 @@ type MemoryConfig struct {
 	// Clock tells the time; nil means time.Now.
 	Clock Clock
 	// SweepEvery is how often a background sweep evicts expired events of
-	// channels nobody touches; 0 means TTL/4 (at least one second), a negative
-	// value disables the sweep (tests call Sweep themselves).
+	// channels nobody touches; 0 means TTL/4 (at least one second; for each
+	// class its own TTL/4), a negative value disables the sweep (tests call
+	// Sweep themselves).
 	SweepEvery time.Duration
+	// Classes give channels by name prefix their own Size and TTL.
+	Classes []ChannelClass
+	// MaxChannels bounds the number of channels kept; MaxBytes bounds the
+	// estimated memory of the channels and their events (see Usage). 0
+	// means no bound. Past a bound, whole channels are evicted, least
+	// recently appended to first (those of Classes before the others); an
+	// evicted channel's horizon moves past everything it had, so a resume
+	// from before that gets a reset, never a silent gap.
+	MaxChannels int
+	MaxBytes    int64
 }
 
 // Memory is the default Store: one bounded ring of events per channel, in the
 // process's memory. Its starting point (the horizon of every channel) is the
 // moment it was created, so a cursor from before a restart gets a reset.
 type Memory struct {
-	size int
-	ttl  time.Duration
+	maxChannels int
+	maxBytes    int64
+	aged        bool // some class has a TTL
 
-	mu     sync.Mutex // guards ids, rings, floor and closed
-	ids    *IDClock
-	rings  map[string]*ring
-	floor  uint64 // horizon of channels without a ring: the start, raised when a ring is dropped
-	closed bool
+	mu      sync.Mutex // guards everything below but stop and sweeps
+	ids     *IDClock
+	rings   map[string]*ring
+	classes []*class // that of the channels of no class, then MemoryConfig.Classes
+	bytes   int64    // estimated bytes kept (Usage.Bytes)
+	evicted int64    // channels evicted by a bound (Usage.Evicted)
+	closed  bool
 
-	// stop ends the sweep goroutine, which Close starts and waits for via done.
-	stop chan struct{}
-	done chan struct{}
+	// stop ends the sweep goroutines (one per class with a TTL), which
+	// NewMemory starts and Close waits for via sweeps.
+	stop   chan struct{}
+	sweeps sync.WaitGroup
 }
 
-// NewMemory returns an in-memory store. When TTL is set it owns a sweep
-// goroutine until Close.
+// NewMemory returns an in-memory store. For each class with a TTL it owns a
+// sweep goroutine until Close.
 func NewMemory(cfg MemoryConfig) (*Memory, error) {
-	if cfg.Size < 0 {
-		return nil, errors.New("history: size must not be negative")
-	}
-	if cfg.TTL < 0 {
-		return nil, errors.New("history: ttl must not be negative")
+	classes, err := newClasses(cfg)
+	if err != nil {
+		return nil, err
 	}
 	now := cfg.Clock
 	if now == nil {
 		now = time.Now
 	}
 	m := &Memory{
-		size:  cfg.Size,
-		ttl:   cfg.TTL,
-		ids:   NewIDClock(now),
-		rings: make(map[string]*ring),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		maxChannels: cfg.MaxChannels,
+		maxBytes:    cfg.MaxBytes,
+		ids:         NewIDClock(now),
+		rings:       make(map[string]*ring),
+		classes:     classes,
+		stop:        make(chan struct{}),
 	}
-	m.floor = m.ids.Last()
-	every := cfg.SweepEvery
-	if every == 0 {
-		every = max(cfg.TTL/4, time.Second)
+	for _, c := range classes {
+		c.floor = m.ids.Last()
+		m.aged = m.aged || c.ttl > 0
 	}
-	if cfg.TTL > 0 && every > 0 {
-		go m.sweepLoop(every)
-	} else {
-		close(m.done)
+	for _, c := range classes {
+		every := cfg.SweepEvery
+		if every == 0 {
+			every = max(c.ttl/4, time.Second)
+		}
+		if c.ttl > 0 && every > 0 {
+			m.sweeps.Go(func() { m.sweepLoop(c, every) })
+		}
 	}
 	return m, nil
 }
@@ -90,14 +106,17 @@ func (m *Memory) Append(_ context.Context, msgs []Message) ([]*Event, error) {
 	var now time.Time
 	for i, msg := range msgs {
 		id, t := m.ids.Next()
-		ev := &Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, Time: t}
-		out[i] = ev
+		h := &held{Event: Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, Time: t}}
+		h.cost = eventCost(&h.Event)
+		out[i] = &h.Event
 		for _, ch := range msg.Channels {
-			m.ringFor(ch).push(ev, m.size)
+			r := m.ringFor(ch)
+			m.bytes += r.push(h, r.class.size)
 		}
 		now = t
 	}
 	m.expireTouched(msgs, now)
+	m.enforceBounds()
 	return out, nil
 }
 
@@ -140,17 +159,17 @@ func (m *Memory) collect(channels []string, after, upTo uint64) ([]*Event, bool,
 		// clock that went back across a restart): nothing can be promised.
 		exact, after = false, 0
 	}
-	deadline := m.deadline()
+	now := m.expiryNow()
 	var evs []*Event
 	for _, ch := range channels {
 		r := m.rings[ch]
 		if r == nil {
-			if after < m.floor {
+			if after < m.classOf(ch).floor {
 				exact = false
 			}
 			continue
 		}
-		r.expire(deadline)
+		m.bytes -= r.expire(r.class.deadline(now))
 		if after < r.horizon {
 			exact = false
 		}
@@ -168,9 +187,9 @@ func (m *Memory) Info(_ context.Context, channel string) (ChannelInfo, error) {
 	}
 	r := m.rings[channel]
 	if r == nil {
-		return ChannelInfo{Horizon: m.floor}, nil
+		return ChannelInfo{Horizon: m.classOf(channel).floor}, nil
 	}
-	r.expire(m.deadline())
+	m.bytes -= r.expire(r.class.deadline(m.expiryNow()))
 	info := ChannelInfo{Retained: r.n, Horizon: r.horizon}
 	if r.n > 0 {
 		info.Newest = r.at(r.n - 1).ID
@@ -186,30 +205,26 @@ func (m *Memory) Clear(_ context.Context, channel string) error {
 		return ErrClosed
 	}
 	if r := m.rings[channel]; r != nil {
-		r.clear()
+		m.bytes -= r.clear()
 	}
 	return nil
 }
 
 // Sweep evicts expired events of every channel and forgets channels that
-// keep nothing and whose horizon is older than the TTL. Forgetting a channel
-// raises the horizon shared by all channels without a ring to that old
-// point, which only touches cursors older than the TTL. The background sweep
-// calls it; tests with a fake clock call it too.
+// keep nothing and whose horizon is older than their TTL. Forgetting a
+// channel raises the horizon shared by the channels of its class without a
+// ring to that old point, which only touches cursors older than the TTL.
+// The background sweeps do it class by class; tests with a fake clock call
+// it.
 func (m *Memory) Sweep() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	deadline := m.deadline()
-	if deadline.IsZero() {
-		return // without a TTL, channels keep their horizon forever
+	if m.closed {
+		return
 	}
-	old := micros(deadline)
-	for ch, r := range m.rings {
-		r.expire(deadline)
-		if r.n == 0 && r.horizon < old {
-			m.floor = max(m.floor, r.horizon)
-			delete(m.rings, ch)
-		}
+	now := m.ids.Now()
+	for _, c := range m.classes {
+		m.sweepClass(c, now)
 	}
 }
 
@@ -221,15 +236,15 @@ func (m *Memory) Close() error {
 		return nil
 	}
 	m.closed = true
-	m.rings = nil
+	m.rings, m.classes, m.bytes = nil, nil, 0
 	m.mu.Unlock()
 	close(m.stop)
-	<-m.done
+	m.sweeps.Wait()
 	return nil
 }
 
-func (m *Memory) sweepLoop(every time.Duration) {
-	defer close(m.done)
+// sweepLoop sweeps class c every interval until Close.
+func (m *Memory) sweepLoop(c *class, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -237,43 +252,38 @@ func (m *Memory) sweepLoop(every time.Duration) {
 		case <-m.stop:
 			return
 		case <-t.C:
-			m.Sweep()
+			m.mu.Lock()
+			if !m.closed {
+				m.sweepClass(c, m.ids.Now())
+			}
+			m.mu.Unlock()
 		}
 	}
-}
-
-// ringFor returns the channel's ring, creating it. Callers hold m.mu.
-func (m *Memory) ringFor(ch string) *ring {
-	r := m.rings[ch]
-	if r == nil {
-		r = &ring{horizon: m.floor}
-		m.rings[ch] = r
-	}
-	return r
 }
 
 // expireTouched evicts expired events of the channels just appended to;
 // now is the time the last of msgs was accepted (the clock is not read
 // again for it). Callers hold m.mu.
 func (m *Memory) expireTouched(msgs []Message, now time.Time) {
-	if m.ttl <= 0 {
+	if !m.aged {
 		return
 	}
-	deadline := now.Add(-m.ttl)
 	for _, msg := range msgs {
 		for _, ch := range msg.Channels {
-			m.rings[ch].expire(deadline)
+			r := m.rings[ch]
+			m.bytes -= r.expire(r.class.deadline(now))
 		}
 	}
 }
 
-// deadline is the time before which events are expired; zero without a TTL.
-// Callers hold m.mu.
-func (m *Memory) deadline() time.Time {
-	if m.ttl <= 0 {
+// expiryNow is the time expiry is judged at: the clock, or zero (keep
+// everything) when no class has a TTL, without reading the clock. Callers
+// hold m.mu.
+func (m *Memory) expiryNow() time.Time {
+	if !m.aged {
 		return time.Time{}
 	}
-	return m.ids.Now().Add(-m.ttl)
+	return m.ids.Now()
 }
 
 func cmpID(a, b uint64) int {

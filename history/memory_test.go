@@ -58,6 +58,14 @@ func TestNewMemoryConfig(t *testing.T) {
 		{"zero", history.MemoryConfig{}, false},
 		{"size and ttl", history.MemoryConfig{Size: 10, TTL: time.Minute}, false},
 		{"size and ttl, default sweep", history.MemoryConfig{Size: 10, TTL: time.Millisecond, SweepEvery: 0}, false},
+		{"bounds", history.MemoryConfig{Size: 10, MaxChannels: 10, MaxBytes: 1 << 20}, false},
+		{"negative channel bound", history.MemoryConfig{Size: 10, MaxChannels: -1}, true},
+		{"negative byte bound", history.MemoryConfig{Size: 10, MaxBytes: -1}, true},
+		{"classes", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", Size: 2, TTL: time.Minute}, {Prefix: "e_"}}}, false},
+		{"class without prefix", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Size: 2}}}, true},
+		{"class with a negative size", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", Size: -1}}}, true},
+		{"class with a negative ttl", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", TTL: -1}}}, true},
+		{"class given twice", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_"}, {Prefix: "d_"}}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
