@@ -80,6 +80,7 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 		return nil, fmt.Errorf("PLEXOR_ADMIN_TOKENS: %w", err)
 	}
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
+	gate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout) // one count for every publish route
 
 	api := events.NewAPI(core, events.Config{
 		MaxChannels: cfg.MaxChannels,
@@ -108,17 +109,17 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 	}
 	e.GET("/events", compose(api.Feed, connLimit))
 	e.GET("/poll", compose(api.Poll, connLimit))
-	publishMW := []echo.MiddlewareFunc{publisher}
+	publishMW := []echo.MiddlewareFunc{gate, publisher}
 	if cfg.PublishRate > 0 {
 		publishMW = append(publishMW, rateLimit(cfg.PublishRate, cfg.PublishBurst, auth.PublisherID, "for one publisher token"))
 	}
 	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
 	for _, h := range cfg.Hooks {
-		if err := addHook(e, api, h, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
+		if err := addHook(e, api, h, gate, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err
 		}
 	}
-	e.POST("/hooks/:name", events.UnknownHook)
+	e.POST("/hooks/:name", compose(events.UnknownHook, gate))
 	// The admin middleware goes on each route, not on a group: a group's
 	// middleware makes Echo answer a wrong method with 404 instead of 405.
 	e.GET("/channels", compose(api.Channels, admin))
@@ -129,7 +130,7 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 	probe := []string{http.MethodGet, http.MethodHead} // load balancers probe with HEAD too
 	e.Match(probe, "/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
-		e.POST("/demo/publish", compose(api.DemoPublish,
+		e.POST("/demo/publish", compose(api.DemoPublish, gate,
 			rateLimit(cfg.DemoRate, max(1, int(2*cfg.DemoRate)), func(c echo.Context) string { return c.RealIP() }, "from one address to the demo publisher"),
 			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes)))))
 	}
@@ -149,10 +150,10 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 	return e, nil
 }
 
-// addHook routes POST /hooks/{name} of h: body limit, signature check,
-// idempotency (Idempotency-Key or X-GitHub-Delivery, scoped to the hook),
-// then the publish.
-func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.MiddlewareFunc, store idempotency.Store, tokenTTL time.Duration, log *slog.Logger) error {
+// addHook routes POST /hooks/{name} of h: the publish gate, body limit,
+// signature check, idempotency (Idempotency-Key or X-GitHub-Delivery,
+// scoped to the hook), then the publish.
+func addHook(e *echo.Echo, api *events.API, h HookConfig, gate, bodyLimit echo.MiddlewareFunc, store idempotency.Store, tokenTTL time.Duration, log *slog.Logger) error {
 	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
@@ -182,7 +183,7 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, bodyLimit echo.Middlew
 		return err
 	}
 	hook := events.Hook{Name: h.Name, Channels: h.Channels, Type: h.Type, Field: h.Field}
-	e.POST("/hooks/"+h.Name, compose(api.Hook(hook), bodyLimit, signed, onceBySignature, once))
+	e.POST("/hooks/"+h.Name, compose(api.Hook(hook), gate, bodyLimit, signed, onceBySignature, once))
 	return nil
 }
 

@@ -53,6 +53,8 @@ type Config struct {
 	DemoRate            float64       `env:"DEMO_RATE" envDefault:"5"`
 	DemoPublish         bool          `env:"DEMO_PUBLISH" envDefault:"true"`
 	PublishLane         bool          `env:"PUBLISH_LANE" envDefault:"true"`
+	BodyTimeout         time.Duration `env:"BODY_TIMEOUT" envDefault:"10s"`
+	MaxPublishInflight  int           `env:"MAX_PUBLISH_INFLIGHT" envDefault:"1000"`
 	DemoPrefix          string        `env:"DEMO_PREFIX" envDefault:"demo_"`
 	DemoHistorySize     int           `env:"DEMO_HISTORY_SIZE" envDefault:"50"`
 	DemoHistoryTTL      time.Duration `env:"DEMO_HISTORY_TTL" envDefault:"10m"`
@@ -324,6 +326,12 @@ func (c Config) validate() error {
 	}
 	if _, err := trustedProxyRanges(c.TrustedProxies); err != nil {
 		bad("TRUSTED_PROXIES", "%s", err)
+	}
+	if c.BodyTimeout < 100*time.Millisecond || c.BodyTimeout > 10*time.Minute {
+		bad("BODY_TIMEOUT", "must be between 100ms and 10m, got %s", c.BodyTimeout)
+	}
+	if c.MaxPublishInflight < 0 || c.MaxPublishInflight > 1_000_000 {
+		bad("MAX_PUBLISH_INFLIGHT", "must be between 0 (no limit) and 1000000, got %d", c.MaxPublishInflight)
 	}
 	if c.PublishRate < 0 {
 		bad("PUBLISH_RATE", "must not be negative (0 means no limit), got %g", c.PublishRate)

@@ -30,6 +30,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"max channels", cfg.MaxChannels, 100},
 		{"write interval", cfg.WriteInterval, time.Millisecond},
 		{"publish tokens", len(cfg.PublishTokens), 0},
+		{"body timeout", cfg.BodyTimeout, 10 * time.Second},
+		{"publishes in flight", cfg.MaxPublishInflight, 1000},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -90,6 +92,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"poll timeout too long", "PLEXOR_POLL_TIMEOUT", "1h", "PLEXOR_POLL_TIMEOUT: must be between 1s and 5m"},
 		{"demo prefix inside private channels", "PLEXOR_DEMO_PREFIX", "private-demo_", "PLEXOR_DEMO_PREFIX: \"private-demo_\" overlaps the private channels"},
 		{"negative connection limit", "PLEXOR_MAX_CONNECTIONS", "-1", "PLEXOR_MAX_CONNECTIONS: must not be negative"},
+		{"body timeout too short", "PLEXOR_BODY_TIMEOUT", "10ms", "PLEXOR_BODY_TIMEOUT: must be between 100ms and 10m"},
+		{"body timeout too long", "PLEXOR_BODY_TIMEOUT", "1h", "PLEXOR_BODY_TIMEOUT: must be between 100ms and 10m"},
+		{"body timeout not a duration", "PLEXOR_BODY_TIMEOUT", "10", "PLEXOR_BODY_TIMEOUT: invalid value: expected a duration"},
+		{"negative publishes in flight", "PLEXOR_MAX_PUBLISH_INFLIGHT", "-1", "PLEXOR_MAX_PUBLISH_INFLIGHT: must be between 0 (no limit) and 1000000"},
 		{"bad trusted proxy", "PLEXOR_TRUSTED_PROXIES", "proxy.local", "PLEXOR_TRUSTED_PROXIES: \"proxy.local\" is neither an IP address nor a CIDR range"},
 		{"negative publish rate", "PLEXOR_PUBLISH_RATE", "-5", "PLEXOR_PUBLISH_RATE: must not be negative"},
 		{"small idempotency memory", "PLEXOR_IDEMPOTENCY_MAX_BYTES", "1000", "PLEXOR_IDEMPOTENCY_MAX_BYTES: must be at least 1048576"},

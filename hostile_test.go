@@ -422,13 +422,14 @@ func TestHostileRequests(t *testing.T) {
 		{name: "http: not HTTP at all", raw: "HELLO\r\n\r\n", status: 400, plain: true},
 		{name: "http: two Content-Lengths", raw: "POST /publish?channels=control HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testToken + "\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", status: 400, plain: true},
 		// RFC 9112 6.1 lets a server process such a request by its
-		// Transfer-Encoding alone, but then it must close the connection.
-		// net/http (Go 1.26) keeps it open and serves the request piggybacked
-		// behind it (golang/go#80942): recorded, not the service's code.
+		// Transfer-Encoding alone, but then it must close the connection:
+		// net/http (Go 1.26) would keep it open and serve the request
+		// piggybacked behind it (golang/go#80942); the service closes it
+		// (TestChunkedRequestCloses).
 		{name: "http: Content-Length and chunked (smuggling)", raw: "POST /publish?channels=smuggle HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testToken + "\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", status: 200, plain: true,
 			check: func(t *testing.T, r response) {
 				if r.header.Get("Connection") != "close" {
-					t.Logf("net/http keeps the connection open after a request with both Content-Length and Transfer-Encoding (golang/go#80942)")
+					t.Errorf("answer to a request with both Content-Length and Transfer-Encoding: got Connection %q, want close (RFC 9112 6.1)", r.header.Get("Connection"))
 				}
 			}},
 		{name: "http: unknown Transfer-Encoding", raw: "POST /publish?channels=control HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testToken + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nxx", status: 501, plain: true},
@@ -632,6 +633,9 @@ func rawExchange(addr, raw string) (response, error) {
 		return response{}, err
 	}
 	defer resp.Body.Close()
+	if resp.Close {
+		resp.Header.Set("Connection", "close") // http.ReadResponse removes the header it acted on
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
 }

@@ -298,7 +298,8 @@ func TestLanePublishesInOrder(t *testing.T) {
 
 // TestLaneErrorsKeepConnection: on a connection in the lane, each refused
 // publish gets the app's status and JSON error, a request ID, and leaves the
-// connection usable: the next publish on it succeeds and is delivered.
+// connection usable: the next publish on it succeeds and is delivered
+// (after a chunked one, which closes its connection, on a new connection).
 func TestLaneErrorsKeepConnection(t *testing.T) {
 	const maxBytes = 1024
 	s := startServer(t, map[string]string{"PLEXOR_MAX_PUBLISH_BYTES": fmt.Sprint(maxBytes)})
@@ -320,6 +321,9 @@ func TestLaneErrorsKeepConnection(t *testing.T) {
 		wantStatus int
 		wantCode   string
 		wantInMsg  string // a part of the message that names the problem
+		// wantClose: the answer closes the connection (a chunked request,
+		// TestChunkedRequestCloses); the cases after it use a new one.
+		wantClose bool
 	}{
 		{name: "wrong token",
 			req:        wireReq{method: "POST", target: "/publish", header: []string{"Authorization: Bearer wrong-token-0123456789", js}, body: `{"channels":["lane-errors"],"data":"x"}`},
@@ -332,7 +336,7 @@ func TestLaneErrorsKeepConnection(t *testing.T) {
 			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "body_too_large"},
 		{name: "body over PLEXOR_MAX_PUBLISH_BYTES (chunked)",
 			req:        wireReq{method: "POST", target: "/publish", header: []string{auth, js, "Transfer-Encoding: chunked"}, body: chunked, rawFraming: true},
-			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "body_too_large"},
+			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "body_too_large", wantClose: true},
 		{name: "malformed JSON",
 			req:        wireReq{method: "POST", target: "/publish", header: []string{auth, js}, body: `{"channels":["lane-errors"] "data":"x"}`},
 			wantStatus: http.StatusBadRequest, wantCode: "invalid_json", wantInMsg: "invalid JSON at byte"},
@@ -344,6 +348,7 @@ func TestLaneErrorsKeepConnection(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantCode: "invalid_json", wantInMsg: "channels"},
 	}
 	seen := map[string]string{}
+	outer := t // owns the connections, which outlive a case
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := c.do(t, tc.req)
@@ -370,8 +375,14 @@ func TestLaneErrorsKeepConnection(t *testing.T) {
 				t.Errorf("X-Request-Id: got %q, the ID of %q too; want a new one per request", id, other)
 			}
 			seen[id] = tc.name
-			if a.Close {
-				t.Fatalf("answer: got Connection: close, want the connection kept")
+			if a.Close != tc.wantClose {
+				t.Fatalf("answer: Connection: close is %v, want %v", a.Close, tc.wantClose)
+			}
+			if tc.wantClose {
+				_ = c.closedByServer(t)
+				c = dialWire(outer, s.base)
+				enterLane(t, s.base, c, channel)
+				eventsUntil(t, feed, "enter")
 			}
 
 			// The connection still works: a good publish succeeds and is the

@@ -132,12 +132,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		Eligible:          eligible,
 		IdleTimeout:       idleTimeout,
 		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BodyTimeout:       cfg.BodyTimeout,
+		RequestID:         newRequestIDs().next,
 		Log:               log,
 	}, app)
 	srv := &http.Server{
-		Handler:           publishers,
+		Handler:           bodyDeadlines(cfg.BodyTimeout, publishers),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 

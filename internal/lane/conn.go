@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -41,7 +42,8 @@ type laneConn struct {
 	afterPost  bool               // the last request was a POST: blank lines before the next one are skipped
 	linger     bool               // the client may still be sending: close with lingerClose
 	drain      [512]byte          // scratch space for the first read of a body left unread
-	body       fixedBody          // the body of a request readLeanRequest read
+	body       fixedBody          // the body of the current request, when its length is known
+	stream     streamBody         // the body of the current request, when it is chunked
 	// busy is whether a request is being served (Lane.track); guarded by
 	// the lane's mu.
 	busy bool
@@ -84,9 +86,11 @@ func (lc *laneConn) serve(first *http.Request) {
 		}
 	}()
 	_ = lc.conn.SetDeadline(time.Time{}) // idleUntil is zero: none armed
+	lc.in.stall = lc.lane.cfg.BodyTimeout
 	lc.afterPost = first.Method == http.MethodPost
 	req := first.WithContext(lc.ctx)
-	req.Body = &fixedBody{r: lc.br, remain: first.ContentLength}
+	lc.body = fixedBody{r: lc.br, remain: first.ContentLength}
+	req.Body = &lc.body
 	if first.ContentLength == 0 {
 		req.Body = http.NoBody
 	}
@@ -110,8 +114,15 @@ func (lc *laneConn) serve(first *http.Request) {
 // served, as nothing reads from the connection then. A header the lane
 // parses from its buffer needs no deadline of its own; one that is not all
 // there is read by http.ReadRequest under the header deadline. A body still
-// to come is read without a deadline, as the body of the first request.
+// to come is read under the body deadline: each read from the connection
+// may wait BodyTimeout (limitedReader), so a body that keeps coming is never
+// cut, and one that stops is.
+//
+// The header block may be MaxHeaderBytes + 4096 bytes long (net/http's
+// allowance for a connection's first request), counting what the wait for
+// it has buffered already.
 func (lc *laneConn) next() (*http.Request, bool) {
+	lc.in.endBody(lc)
 	if !lc.lane.track(lc, false) {
 		return nil, false
 	}
@@ -126,7 +137,8 @@ func (lc *laneConn) next() (*http.Request, bool) {
 		// the request is not served at all (the client may safely retry).
 		return nil, false
 	}
-	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 // net/http's allowance for the request line and bufio
+	lc.in.remain = int64(cfg.MaxHeaderBytes) + 4096 - int64(lc.br.Buffered()) // net/http's allowance for a first request
+	lc.in.failed = false
 	if lc.afterPost {
 		lc.skipBlankLines(false) // some clients end a POST body with an extra CRLF (RFC 9112 §2.2)
 	}
@@ -144,28 +156,33 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	}
 	tooLarge := lc.in.remain == 0
 	lc.in.remain = -1
-	if !lean || req.ContentLength > int64(lc.br.Buffered()) {
-		lc.setReadDeadline(time.Time{}) // the body is read without a deadline
-	}
 	if err != nil {
+		// err may quote the request's bytes (a token in a header or the
+		// query): it is never logged or answered.
 		switch {
 		case tooLarge:
 			lc.reject(http.StatusRequestHeaderFieldsTooLarge, "request header too large")
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
-			// the client hung up or stalled mid-header: nobody to answer
+		case lc.in.failed:
+			// The client hung up or stalled past ReadHeaderTimeout mid-header
+			// (what it sent so far may not parse): nobody to answer.
 		case strings.Contains(err.Error(), "unsupported transfer encoding"):
 			lc.reject(http.StatusNotImplemented, "unsupported transfer encoding")
 		default:
-			lc.lane.log.Debug("lane: malformed request", "remote", lc.remote, "err", err)
 			lc.reject(http.StatusBadRequest, "malformed request")
 		}
 		return nil, false
 	}
+	lc.in.stall = cfg.BodyTimeout
 	switch {
 	case req.ProtoMajor != 1:
 		lc.reject(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
 		return nil, false
 	case req.ProtoMinor == 0, req.Close:
+		lc.closeAfter = true
+	case len(req.TransferEncoding) > 0:
+		// It may have had a Content-Length too, which http.ReadRequest
+		// removed: RFC 9112 6.1 wants the connection closed after such a
+		// request, and it cannot be told apart any more.
 		lc.closeAfter = true
 	}
 	problem := hostProblem(req)
@@ -195,6 +212,16 @@ func (lc *laneConn) next() (*http.Request, bool) {
 	lc.afterPost = req.Method == http.MethodPost
 	if lean {
 		return req, true // it carries lc.ctx already
+	}
+	// The body is the lane's, whose rest is known (handle) and whose
+	// timeout is reported (BodyTimedOut); net/http's read nothing of it.
+	switch {
+	case req.ContentLength > 0:
+		lc.body = fixedBody{r: lc.br, remain: req.ContentLength}
+		req.Body = &lc.body
+	case req.Body != nil && req.Body != http.NoBody:
+		lc.stream = streamBody{ReadCloser: req.Body}
+		req.Body = &lc.stream
 	}
 	return req.WithContext(lc.ctx), true
 }
@@ -263,6 +290,13 @@ func fieldProblem(h http.Header) string {
 
 // handle calls the handler for req and writes its answer. It reports
 // whether the connection may carry another request.
+//
+// What the handler left of a body whose length is known is read after the
+// answer, so a refused request is answered before its body has come: up to
+// 256 KiB, as net/http drains; a longer rest, or a body that timed out,
+// closes the connection after the answer. A chunked body's rest is unknown:
+// it is read before the answer (at most 256 KiB), and the connection closes
+// after a chunked request anyway.
 func (lc *laneConn) handle(req *http.Request) bool {
 	// The body as read from the connection: handlers and middleware may
 	// replace req.Body (Echo's body limit puts a pooled reader there and
@@ -273,29 +307,62 @@ func (lc *laneConn) handle(req *http.Request) bool {
 	if lc.w.hijacked {
 		return false // the handler owns the connection now
 	}
-	if body != nil && body != http.NoBody {
-		// Usually the handler read it all: one read into the connection's
-		// scratch space sees its end, without io.CopyN's LimitReader.
-		n, err := body.Read(lc.drain[:])
-		dropped := int64(n)
-		if err == nil {
-			n, rerr := io.CopyN(io.Discard, body, maxPostHandlerDrain+1-dropped)
-			dropped, err = dropped+n, rerr
+	fixed, known := body.(*fixedBody)
+	switch {
+	case known:
+		if fixed.remain > maxPostHandlerDrain || fixed.timedOut {
+			lc.closeAfter, lc.linger = true, true
 		}
-		if dropped > maxPostHandlerDrain || (err != nil && err != io.EOF) {
+	case body != nil && body != http.NoBody:
+		if !lc.drainStream(body) {
 			lc.closeAfter, lc.linger = true, true
 		}
 	}
-	return lc.w.finish() && !lc.closeAfter
+	ok := lc.w.finish() && !lc.closeAfter
+	if known && fixed.remain > 0 && !lc.linger {
+		// The answer is out: the rest is read to keep the connection, or
+		// lingerClose reads for a moment before it closes.
+		if !ok {
+			lc.linger = true
+		} else if _, err := io.Copy(io.Discard, fixed); err != nil {
+			ok, lc.linger = false, true
+		}
+	}
+	return ok
+}
+
+// drainStream reads what the handler left of a body of unknown length and
+// reports whether it ended within 256 KiB.
+func (lc *laneConn) drainStream(body io.Reader) bool {
+	// Usually the handler read it all: one read into the connection's
+	// scratch space sees its end, without io.CopyN's LimitReader.
+	n, err := body.Read(lc.drain[:])
+	dropped := int64(n)
+	if err == nil {
+		n, rerr := io.CopyN(io.Discard, body, maxPostHandlerDrain+1-dropped)
+		dropped, err = dropped+n, rerr
+	}
+	return dropped <= maxPostHandlerDrain && err == io.EOF
 }
 
 // reject answers a request the lane could not read, as net/http would, and
-// leaves the connection to close.
-func (lc *laneConn) reject(code int, msg string) {
+// leaves the connection to close. The refusal is logged with a fixed
+// reason and the request ID its answer carries, never the request's bytes.
+func (lc *laneConn) reject(code int, reason string) {
+	var id string
+	if lc.lane.cfg.RequestID != nil {
+		id = lc.lane.cfg.RequestID()
+	}
+	lc.lane.log.LogAttrs(lc.ctx, slog.LevelDebug, "lane: request refused",
+		slog.Int("status", code), slog.String("reason", reason), slog.String("request_id", id), slog.String("remote", lc.remote))
 	_ = lc.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	status := appendStatusLine(nil, code)
-	b := append(append([]byte("HTTP/1.1 "), status...), "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"...)
-	_, _ = lc.conn.Write(append(append(append(b, status...), ": "...), msg...))
+	b := append(append([]byte("HTTP/1.1 "), status...), "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	if id != "" {
+		b = append(append(append(b, "X-Request-Id: "...), id...), "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	_, _ = lc.conn.Write(append(append(append(b, status...), ": "...), reason...))
 	lc.linger = true
 }
 
@@ -307,6 +374,7 @@ func (lc *laneConn) reject(code int, msg string) {
 func (lc *laneConn) lingerClose() {
 	if cw, ok := lc.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
+		lc.in.stall, lc.in.stallErr = 0, nil // read under lingerTime only
 		lc.setReadDeadline(time.Now().Add(lingerTime))
 		_, _ = io.CopyN(io.Discard, lc.br, maxPostHandlerDrain)
 	}
@@ -321,63 +389,3 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
-
-// limitedReader reads what net/http had read ahead (pending), then the
-// connection; while remain ≥ 0 it reads at most remain bytes more and then
-// reports errHeaderTooLarge.
-type limitedReader struct {
-	pending []byte
-	conn    net.Conn
-	remain  int64 // < 0: unlimited
-}
-
-// errHeaderTooLarge ends a header read that reached the limit.
-var errHeaderTooLarge = errors.New("lane: request header too large")
-
-// Read implements io.Reader.
-func (r *limitedReader) Read(p []byte) (int, error) {
-	if r.remain == 0 {
-		return 0, errHeaderTooLarge
-	}
-	if r.remain > 0 && int64(len(p)) > r.remain {
-		p = p[:r.remain]
-	}
-	var n int
-	var err error
-	if len(r.pending) > 0 {
-		n = copy(p, r.pending)
-		r.pending = r.pending[n:]
-	} else {
-		n, err = r.conn.Read(p)
-	}
-	if r.remain > 0 {
-		r.remain -= int64(n)
-	}
-	return n, err
-}
-
-// fixedBody is the body of the request that brought the connection into
-// the lane: exactly remain more bytes from r.
-type fixedBody struct {
-	r      *bufio.Reader
-	remain int64
-}
-
-// Read implements io.Reader.
-func (b *fixedBody) Read(p []byte) (int, error) {
-	if b.remain <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.remain {
-		p = p[:b.remain]
-	}
-	n, err := b.r.Read(p)
-	b.remain -= int64(n)
-	if err == io.EOF && b.remain > 0 {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-// Close implements io.Closer; the rest of the body is dropped by the lane.
-func (b *fixedBody) Close() error { return nil }

@@ -10,6 +10,15 @@
 // middleware of the handler (auth, body limit, idempotency, request IDs,
 // logs, metrics) runs as before; only the transport loop is different.
 //
+// Bodies and framing on a lane connection: a body may make no progress for
+// at most Config.BodyTimeout; a request refused before its body has come is
+// answered at once (what is left of its body is read after the answer, up to
+// 256 KiB, or the connection closes); a chunked request closes the
+// connection after its answer (RFC 9112 6.1: it may have carried a
+// Content-Length too); a malformed header is answered 400 and logged with a
+// fixed reason, never its bytes, and a header that stalls is closed without
+// an answer.
+//
 // What stays with net/http: connections whose requests are not eligible,
 // HTTP/1.0, requests that ask to close, request bodies of unknown length and
 // "Expect: 100-continue" on the entering request, and every HTTP/2 or TLS
@@ -40,9 +49,25 @@ type Config struct {
 	// ReadHeaderTimeout is how long the header of a request may take once
 	// its first byte arrived (default 10 s).
 	ReadHeaderTimeout time.Duration
-	// MaxHeaderBytes bounds a request's header (default 1 MiB, as net/http).
+	// MaxHeaderBytes bounds a request's header (default 1 MiB, as net/http):
+	// the header block, request line to empty line, may be MaxHeaderBytes +
+	// 4096 bytes long, net/http's limit for the first request of a
+	// connection (set http.Server.MaxHeaderBytes to the same value). A
+	// longer one is answered 431.
 	MaxHeaderBytes int
-	// Log receives what cannot be answered to a client (default: discarded).
+	// BodyTimeout is how long a request body may make no progress (default
+	// 10 s): each read from the connection that a body waits for may wait
+	// this long, so a slow body that keeps coming is never cut. A read that
+	// times out fails, and the body's BodyTimedOut method reports it, for
+	// the handler to answer (408); the connection closes after that answer.
+	BodyTimeout time.Duration
+	// RequestID, when set, gives a request the lane refuses itself (a
+	// malformed or oversized header) its request ID: sent as X-Request-Id
+	// and logged with the refusal.
+	RequestID func() string
+	// Log receives, at debug level, the requests the lane refuses itself:
+	// a fixed reason and the request ID, never the request's bytes
+	// (default: discarded).
 	Log *slog.Logger
 }
 
@@ -77,6 +102,9 @@ func New(cfg Config, next http.Handler) *Lane {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
 	}
 	log := cfg.Log
 	if log == nil {

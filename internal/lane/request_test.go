@@ -394,18 +394,20 @@ func BenchmarkReadPublishHeader(b *testing.B) {
 // the lean reader takes and requests it leaves to http.ReadRequest (a
 // folded header line, a chunked body, a header that arrives in two parts),
 // pipelined and one by one: each must be answered, in order, with its own
-// body.
+// body. The chunked one comes last: the connection closes after it.
 func TestLeanAndNetHTTPReadsAlternate(t *testing.T) {
 	_, addr := startLane(t, echoHandler(), Config{})
 	c := enter(t, addr)
 	folded := "POST /folded HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\nContent-Length: 1\r\n\r\nf"
 	chunked := "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nch\r\n0\r\n\r\n"
-	c.send(post("/a", "1") + folded + post("/b", "22") + chunked + post("/c", "333"))
-	for _, want := range []string{"POST /a 1", "POST /folded f", "POST /b 22", "POST /chunked ch", "POST /c 333"} {
+	c.send(post("/a", "1") + folded + post("/b", "22") + post("/c", "333") + chunked)
+	for _, want := range []string{"POST /a 1", "POST /folded f", "POST /b 22", "POST /c 333", "POST /chunked ch"} {
 		if resp, got := c.read("POST"); got != want || resp.StatusCode != 200 {
 			t.Errorf("got %d %q, want 200 %q", resp.StatusCode, got, want)
 		}
 	}
+	c.checkAfter(true)
+	c = enter(t, addr)
 	split := post("/split", "body")
 	c.send(split[:20])
 	time.Sleep(50 * time.Millisecond)

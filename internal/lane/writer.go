@@ -176,6 +176,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// its descriptor number and must be its only closer).
 	w.lc.lane.forget(w.lc)
 	w.lc.idleUntil = time.Time{}
+	w.lc.in.stall = 0 // the new owner's reads have the deadlines it sets
 	_ = w.lc.conn.SetDeadline(time.Time{})
 	return w.lc.conn, bufio.NewReadWriter(w.lc.br, bufio.NewWriter(w.lc.conn)), nil
 }
@@ -185,9 +186,11 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 	return w.lc.conn.SetWriteDeadline(t)
 }
 
-// SetReadDeadline lets http.ResponseController bound the body reads.
+// SetReadDeadline lets http.ResponseController bound the body reads: the
+// handler's deadline replaces the body deadline for the rest of the request.
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
 	w.lc.idleUntil = time.Time{} // the next request's wait arms its own
+	w.lc.in.stall = 0
 	return w.lc.conn.SetReadDeadline(t)
 }
 
