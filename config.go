@@ -20,7 +20,8 @@ import (
 )
 
 // Config is the whole service configuration, read once from PLEXOR_*
-// environment variables. README.md's configuration table mirrors it.
+// environment variables. docs/configuration.md's table mirrors it
+// (TestDocsConfigurationCoversEveryVariable checks names and defaults).
 type Config struct {
 	Addr                string        `env:"ADDR" envDefault:":8080"`
 	RedisURL            string        `env:"REDIS_URL"`
