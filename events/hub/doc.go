@@ -12,9 +12,10 @@
 // transport (events/transport) implements for a connection taken over from
 // net/http or for a response writer. Its settings come in a Config.
 //
-// Files: hub.go (the Hub, Subscribe, Publish, presence, drain),
+// Files: config.go (the settings, their defaults, New), hub.go (the
+// Hub, Subscribe, Publish, presence, drain),
 // registry.go (the sharded registry), queue.go (a subscription's queue),
-// frames.go (encode once), stream.go (a feed's writer), wake.go and
+// frames.go (encode once, per format and channel subset), stream.go (a feed's writer), wake.go and
 // pacer.go (who writes when), readahead.go (cache warming of a fan-out),
 // streamgroup.go (what a drain waits for), watch.go (presence
 // transitions), hub_cluster.go (cluster mode), metrics.go (counters).

@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/plexor/plexor/events/wire"
 	"github.com/plexor/plexor/history"
 )
@@ -52,4 +55,75 @@ func envelopeFrame(ev *history.Event, channels []string, framer Framer) *Frame {
 	body := wire.EnvelopeBody(ev, channels)
 	buf := make([]byte, Headroom, Headroom+len(body)+wire.EnvelopeSize+Tailroom)
 	return newFrame(ev.ID, wire.AppendEnvelope(buf, ev, body), ev, framer)
+}
+
+// frameCache encodes one event lazily: once in the raw format, once in the
+// envelope format for each distinct subset of its channels that
+// subscriptions hear (a subscriber's envelope names only those).
+type frameCache struct {
+	ev      *history.Event
+	framer  Framer
+	raw     *Frame
+	envAll  *Frame
+	subsets map[uint64]*Frame // by bitmask over ev.Channels (events of ≤ 64 channels)
+	named   map[string]*Frame // by joined names (events of more channels)
+}
+
+func (c *frameCache) frameFor(sub *Subscription) *Frame {
+	if !sub.envelope {
+		if c.raw == nil {
+			c.raw = rawFrame(c.ev, c.framer)
+		}
+		return c.raw
+	}
+	if len(c.ev.Channels) > 1 {
+		if f := c.subsetFrame(sub); f != nil {
+			return f
+		}
+	}
+	if c.envAll == nil {
+		c.envAll = envelopeFrame(c.ev, c.ev.Channels, c.framer)
+	}
+	return c.envAll
+}
+
+// subsetFrame returns the envelope frame for the part of a multi-channel
+// event that sub hears, or nil when it hears all of it. A cache hit
+// allocates nothing.
+func (c *frameCache) subsetFrame(sub *Subscription) *Frame {
+	chans := c.ev.Channels
+	if len(chans) > 64 {
+		heard := wire.SubscribedOf(chans, sub.channels)
+		if len(heard) == len(chans) {
+			return nil
+		}
+		key := strings.Join(heard, ",")
+		if f := c.named[key]; f != nil {
+			return f
+		}
+		if c.named == nil {
+			c.named = make(map[string]*Frame)
+		}
+		f := envelopeFrame(c.ev, heard, c.framer)
+		c.named[key] = f
+		return f
+	}
+	var mask uint64
+	for i, ch := range chans {
+		if slices.Contains(sub.channels, ch) {
+			mask |= 1 << i
+		}
+	}
+	if mask == 1<<len(chans)-1 {
+		return nil
+	}
+	if f := c.subsets[mask]; f != nil {
+		return f
+	}
+	if c.subsets == nil {
+		c.subsets = make(map[uint64]*Frame)
+	}
+	f := envelopeFrame(c.ev, wire.SubscribedOf(chans, sub.channels), c.framer)
+	c.subsets[mask] = f
+	return f
 }

@@ -3,8 +3,6 @@ package hub
 import (
 	"log/slog"
 
-	"github.com/plexor/plexor/events/wire"
-
 	"context"
 	"errors"
 	"hash/maphash"
@@ -132,95 +130,6 @@ func (s *Subscription) Ready() <-chan struct{} { return s.q.wake }
 // closed it also returns why: the frames returned then are the last ones
 // (none after an overflow).
 func (s *Subscription) Take() ([]*Frame, error) { return s.q.take(nil) }
-
-// Config configures a Hub. Zero values are replaced by the defaults in
-// DefaultConfig.
-type Config struct {
-	// QueueBytes bounds each connection's queue of undelivered frames.
-	QueueBytes int
-	// WatchLogSize is how many presence transitions are kept for watchers
-	// that resume.
-	WatchLogSize int
-	// Clock stamps presence transitions; nil means time.Now.
-	Clock history.Clock
-	// Metrics receives the hub's counts; nil means fresh, unregistered ones.
-	Metrics *Metrics
-	// Relayed is cluster mode: Publish stores events without fanning them
-	// out, because a backplane hands every event of the deployment to
-	// Deliver, in ID order. Subscribe fails with ErrNotConnected until the
-	// backplane first connected (CatchUp).
-	Relayed bool
-
-	// Heartbeat is how often an idle feed gets a comment line.
-	Heartbeat time.Duration
-	// Retry is the reconnect delay suggested to clients ("retry:"); a
-	// stream's goodbye spreads it (AppendGoodbye).
-	Retry time.Duration
-	// WriteTimeout bounds each write to a feed; a client that does not take
-	// the bytes in time is disconnected (it resumes from history).
-	WriteTimeout time.Duration
-	// WriteInterval paces busy feeds: a feed whose last write came within
-	// WriteInterval after the one before (or was paced) writes again no
-	// sooner than WriteInterval after it, sending everything queued
-	// meanwhile in one write. A feed that gets an event now and then, or
-	// two close together by chance, is never held back. 0 writes at once,
-	// always.
-	WriteInterval time.Duration
-	// Framer frames every frame once, in place, for the transport that
-	// writes most feeds (Sink.Single); nil leaves frames unframed.
-	Framer Framer
-	// Log receives the streams' ends (at debug level); nil means
-	// slog.Default().
-	Log *slog.Logger
-}
-
-// DefaultConfig holds the values used for zero fields of a Config.
-var DefaultConfig = Config{
-	QueueBytes:   1 << 20,
-	WatchLogSize: watchLogSize,
-	Heartbeat:    15 * time.Second,
-	Retry:        2 * time.Second,
-	WriteTimeout: 10 * time.Second,
-}
-
-// New returns a hub that stores events in store.
-func New(store history.Store, cfg Config) *Hub {
-	d := DefaultConfig
-	if cfg.QueueBytes <= 0 {
-		cfg.QueueBytes = d.QueueBytes
-	}
-	if cfg.WatchLogSize <= 0 {
-		cfg.WatchLogSize = d.WatchLogSize
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics()
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = d.Heartbeat
-	}
-	if cfg.Retry <= 0 {
-		cfg.Retry = d.Retry
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = d.WriteTimeout
-	}
-	if cfg.WriteInterval < 0 {
-		cfg.WriteInterval = 0
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(), relayed: cfg.Relayed,
-		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize, cfg.Framer), lingering: make(map[string]*lingerer),
-		metrics: cfg.Metrics, cfg: cfg, log: cfg.Log, pacer: newPacer(cfg.WriteInterval)}
-	for i := range h.shards {
-		h.shards[i].channels = make(map[string][]*Subscription)
-	}
-	return h
-}
 
 // Config returns the hub's configuration, defaults filled in.
 func (h *Hub) Config() Config { return h.cfg }
@@ -525,74 +434,3 @@ func (h *Hub) DrainWithin(maxWait time.Duration) (left int) {
 
 // Draining reports whether Drain was called.
 func (h *Hub) Draining() bool { return h.draining.Load() }
-
-// frameCache encodes one event lazily: once in the raw format, once in the
-// envelope format for each distinct subset of its channels that
-// subscriptions hear (a subscriber's envelope names only those).
-type frameCache struct {
-	ev      *history.Event
-	framer  Framer
-	raw     *Frame
-	envAll  *Frame
-	subsets map[uint64]*Frame // by bitmask over ev.Channels (events of ≤ 64 channels)
-	named   map[string]*Frame // by joined names (events of more channels)
-}
-
-func (c *frameCache) frameFor(sub *Subscription) *Frame {
-	if !sub.envelope {
-		if c.raw == nil {
-			c.raw = rawFrame(c.ev, c.framer)
-		}
-		return c.raw
-	}
-	if len(c.ev.Channels) > 1 {
-		if f := c.subsetFrame(sub); f != nil {
-			return f
-		}
-	}
-	if c.envAll == nil {
-		c.envAll = envelopeFrame(c.ev, c.ev.Channels, c.framer)
-	}
-	return c.envAll
-}
-
-// subsetFrame returns the envelope frame for the part of a multi-channel
-// event that sub hears, or nil when it hears all of it. A cache hit
-// allocates nothing.
-func (c *frameCache) subsetFrame(sub *Subscription) *Frame {
-	chans := c.ev.Channels
-	if len(chans) > 64 {
-		heard := wire.SubscribedOf(chans, sub.channels)
-		if len(heard) == len(chans) {
-			return nil
-		}
-		key := strings.Join(heard, ",")
-		if f := c.named[key]; f != nil {
-			return f
-		}
-		if c.named == nil {
-			c.named = make(map[string]*Frame)
-		}
-		f := envelopeFrame(c.ev, heard, c.framer)
-		c.named[key] = f
-		return f
-	}
-	var mask uint64
-	for i, ch := range chans {
-		if slices.Contains(sub.channels, ch) {
-			mask |= 1 << i
-		}
-	}
-	if mask == 1<<len(chans)-1 {
-		return nil
-	}
-	if f := c.subsets[mask]; f != nil {
-		return f
-	}
-	if c.subsets == nil {
-		c.subsets = make(map[uint64]*Frame)
-	}
-	f := envelopeFrame(c.ev, wire.SubscribedOf(chans, sub.channels), c.framer)
-	c.subsets[mask] = f
-	return f
-}
