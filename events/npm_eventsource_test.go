@@ -37,8 +37,6 @@ const npmInstallWait = 3 * time.Minute
 // npmClientWait bounds one run of the Node.js client; it is killed after.
 const npmClientWait = 20 * time.Second
 
-// npmSkipEnv names the variable that skips the real npm client tests.
-const npmSkipEnv = "PLEXOR_SKIP_NPM"
 
 // npmEvent is one line the client script prints: an event as the npm
 // client hands it to a listener.
@@ -54,12 +52,12 @@ type npmEvent struct {
 // client read an empty string when the reset block had no id line), then the
 // retained events follow with their IDs in order.
 func TestNpmEventSource(t *testing.T) {
-	if os.Getenv(npmSkipEnv) == "1" {
-		t.Skipf("%s=1: the real npm eventsource client tests are switched off", npmSkipEnv)
+	if os.Getenv("PLEXOR_SKIP_NPM") == "1" {
+		t.Skip("PLEXOR_SKIP_NPM=1: the real npm eventsource client tests are switched off")
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (%v): the real npm eventsource client tests need Node.js and npm; set %s=1 to skip them on purpose", tool, err, npmSkipEnv)
+			t.Skipf("%s is not installed (%v): the real npm eventsource client tests need Node.js and npm; set PLEXOR_SKIP_NPM=1 to skip them on purpose", tool, err)
 		}
 	}
 	nodeMajor := nodeMajorVersion(t)
