@@ -15,6 +15,7 @@ import (
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/idempotency"
+	"github.com/plexor/plexor/internal/config"
 	"github.com/plexor/plexor/static"
 )
 
@@ -34,7 +35,7 @@ type appDeps struct {
 }
 
 // newApp builds the Echo application: middleware and routes.
-func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
+func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Echo, error) {
 	metrics, publishTokens, adminTokens, answers, ready := deps.metrics, deps.publishTokens, deps.adminTokens, deps.idempotency, deps.ready
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -55,7 +56,7 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 	}
 	e.Use(onceComposed(global...))
 
-	verifier, err := cfg.jwtVerifier()
+	verifier, err := cfg.JWTVerifier()
 	if err != nil {
 		return nil, fmt.Errorf("PLEXOR_JWT_SECRET / PLEXOR_JWT_PUBLIC_KEY_FILE: %w", err)
 	}
@@ -153,10 +154,10 @@ func newApp(cfg Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*echo.Ec
 // addHook routes POST /hooks/{name} of h: the publish gate, body limit,
 // signature check, idempotency (Idempotency-Key or X-GitHub-Delivery,
 // scoped to the hook), then the publish.
-func addHook(e *echo.Echo, api *events.API, h HookConfig, gate, bodyLimit echo.MiddlewareFunc, store idempotency.Store, tokenTTL time.Duration, log *slog.Logger) error {
+func addHook(e *echo.Echo, api *events.API, h config.HookConfig, gate, bodyLimit echo.MiddlewareFunc, store idempotency.Store, tokenTTL time.Duration, log *slog.Logger) error {
 	signed, err := auth.SignatureConfig{Scheme: h.Scheme, Secrets: h.Secrets, Tolerance: h.Tolerance}.ToMiddleware()
 	if err != nil {
-		return fmt.Errorf("%s: %w", hookVar(h.Name, "SECRET"), err)
+		return fmt.Errorf("%s: %w", config.HookVar(h.Name, "SECRET"), err)
 	}
 	once, err := idempotency.Config{
 		Store:    store,
@@ -191,8 +192,8 @@ func addHook(e *echo.Echo, api *events.API, h HookConfig, gate, bodyLimit echo.M
 // or, behind proxies listed in PLEXOR_TRUSTED_PROXIES, the nearest
 // X-Forwarded-For entry that is not one of them. A client cannot fake its
 // address with a header unless it is one of those proxies.
-func ipExtractor(cfg Config) echo.IPExtractor {
-	ranges, _ := trustedProxyRanges(cfg.TrustedProxies) // validated by loadConfig
+func ipExtractor(cfg config.Config) echo.IPExtractor {
+	ranges, _ := config.TrustedProxyRanges(cfg.TrustedProxies) // validated by config.Load
 	if len(ranges) == 0 {
 		return echo.ExtractIPDirect()
 	}

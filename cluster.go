@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/plexor/plexor/events/hub"
-
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plexor/plexor/events/cluster"
+	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/config"
 )
 
 // clusterNode is what cluster mode adds to a node: the Redis connection, the
@@ -39,7 +39,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 
 // newClusterStore connects to PLEXOR_REDIS_URL (lazily: a Redis that is down
 // makes requests fail, not the start-up) and returns the Redis history store.
-func newClusterStore(cfg Config, log *slog.Logger) (*redis.Client, *history.Redis, error) {
+func newClusterStore(cfg config.Config, log *slog.Logger) (*redis.Client, *history.Redis, error) {
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
 	client, err := cluster.NewClient(cfg.RedisURL)
 	if err != nil {
@@ -55,7 +55,7 @@ func newClusterStore(cfg Config, log *slog.Logger) (*redis.Client, *history.Redi
 
 // startCluster starts the backplane and presence of hub, which must be in
 // cluster mode over store.
-func startCluster(cfg Config, client *redis.Client, store *history.Redis, core *hub.Hub, log *slog.Logger) (*clusterNode, error) {
+func startCluster(cfg config.Config, client *redis.Client, store *history.Redis, core *hub.Hub, log *slog.Logger) (*clusterNode, error) {
 	backplane, err := cluster.NewBackplane(cluster.BackplaneConfig{
 		Client: client, Channel: store.FanoutChannel(), Hub: core, Log: log,
 	})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/plexor/plexor/internal/config"
 )
 
 // cmdServe runs the service until ctx ends (SIGINT or SIGTERM), configured
@@ -18,7 +20,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) int {
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfig(sio.env)
+	cfg, err := config.Load(sio.env)
 	if err != nil {
 		fmt.Fprintln(sio.err, "plexor: bad configuration:", err)
 		return exitUsage
@@ -44,7 +46,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) int {
 }
 
 // newLogger builds the structured logger the configuration asks for.
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -14,6 +14,11 @@ import (
 	"github.com/plexor/plexor/events/idempotency"
 )
 
+const (
+	hookSecret     = "hook-secret-0123456789"
+	hookSecretPrev = "hook-secret-previous-0123"
+)
+
 // hookEnv configures two hooks: "github" (GitHub scheme, publishes the
 // head_commit field, type push, with a previous secret) and "ci" (timestamped
 // scheme, publishes the whole body).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+
+	"github.com/plexor/plexor/internal/config"
 )
 
 // congestionError is a failure to apply PLEXOR_TCP_CONGESTION.
@@ -15,7 +17,7 @@ type congestionError struct {
 }
 
 func (e *congestionError) Error() string {
-	return fmt.Sprintf("%sTCP_CONGESTION=%s: %v", envPrefix, e.name, e.err)
+	return fmt.Sprintf("%sTCP_CONGESTION=%s: %v", config.EnvPrefix, e.name, e.err)
 }
 
 func (e *congestionError) Unwrap() error { return e.err }
@@ -43,7 +45,7 @@ func listen(addr, congestion string) (net.Listener, error) {
 		if ce := (*congestionError)(nil); errors.As(err, &ce) {
 			return nil, ce
 		}
-		return nil, fmt.Errorf("%sADDR=%s: %w", envPrefix, addr, err)
+		return nil, fmt.Errorf("%sADDR=%s: %w", config.EnvPrefix, addr, err)
 	}
 	return ln, nil
 }

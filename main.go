@@ -10,10 +10,6 @@
 package main
 
 import (
-	"github.com/plexor/plexor/events/transport"
-
-	"github.com/plexor/plexor/events/hub"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -30,8 +26,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/idempotency"
+	"github.com/plexor/plexor/events/transport"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/config"
 	"github.com/plexor/plexor/internal/lane"
 )
 
@@ -46,7 +45,7 @@ func main() {
 // retry hint, in-flight requests finish, and run returns within
 // cfg.ShutdownTimeout. When ready is not nil it receives the bound address
 // once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
-func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
 	var store history.Store
 	var redisClient *redis.Client
 	var redisStore *history.Redis
@@ -58,7 +57,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 		defer func() { _ = redisClient.Close() }() // last: after the store and the cluster's goroutines
 		store = redisStore
 	} else {
-		store, err = history.NewMemory(memoryHistoryConfig(cfg))
+		store, err = history.NewMemory(cfg.MemoryHistory())
 	}
 	if err != nil {
 		return err

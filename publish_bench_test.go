@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/internal/config"
 )
 
 // BenchmarkPublishKeepAlive measures the whole publish path as a keep-alive
@@ -33,7 +35,7 @@ func BenchmarkPublishKeepAlive(b *testing.B) {
 }
 
 func benchmarkPublishKeepAlive(b *testing.B, writeInterval string, subscribers int) {
-	cfg, err := loadConfig(map[string]string{
+	cfg, err := config.Load(map[string]string{
 		"PLEXOR_ADDR":                   "127.0.0.1:0",
 		"PLEXOR_PUBLISH_TOKENS":         testToken,
 		"PLEXOR_ADMIN_TOKENS":           testAdminToken,

@@ -15,6 +15,8 @@ import (
 
 	"github.com/r3labs/sse/v2"
 	backoff "gopkg.in/cenkalti/backoff.v1"
+
+	"github.com/plexor/plexor/internal/config"
 )
 
 // testToken is the publisher token of every test server.
@@ -53,9 +55,9 @@ func startServerWith(t *testing.T, env map[string]string, log *slog.Logger) *tes
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := loadConfig(vars)
+	cfg, err := config.Load(vars)
 	if err != nil {
-		t.Fatalf("loadConfig: %v", err)
+		t.Fatalf("config.Load: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}

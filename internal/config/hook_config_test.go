@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"reflect"
@@ -15,7 +15,7 @@ const (
 )
 
 func TestLoadConfigHooks(t *testing.T) {
-	cfg, err := loadConfig(map[string]string{
+	cfg, err := Load(map[string]string{
 		"PLEXOR_HOOKS":                        "github, ci-status",
 		"PLEXOR_HOOK_GITHUB_CHANNELS":         "ci,deploys",
 		"PLEXOR_HOOK_GITHUB_SCHEME":           "github",
@@ -30,7 +30,7 @@ func TestLoadConfigHooks(t *testing.T) {
 		"PLEXOR_SOMETHING_UNRELATED_TO_HOOKS": "x",
 	})
 	if err != nil {
-		t.Fatalf("loadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	want := []HookConfig{
 		{Name: "github", Channels: []string{"ci", "deploys"}, Scheme: auth.SchemeGitHub, Secrets: []string{hookSecret, hookSecretPrev},
@@ -59,7 +59,7 @@ func TestLoadConfigHookErrorsNameTheVariable(t *testing.T) {
 		"PLEXOR_PUBLISH_TOKENS":          testToken,
 		"PLEXOR_HOOK_GH_PREVIOUS_SECRET": hookSecretPrev,
 	}
-	if _, err := loadConfig(valid); err != nil {
+	if _, err := Load(valid); err != nil {
 		t.Fatalf("the base configuration is rejected: %v", err)
 	}
 	tests := []struct {
@@ -105,7 +105,7 @@ func TestLoadConfigHookErrorsNameTheVariable(t *testing.T) {
 					environ[k] = v
 				}
 			}
-			_, err := loadConfig(environ)
+			_, err := Load(environ)
 			if err == nil {
 				t.Fatalf("%v accepted, want an error", tt.set)
 			}

@@ -1,4 +1,13 @@
-package main
+// Package config is Plexor's configuration: the PLEXOR_* environment
+// variables read into a Config (Load), checked once at start-up so that a bad
+// value stops the service with a message naming the variable, and the
+// settings derived from them that other packages need.
+//
+// Files: config.go (Config, Load, the validation, JWT keys and verifier,
+// trusted proxies), hook_config.go (the webhooks of PLEXOR_HOOKS and their
+// PLEXOR_HOOK_<NAME>_* variables), history.go (the in-memory history's
+// settings).
+package config
 
 import (
 	"crypto"
@@ -79,18 +88,18 @@ type Config struct {
 	JWTIssuer        string        `env:"JWT_ISSUER"`
 	JWTAudience      string        `env:"JWT_AUDIENCE"`
 
-	// jwtPublicKey is the key read from JWTPublicKeyFile by loadConfig.
+	// jwtPublicKey is the key read from JWTPublicKeyFile by Load.
 	jwtPublicKey crypto.PublicKey
 }
 
-// envPrefix is the prefix of every configuration variable.
-const envPrefix = "PLEXOR_"
+// EnvPrefix is the prefix of every configuration variable.
+const EnvPrefix = "PLEXOR_"
 
-// loadConfig parses the environment (environ as from os.Environ) into a
-// Config and checks it. Every error names the variable and what it expects.
-func loadConfig(environ map[string]string) (Config, error) {
+// Load parses the environment (environ as from env.ToMap(os.Environ())) into
+// a Config and checks it. Every error names the variable and what it expects.
+func Load(environ map[string]string) (Config, error) {
 	var cfg Config
-	opts := env.Options{Prefix: envPrefix, Environment: environ}
+	opts := env.Options{Prefix: EnvPrefix, Environment: environ}
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
 		return cfg, describeEnvError(err, opts)
 	}
@@ -109,22 +118,22 @@ func (c *Config) loadJWTKey() error {
 	}
 	data, err := os.ReadFile(c.JWTPublicKeyFile)
 	if err != nil {
-		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %w", envPrefix, err)
+		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %w", EnvPrefix, err)
 	}
 	key, err := auth.ParsePublicKeyPEM(data)
 	if err == nil {
 		_, err = auth.JWTConfig{PublicKey: key}.ToVerifier() // key size and curve
 	}
 	if err != nil {
-		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %s: %s", envPrefix, c.JWTPublicKeyFile, strings.TrimPrefix(err.Error(), "auth: "))
+		return fmt.Errorf("%sJWT_PUBLIC_KEY_FILE: %s: %s", EnvPrefix, c.JWTPublicKeyFile, strings.TrimPrefix(err.Error(), "auth: "))
 	}
 	c.jwtPublicKey = key
 	return nil
 }
 
-// jwtVerifier returns the verifier of signed tokens, or nil when neither
+// JWTVerifier returns the verifier of signed tokens, or nil when neither
 // PLEXOR_JWT_SECRET nor PLEXOR_JWT_PUBLIC_KEY_FILE is set.
-func (c Config) jwtVerifier() (*auth.Verifier, error) {
+func (c Config) JWTVerifier() (*auth.Verifier, error) {
 	if c.JWTSecret == "" && c.jwtPublicKey == nil {
 		return nil, nil
 	}
@@ -169,9 +178,10 @@ func patternMeetsPrefix(pattern, prefix string) bool {
 	return strings.HasPrefix(literal, prefix) || (wild && strings.HasPrefix(prefix, literal))
 }
 
-// trustedProxyRanges parses PLEXOR_TRUSTED_PROXIES: CIDR ranges or single
-// addresses of the proxies whose X-Forwarded-For is believed.
-func trustedProxyRanges(list []string) ([]*net.IPNet, error) {
+// TrustedProxyRanges parses PLEXOR_TRUSTED_PROXIES: CIDR ranges or single
+// addresses of the proxies whose X-Forwarded-For is believed. Load has
+// checked cfg.TrustedProxies with it.
+func TrustedProxyRanges(list []string) ([]*net.IPNet, error) {
 	var out []*net.IPNet
 	for _, s := range list {
 		if !strings.Contains(s, "/") {
@@ -214,7 +224,7 @@ func expected(goType string) string {
 func (c Config) validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
@@ -325,7 +335,7 @@ func (c Config) validate() error {
 	if c.MaxConnsPerIP < 0 {
 		bad("MAX_CONNECTIONS_PER_IP", "must not be negative (0 means no limit), got %d", c.MaxConnsPerIP)
 	}
-	if _, err := trustedProxyRanges(c.TrustedProxies); err != nil {
+	if _, err := TrustedProxyRanges(c.TrustedProxies); err != nil {
 		bad("TRUSTED_PROXIES", "%s", err)
 	}
 	if c.BodyTimeout < 100*time.Millisecond || c.BodyTimeout > 10*time.Minute {

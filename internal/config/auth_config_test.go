@@ -1,6 +1,8 @@
-package main
+package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -15,21 +17,56 @@ import (
 	"github.com/plexor/plexor/events"
 )
 
+// testToken is a valid publisher token.
+const testToken = "test-token-0123456789abcdef"
+
+// jwtSecret is a valid PLEXOR_JWT_SECRET.
+const jwtSecret = "config-jwt-secret-0123456789abcdef"
+
+// newSigningKeys returns a new RSA (2048) and ECDSA (P-256) key.
+func newSigningKeys(t *testing.T) (*rsa.PrivateKey, *ecdsa.PrivateKey) {
+	t.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rsaKey, ecKey
+}
+
+// writePublicKey writes the PKIX PEM of pub to a temporary file and returns
+// its path.
+func writePublicKey(t *testing.T, pub any) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "jwt.pub.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestLoadConfigAuthDefaults(t *testing.T) {
-	cfg, err := loadConfig(map[string]string{})
+	cfg, err := Load(map[string]string{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(cfg.PrivateChannels, []string{"private-*"}) || cfg.TokenCookie != "plexor_token" || cfg.JWTLeeway != 0 {
 		t.Fatalf("private=%q cookie=%q leeway=%s, want [private-*] plexor_token 0s", cfg.PrivateChannels, cfg.TokenCookie, cfg.JWTLeeway)
 	}
-	if v, err := cfg.jwtVerifier(); v != nil || err != nil {
-		t.Fatalf("jwtVerifier without keys = %v, %v; want none", v, err)
+	if v, err := cfg.JWTVerifier(); v != nil || err != nil {
+		t.Fatalf("JWTVerifier without keys = %v, %v; want none", v, err)
 	}
 }
 
 func TestLoadConfigReadsTheJWTKeys(t *testing.T) {
-	rsaKey, ecKey := signingKeys()
+	rsaKey, ecKey := newSigningKeys(t)
 	for _, tt := range []struct {
 		name string
 		vars map[string]string
@@ -42,12 +79,12 @@ func TestLoadConfigReadsTheJWTKeys(t *testing.T) {
 			"PLEXOR_JWT_LEEWAY": "30s", "PLEXOR_JWT_ISSUER": "https://id.example", "PLEXOR_JWT_AUDIENCE": "plexor"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(tt.vars)
+			cfg, err := Load(tt.vars)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := cfg.jwtVerifier(); v == nil || err != nil {
-				t.Fatalf("jwtVerifier = %v, %v; want a verifier", v, err)
+			if v, err := cfg.JWTVerifier(); v == nil || err != nil {
+				t.Fatalf("JWTVerifier = %v, %v; want a verifier", v, err)
 			}
 		})
 	}
@@ -95,7 +132,7 @@ func TestLoadConfigAuthErrorsNameTheVariable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(tt.vars)
+			_, err := Load(tt.vars)
 			if err == nil {
 				t.Fatalf("%v accepted, want an error", tt.vars)
 			}

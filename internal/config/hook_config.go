@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ type HookConfig struct {
 var hookFields = []string{"CHANNELS", "SCHEME", "SECRET", "PREVIOUS_SECRET", "TOLERANCE", "FIELD", "TYPE"}
 
 // hookVarPrefix starts every per-hook variable.
-const hookVarPrefix = envPrefix + "HOOK_"
+const hookVarPrefix = EnvPrefix + "HOOK_"
 
 // maxHookNameLen bounds a hook name.
 const maxHookNameLen = 64
@@ -46,8 +46,10 @@ const maxHookNameLen = 64
 // maxTolerance bounds a hook's signature tolerance.
 const maxTolerance = 24 * time.Hour
 
-// hookVar is the variable that sets field of the hook called name.
-func hookVar(name, field string) string {
+// HookVar is the variable that sets field (one of the suffixes CHANNELS,
+// SCHEME, SECRET, PREVIOUS_SECRET, TOLERANCE, FIELD, TYPE) of the hook
+// called name.
+func HookVar(name, field string) string {
 	return hookVarPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + field
 }
 
@@ -73,7 +75,7 @@ func parseHooks(environ map[string]string, names []string, maxChannels int) ([]H
 	bad := func(variable, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", variable, fmt.Sprintf(format, args...)))
 	}
-	const listVar = envPrefix + "HOOKS"
+	const listVar = EnvPrefix + "HOOKS"
 	owner := map[string]string{} // variable -> the hook it configures
 	var listed []string
 	for _, name := range names {
@@ -88,7 +90,7 @@ func parseHooks(environ map[string]string, names []string, maxChannels int) ([]H
 		}
 		clash := false
 		for _, f := range hookFields {
-			v := hookVar(name, f)
+			v := HookVar(name, f)
 			if other, taken := owner[v]; taken {
 				bad(listVar, "hooks %q and %q would both be configured by %s: rename one", other, name, v)
 				clash = true
@@ -118,9 +120,9 @@ func parseHooks(environ map[string]string, names []string, maxChannels int) ([]H
 func parseHook(environ map[string]string, name string, maxChannels int) (HookConfig, []error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", hookVar(name, field), fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", HookVar(name, field), fmt.Sprintf(format, args...)))
 	}
-	get := func(field string) string { return environ[hookVar(name, field)] }
+	get := func(field string) string { return environ[HookVar(name, field)] }
 	h := HookConfig{Name: name, Scheme: auth.SignatureScheme(get("SCHEME")), Field: get("FIELD"), Type: get("TYPE")}
 
 	if maxChannels < 1 { // PLEXOR_MAX_CHANNELS is invalid and reported on its own
