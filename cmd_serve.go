@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/plexor/plexor/internal/app"
 	"github.com/plexor/plexor/internal/config"
 )
 
@@ -38,7 +39,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) int {
 			}
 		}()
 	}
-	if err := run(ctx, cfg, log, nil); err != nil {
+	if err := app.Run(ctx, cfg, log, nil); err != nil {
 		log.Error("plexor stopped", "err", err)
 		return exitFailure
 	}

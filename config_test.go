@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plexor/plexor/internal/app"
 	"github.com/plexor/plexor/internal/config"
 )
 
@@ -13,7 +14,7 @@ func TestRunReportsAnUnusableAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = run(t.Context(), cfg, discardLogger(), nil)
+	err = app.Run(t.Context(), cfg, discardLogger(), nil)
 	if err == nil || !strings.Contains(err.Error(), "PLEXOR_ADDR") {
 		t.Fatalf("run on a busy port = %v, want an error naming PLEXOR_ADDR", err)
 	}

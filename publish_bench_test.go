@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexor/plexor/internal/app"
 	"github.com/plexor/plexor/internal/config"
 )
 
@@ -49,7 +50,7 @@ func benchmarkPublishKeepAlive(b *testing.B, writeInterval string, subscribers i
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, discardLogger(), ready) }()
+	go func() { done <- app.Run(ctx, cfg, discardLogger(), ready) }()
 	var addr string
 	select {
 	case addr = <-ready:

@@ -16,6 +16,7 @@ import (
 	"github.com/r3labs/sse/v2"
 	backoff "gopkg.in/cenkalti/backoff.v1"
 
+	"github.com/plexor/plexor/internal/app"
 	"github.com/plexor/plexor/internal/config"
 )
 
@@ -62,7 +63,7 @@ func startServerWith(t *testing.T, env map[string]string, log *slog.Logger) *tes
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
-	go func() { s.done <- run(ctx, cfg, log, ready) }()
+	go func() { s.done <- app.Run(ctx, cfg, log, ready) }()
 	select {
 	case addr := <-ready:
 		s.base = "http://" + addr

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ import (
 // demoMaxBytes caps a demo-page publish, whatever PLEXOR_MAX_PUBLISH_BYTES says.
 const demoMaxBytes = 16 << 10
 
-// appDeps are what run builds for the app besides the hub.
+// appDeps are what Run builds for the app besides the hub.
 type appDeps struct {
 	metrics                    *prometheus.Registry
 	publishTokens, adminTokens []string
@@ -186,66 +186,4 @@ func addHook(e *echo.Echo, api *events.API, h config.HookConfig, gate, bodyLimit
 	hook := events.Hook{Name: h.Name, Channels: h.Channels, Type: h.Type, Field: h.Field}
 	e.POST("/hooks/"+h.Name, compose(api.Hook(hook), gate, bodyLimit, signed, onceBySignature, once))
 	return nil
-}
-
-// ipExtractor says how to find a client's address: the connection's peer,
-// or, behind proxies listed in PLEXOR_TRUSTED_PROXIES, the nearest
-// X-Forwarded-For entry that is not one of them. A client cannot fake its
-// address with a header unless it is one of those proxies.
-func ipExtractor(cfg config.Config) echo.IPExtractor {
-	ranges, _ := config.TrustedProxyRanges(cfg.TrustedProxies) // validated by config.Load
-	if len(ranges) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, r := range ranges {
-		opts = append(opts, echo.TrustIPRange(r))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
-// requestLogger logs each request once it ends: path without the query (so
-// no token or cursor parameter is ever logged), status and duration, at
-// debug level, or warn for a 5xx. What the line needs beyond the status is
-// only looked up when the logger takes that level (a publish at the
-// default info level pays for one clock reading and the status).
-func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			status := answeredStatus(c, err)
-			level := slog.LevelDebug
-			if status >= 500 {
-				level = slog.LevelWarn
-			}
-			req := c.Request()
-			if !log.Enabled(req.Context(), level) {
-				return err
-			}
-			path := req.URL.Path
-			if path == "" {
-				path = "/"
-			}
-			id := req.Header.Get(echo.HeaderXRequestID)
-			if id == "" {
-				id = c.Response().Header().Get(echo.HeaderXRequestID)
-			}
-			log.LogAttrs(req.Context(), level, "request",
-				slog.String("method", req.Method), slog.String("path", path), slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
-			return err
-		}
-	}
-}
-
-// answeredStatus is the status the client gets for a request whose handler
-// returned err: an error is answered by the error handler after the
-// middleware returns (events.StatusOf), unless the answer had begun.
-func answeredStatus(c echo.Context, err error) int {
-	res := c.Response()
-	if err == nil || res.Committed {
-		return res.Status
-	}
-	return events.StatusOf(err)
 }

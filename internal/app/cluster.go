@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func startCluster(cfg config.Config, client *redis.Client, store *history.Redis,
 func (c *clusterNode) ready() error { return c.backplane.Ready() }
 
 // stop ends the goroutines (presence removes this node's counts). The
-// connection stays open: run closes it after the store.
+// connection stays open: Run closes it after the store.
 func (c *clusterNode) stop() {
 	c.cancel()
 	c.done.Wait()
