@@ -1,47 +1,29 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/internal/cli"
 )
 
-// syncBuffer is a bytes.Buffer that a command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// cli runs one command to its end and returns its status and output.
-func cli(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+// runCLI runs one command to its end and returns its status and output.
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut syncBuffer
-	code = dispatch(t.Context(), args, stdio{in: strings.NewReader(stdin), out: &out, err: &errOut, env: env})
+	var out, errOut lockedBuffer
+	code = cli.Main(t.Context(), args, cli.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errOut, Env: env})
 	return code, out.String(), errOut.String()
 }
 
 // cliProc is a command running in the background (plexor sub).
 type cliProc struct {
-	out, err syncBuffer
+	out, err lockedBuffer
 	cancel   context.CancelFunc
 	done     chan int
 }
@@ -53,7 +35,7 @@ func startSub(t *testing.T, args ...string) *cliProc {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &cliProc{cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		p.done <- dispatch(ctx, append([]string{"sub"}, args...), stdio{in: strings.NewReader(""), out: &p.out, err: &p.err})
+		p.done <- cli.Main(ctx, append([]string{"sub"}, args...), cli.Stdio{In: strings.NewReader(""), Out: &p.out, Err: &p.err})
 	}()
 	t.Cleanup(func() { p.stop(t) })
 	waitFor(t, "sub to subscribe", func() bool { return strings.Contains(p.err.String(), "subscribed to") }, p)
@@ -96,60 +78,13 @@ func (p *cliProc) waitOutput(t *testing.T, want string) {
 	waitFor(t, fmt.Sprintf("output %q", want), func() bool { return p.out.String() == want }, p)
 }
 
-func TestCLIHelpAndUsageErrors(t *testing.T) {
-	tok := []string{"--token", testToken}
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  string // in stdout
-		wantErr  string // in stderr
-	}{
-		{"--help lists the commands", []string{"--help"}, 0, "serve ", ""},
-		{"help", []string{"help"}, 0, "pub ", ""},
-		{"-h", []string{"-h"}, 0, "sub ", ""},
-		{"help of a command", []string{"help", "pub"}, 0, "-channels", ""},
-		{"help of an unknown command", []string{"help", "nope"}, 2, "", `no help for "nope"`},
-		{"a command's --help", []string{"sub", "--help"}, 0, "", "usage: plexor sub [flags] channel…"},
-		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
-		{"serve takes no arguments", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
-		{"unknown flag", []string{"sub", "--bogus", "a"}, 2, "", "flag provided but not defined: -bogus"},
-		{"sub without channels", []string{"sub"}, 2, "", "name at least one channel"},
-		{"sub with a bad format", []string{"sub", "--format", "xml", "a"}, 2, "", "--format must be raw or envelope"},
-		{"flag after a channel", []string{"sub", "a", "--url", "http://x"}, 2, "", `flags go before the arguments: "--url"`},
-		{"sub with a bad URL", []string{"sub", "--url", "localhost:8080", "a"}, 2, "", "is not an http(s) URL"},
-		{"pub without a token", []string{"pub", "--channels", "a", "x"}, 2, "", "a publisher token is required"},
-		{"pub without channels", append(tok, "x"), 2, "", "--channels is required"},
-		{"pub without data", append(tok, "--channels", "a"), 2, "", "no data"},
-		{"pub with data and a file", append(tok, "--channels", "a", "--file", "f", "x"), 2, "", "not both"},
-		{"pub with two data arguments", append(tok, "--channels", "a", "x", "y"), 2, "", "one argument"},
-		{"pub with a bad URL", append(tok, "--url", "ftp://x", "--channels", "a", "x"), 2, "", "is not an http(s) URL"},
-		{"pub with a missing file", append(tok, "--channels", "a", "--file", "/nonexistent/file"), 1, "", "no such file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := tt.args
-			if args[0] == "--token" { // a pub case
-				args = append([]string{"pub"}, args...)
-			}
-			code, out, errOut := cli(t, nil, "", args...)
-			if code != tt.wantCode {
-				t.Fatalf("exit status %d, want %d (stdout %q, stderr %q)", code, tt.wantCode, out, errOut)
-			}
-			if !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
-				t.Fatalf("stdout %q, stderr %q; want %q in stdout and %q in stderr", out, errOut, tt.wantOut, tt.wantErr)
-			}
-		})
-	}
-}
-
 func TestCLIPubAndSub(t *testing.T) {
 	s := startServer(t, nil)
 	raw := startSub(t, "--url", s.base, "a", "b")
 	env := startSub(t, "--url", s.base, "--format", "envelope", "a,b")
 	pub := func(stdin string, args ...string) []string {
 		t.Helper()
-		code, out, errOut := cli(t, map[string]string{"PLEXOR_URL": s.base, "PLEXOR_TOKEN": testToken}, stdin, append([]string{"pub"}, args...)...)
+		code, out, errOut := runCLI(t, map[string]string{"PLEXOR_URL": s.base, "PLEXOR_TOKEN": testToken}, stdin, append([]string{"pub"}, args...)...)
 		if code != 0 {
 			t.Fatalf("pub %v: exit %d, stderr %q", args, code, errOut)
 		}
@@ -164,7 +99,7 @@ func TestCLIPubAndSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	// --token and --url given as flags this time (overriding the environment).
-	code, out, errOut := cli(t, map[string]string{"PLEXOR_TOKEN": "wrong-token-0123456789"}, "",
+	code, out, errOut := runCLI(t, map[string]string{"PLEXOR_TOKEN": "wrong-token-0123456789"}, "",
 		"pub", "--url", s.base, "--token", testToken, "--channels", "a,b", "--type", "note", "--file", file)
 	if code != 0 {
 		t.Fatalf("pub --file: exit %d, stderr %q", code, errOut)
@@ -248,7 +183,7 @@ func TestCLIRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := cli(t, tt.env, "", tt.args...)
+			code, out, errOut := runCLI(t, tt.env, "", tt.args...)
 			if code != 1 || !strings.Contains(errOut, tt.wantErr) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, out, errOut, tt.wantErr)
 			}
@@ -271,7 +206,7 @@ func TestCLISubPrivateChannelWithToken(t *testing.T) {
 	}
 
 	// Without the token the service refuses: exit status 1 and its message.
-	code, _, errOut := cli(t, map[string]string{"PLEXOR_URL": s.base}, "", "sub", "private-cli")
+	code, _, errOut := runCLI(t, map[string]string{"PLEXOR_URL": s.base}, "", "sub", "private-cli")
 	if code != 1 || !strings.Contains(errOut, "private") {
 		t.Fatalf("sub without a token: exit %d, stderr %q; want 1 and the refusal", code, errOut)
 	}

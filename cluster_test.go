@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plexor/plexor/history/redistest"
+	"github.com/plexor/plexor/internal/cli"
 )
 
 // Cluster mode end to end: nodes are whole services (run) sharing one
@@ -376,10 +377,10 @@ func TestLoadAgainstACluster(t *testing.T) {
 	rds := redistest.New(t)
 	nodes := startNodes(t, rds.Addr, 2, nil)
 	var out, errOut strings.Builder
-	sio := stdio{in: strings.NewReader(""), out: &out, err: &errOut, env: map[string]string{"PLEXOR_TOKEN": testToken}}
-	code := dispatch(t.Context(), []string{"load", "--url", nodes[0].base + "," + nodes[1].base, "--subs", "6", "--channels", "2",
+	sio := cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut, Env: map[string]string{"PLEXOR_TOKEN": testToken}}
+	code := cli.Main(t.Context(), []string{"load", "--url", nodes[0].base + "," + nodes[1].base, "--subs", "6", "--channels", "2",
 		"--messages", "20", "--publishers", "2", "--rate", "1000", "--settle", "10ms"}, sio)
-	if code != exitOK || !strings.Contains(out.String(), "60/60") {
+	if code != cli.ExitOK || !strings.Contains(out.String(), "60/60") {
 		t.Fatalf("exit %d; table:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	client := newTestClient(5 * time.Second)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexor/plexor/internal/cli"
 	"github.com/plexor/plexor/load"
 )
 
@@ -40,10 +41,10 @@ func TestLoadAgainstTheApp(t *testing.T) {
 func TestLoadCommand(t *testing.T) {
 	s := startServerWith(t, map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "0"}, discardLogger())
 	var out, errOut bytes.Buffer
-	sio := stdio{in: strings.NewReader(""), out: &out, err: &errOut, env: map[string]string{"PLEXOR_TOKEN": testToken}}
-	code := dispatch(context.Background(), []string{"load", "--url", s.base, "--pid", "1", "--subs", "5", "--channels", "2",
+	sio := cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut, Env: map[string]string{"PLEXOR_TOKEN": testToken}}
+	code := cli.Main(context.Background(), []string{"load", "--url", s.base, "--pid", "1", "--subs", "5", "--channels", "2",
 		"--messages", "10", "--rate", "1000", "--settle", "10ms"}, sio)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
 	}
 	table := out.String()
@@ -53,16 +54,16 @@ func TestLoadCommand(t *testing.T) {
 
 	out.Reset()
 	errOut.Reset()
-	code = dispatch(context.Background(), []string{"load", "--url", "http://example.com", "--subs", "1"}, sio)
-	if code != exitUsage || !strings.Contains(errOut.String(), "loopback") {
+	code = cli.Main(context.Background(), []string{"load", "--url", "http://example.com", "--subs", "1"}, sio)
+	if code != cli.ExitUsage || !strings.Contains(errOut.String(), "loopback") {
 		t.Fatalf("a non-loopback URL: exit %d, stderr %s", code, errOut.String())
 	}
-	code = dispatch(context.Background(), []string{"load", "--url", s.base, "--points", "nope"}, sio)
-	if code != exitUsage {
+	code = cli.Main(context.Background(), []string{"load", "--url", s.base, "--points", "nope"}, sio)
+	if code != cli.ExitUsage {
 		t.Fatalf("an unknown point: exit %d", code)
 	}
 	out.Reset()
-	if code := dispatch(context.Background(), []string{"load", "--free-port"}, sio); code != exitOK || strings.TrimSpace(out.String()) == "" {
+	if code := cli.Main(context.Background(), []string{"load", "--free-port"}, sio); code != cli.ExitOK || strings.TrimSpace(out.String()) == "" {
 		t.Fatalf("--free-port: exit %d, %q", code, out.String())
 	}
 }

@@ -1,4 +1,13 @@
-package main
+// Package cli is the plexor command line: Main dispatches to the commands
+// serve (the service, configured from PLEXOR_* variables), sub (print a
+// feed's events, reconnecting and resuming), pub (publish a message, a file
+// or stdin lines) and load (measure a running server), and prints help.
+//
+// Files: cli.go (Main, the command list, help, flag parsing), cmd_serve.go,
+// cmd_sub.go, cmd_pub.go, cmd_load.go (one command each), client.go (what
+// sub and pub share: the service URL, its error answers), sse_blocks.go (the
+// complete-blocks transport of sub), profile.go (serve --cpuprofile).
+package cli
 
 import (
 	"context"
@@ -11,24 +20,24 @@ import (
 
 // Exit statuses of the commands.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the command ran and failed
-	exitUsage   = 2 // bad command line or configuration
+	ExitOK      = 0 // the command succeeded
+	ExitFailure = 1 // the command ran and failed
+	ExitUsage   = 2 // bad command line or configuration
 )
 
-// stdio is what a command gets of the process besides its arguments, so
+// Stdio is what a command gets of the process besides its arguments, so
 // tests can run commands in-process.
-type stdio struct {
-	in       io.Reader
-	out, err io.Writer
-	// env is the environment, as from env.ToMap(os.Environ()).
-	env map[string]string
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// Env is the environment, as from env.ToMap(os.Environ()).
+	Env map[string]string
 }
 
 // command is one subcommand of plexor.
 type command struct {
 	name, args, summary string
-	run                 func(ctx context.Context, args []string, sio stdio) int
+	run                 func(ctx context.Context, args []string, sio Stdio) int
 }
 
 // commands lists the subcommands in the order help shows them.
@@ -42,9 +51,10 @@ func commands() []command {
 	}
 }
 
-// dispatch runs the command args name (serve when there is none) and
-// returns the process's exit status.
-func dispatch(ctx context.Context, args []string, sio stdio) int {
+// Main runs the command args names (serve when there is none) with the
+// rest of args and returns the process's exit status. It returns when the
+// command ends; serve and sub end when ctx does (SIGINT or SIGTERM).
+func Main(ctx context.Context, args []string, sio Stdio) int {
 	if len(args) == 0 {
 		return cmdServe(ctx, nil, sio)
 	}
@@ -58,25 +68,25 @@ func dispatch(ctx context.Context, args []string, sio stdio) int {
 			return c.run(ctx, args[1:], sio)
 		}
 	}
-	fmt.Fprintf(sio.err, "plexor: unknown command %q\n\n", name)
-	usage(sio.err)
-	return exitUsage
+	fmt.Fprintf(sio.Err, "plexor: unknown command %q\n\n", name)
+	usage(sio.Err)
+	return ExitUsage
 }
 
 // help prints the command list, or one command's usage.
-func help(ctx context.Context, args []string, sio stdio) int {
+func help(ctx context.Context, args []string, sio Stdio) int {
 	if len(args) == 0 {
-		usage(sio.out)
-		return exitOK
+		usage(sio.Out)
+		return ExitOK
 	}
 	for _, c := range commands() {
 		if c.name == args[0] && c.run != nil {
-			return c.run(ctx, []string{"-h"}, stdio{in: sio.in, out: sio.out, err: sio.out, env: sio.env})
+			return c.run(ctx, []string{"-h"}, Stdio{In: sio.In, Out: sio.Out, Err: sio.Out, Env: sio.Env})
 		}
 	}
-	fmt.Fprintf(sio.err, "plexor: no help for %q\n\n", args[0])
-	usage(sio.err)
-	return exitUsage
+	fmt.Fprintf(sio.Err, "plexor: no help for %q\n\n", args[0])
+	usage(sio.Err)
+	return ExitUsage
 }
 
 // usage prints the list of commands.
@@ -95,9 +105,9 @@ func usage(w io.Writer) {
 
 // newFlagSet returns the flag set of a command; its usage names the command
 // and its arguments and describes it.
-func newFlagSet(name, args, about string, sio stdio) *flag.FlagSet {
+func newFlagSet(name, args, about string, sio Stdio) *flag.FlagSet {
 	fs := flag.NewFlagSet("plexor "+name, flag.ContinueOnError)
-	fs.SetOutput(sio.err)
+	fs.SetOutput(sio.Err)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "usage: plexor %s %s\n\n%s\n", name, args, about)
@@ -118,21 +128,21 @@ func newFlagSet(name, args, about string, sio stdio) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
+			return ExitOK, true
 		}
-		return exitUsage, true
+		return ExitUsage, true
 	}
 	for _, a := range fs.Args() {
 		if strings.HasPrefix(a, "-") && a != "-" {
 			return usageError(fs, "flags go before the arguments: %q comes after one", a), true
 		}
 	}
-	return exitOK, false
+	return ExitOK, false
 }
 
 // usageError reports a bad command line with the command's usage.
 func usageError(fs *flag.FlagSet, format string, args ...any) int {
 	fmt.Fprintf(fs.Output(), "%s: %s\n\n", fs.Name(), fmt.Sprintf(format, args...))
 	fs.Usage()
-	return exitUsage
+	return ExitUsage
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -20,14 +20,14 @@ const maxEventBytes = 64 << 20
 
 // cmdSub subscribes to channels and prints every event on stdout until ctx
 // ends (SIGINT). It reconnects by itself and resumes after the last event.
-func cmdSub(ctx context.Context, args []string, sio stdio) int {
+func cmdSub(ctx context.Context, args []string, sio Stdio) int {
 	fs := newFlagSet("sub", "[flags] channel…",
 		"Subscribe to the channels (names, or comma-separated lists) and print every\n"+
 			"event, until interrupted. When the stream ends or fails, reconnect with\n"+
 			"backoff and resume after the last event received (Last-Event-ID), so nothing\n"+
 			"is missed or repeated while the service's history covers the gap; if it\n"+
 			"does not, a notice goes to stderr. Connection notices go to stderr.", sio)
-	base := fs.String("url", defaultURL(sio.env), "the service's base URL (PLEXOR_URL when set)")
+	base := fs.String("url", defaultURL(sio.Env), "the service's base URL (PLEXOR_URL when set)")
 	lastID := fs.String("last-event-id", "", "resume after this event ID instead of starting with new events")
 	token := fs.String("token", "", "subscriber token for private channels, sent as Authorization: Bearer\n(default: PLEXOR_SUBSCRIBE_TOKEN)")
 	format := fs.String("format", "raw", "raw: print each event's data (its text as published) and a newline;\n"+
@@ -39,7 +39,7 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 		return usageError(fs, "name at least one channel")
 	}
 	if *token == "" {
-		*token = sio.env["PLEXOR_SUBSCRIBE_TOKEN"]
+		*token = sio.Env["PLEXOR_SUBSCRIBE_TOKEN"]
 	}
 	if *format != "raw" && *format != "envelope" {
 		return usageError(fs, "--format must be raw or envelope, got %q", *format)
@@ -52,12 +52,12 @@ func cmdSub(ctx context.Context, args []string, sio stdio) int {
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
-	f := &follower{url: feed, token: *token, lastID: *lastID, out: sio.out, log: sio.err}
+	f := &follower{url: feed, token: *token, lastID: *lastID, out: sio.Out, log: sio.Err}
 	if err := f.run(ctx); err != nil {
-		fmt.Fprintln(sio.err, "plexor sub:", err)
-		return exitFailure
+		fmt.Fprintln(sio.Err, "plexor sub:", err)
+		return ExitFailure
 	}
-	return exitOK
+	return ExitOK
 }
 
 // follower keeps one feed open: it connects, prints events, and reconnects

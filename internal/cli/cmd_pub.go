@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -18,12 +18,12 @@ const maxLineBytes = 16 << 20
 
 // cmdPub publishes to channels: the data argument, a file, or each line of
 // stdin as its own message. It prints each message's ID on stdout.
-func cmdPub(ctx context.Context, args []string, sio stdio) int {
+func cmdPub(ctx context.Context, args []string, sio Stdio) int {
 	fs := newFlagSet("pub", "[flags] --channels a,b [data | --file F | -]",
 		"Publish one message (the data argument or the contents of --file) or, with -,\n"+
 			"each non-empty line of stdin as its own message, as it is read. Data is sent\n"+
 			"as text (POST /publish?channels=…). Prints each message's ID.", sio)
-	base := fs.String("url", defaultURL(sio.env), "the service's base URL (PLEXOR_URL when set)")
+	base := fs.String("url", defaultURL(sio.Env), "the service's base URL (PLEXOR_URL when set)")
 	token := fs.String("token", "", "publisher token (default: PLEXOR_TOKEN)")
 	channels := fs.String("channels", "", "comma-separated channels to publish to (required)")
 	typ := fs.String("type", "", "event type (default: message)")
@@ -32,7 +32,7 @@ func cmdPub(ctx context.Context, args []string, sio stdio) int {
 		return code
 	}
 	if *token == "" {
-		*token = sio.env["PLEXOR_TOKEN"]
+		*token = sio.Env["PLEXOR_TOKEN"]
 	}
 	switch {
 	case *channels == "":
@@ -60,15 +60,15 @@ func cmdPub(ctx context.Context, args []string, sio stdio) int {
 	case *file != "":
 		data, err := os.ReadFile(*file)
 		if err != nil {
-			fmt.Fprintln(sio.err, "plexor pub:", err)
-			return exitFailure
+			fmt.Fprintln(sio.Err, "plexor pub:", err)
+			return ExitFailure
 		}
-		err = p.publishTo(ctx, sio.out, data)
-		return report(sio.err, err)
+		err = p.publishTo(ctx, sio.Out, data)
+		return report(sio.Err, err)
 	case fs.Arg(0) == "-":
-		return report(sio.err, p.publishLines(ctx, sio.in, sio.out))
+		return report(sio.Err, p.publishLines(ctx, sio.In, sio.Out))
 	default:
-		return report(sio.err, p.publishTo(ctx, sio.out, []byte(fs.Arg(0))))
+		return report(sio.Err, p.publishTo(ctx, sio.Out, []byte(fs.Arg(0))))
 	}
 }
 
@@ -76,9 +76,9 @@ func cmdPub(ctx context.Context, args []string, sio stdio) int {
 func report(w io.Writer, err error) int {
 	if err != nil {
 		fmt.Fprintln(w, "plexor pub:", err)
-		return exitFailure
+		return ExitFailure
 	}
-	return exitOK
+	return ExitOK
 }
 
 // publisher sends messages to one publish URL.

@@ -1,12 +1,12 @@
-package main
+package cli
 
 import (
-	"github.com/plexor/plexor/events/wire"
-
 	"bytes"
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/plexor/plexor/events/wire"
 )
 
 // completeBlocksTransport is the HTTP transport of "plexor sub". It passes

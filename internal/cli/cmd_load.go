@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // with the load package and prints a table of the figures. It exits 1 when a
 // point failed or saw loss, duplicates, reordering, disconnects or failed
 // publishes.
-func cmdLoad(ctx context.Context, args []string, sio stdio) int {
+func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 	fs := newFlagSet("load", "[flags]",
 		"Drive a running server over real HTTP on loopback and measure it: N raw-TCP SSE\n"+
 			"subscribers over K channels, M messages at rate R from keep-alive publishers,\n"+
@@ -56,20 +56,20 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 	if *freePort {
 		port, err := pickFreePort()
 		if err != nil {
-			fmt.Fprintln(sio.err, "plexor load:", err)
-			return exitFailure
+			fmt.Fprintln(sio.Err, "plexor load:", err)
+			return ExitFailure
 		}
-		fmt.Fprintln(sio.out, port)
-		return exitOK
+		fmt.Fprintln(sio.Out, port)
+		return ExitOK
 	}
 	if *base == "" {
-		*base = sio.env["PLEXOR_URL"]
+		*base = sio.Env["PLEXOR_URL"]
 		if *base == "" {
 			*base = "http://127.0.0.1:8080"
 		}
 	}
 	if *token == "" {
-		*token = sio.env["PLEXOR_TOKEN"]
+		*token = sio.Env["PLEXOR_TOKEN"]
 	}
 	var nodes []load.Target
 	for u := range strings.SplitSeq(*base, ",") {
@@ -101,38 +101,38 @@ func cmdLoad(ctx context.Context, args []string, sio stdio) int {
 	}
 	for _, n := range nodes {
 		if err := waitForServer(ctx, n.Addr, *wait); err != nil {
-			fmt.Fprintln(sio.err, "plexor load:", err)
-			return exitFailure
+			fmt.Fprintln(sio.Err, "plexor load:", err)
+			return ExitFailure
 		}
 	}
 
-	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.err}
+	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.Err}
 	if len(nodes) > 1 {
 		cfg.Nodes = nodes
 	}
 	var results []load.Result
-	code := exitOK
+	code := ExitOK
 	for _, p := range run {
 		res, err := load.Run(ctx, cfg, p)
 		if err != nil {
-			fmt.Fprintf(sio.err, "plexor load: point %s: %v\n", p.Name, err)
-			code = exitFailure
+			fmt.Fprintf(sio.Err, "plexor load: point %s: %v\n", p.Name, err)
+			code = ExitFailure
 			if ctx.Err() != nil {
 				break
 			}
 			continue
 		}
 		if !res.Clean() {
-			code = exitFailure
+			code = ExitFailure
 			if res.LastPublishError != "" {
-				fmt.Fprintf(sio.err, "plexor load: point %s: last publish error: %s\n", p.Name, res.LastPublishError)
+				fmt.Fprintf(sio.Err, "plexor load: point %s: last publish error: %s\n", p.Name, res.LastPublishError)
 			}
 		}
 		results = append(results, res)
 	}
-	if err := load.WriteTable(sio.out, string(tgt.Kind), results); err != nil {
-		fmt.Fprintln(sio.err, "plexor load:", err)
-		return exitFailure
+	if err := load.WriteTable(sio.Out, string(tgt.Kind), results); err != nil {
+		fmt.Fprintln(sio.Err, "plexor load:", err)
+		return ExitFailure
 	}
 	return code
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ func TestServeWritesACPUProfile(t *testing.T) {
 		var errOut syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- dispatch(ctx, []string{"serve", "--cpuprofile", path}, stdio{in: strings.NewReader(""), out: io.Discard, err: &errOut, env: env})
+			done <- Main(ctx, []string{"serve", "--cpuprofile", path}, Stdio{In: strings.NewReader(""), Out: io.Discard, Err: &errOut, Env: env})
 		}()
-		waitFor(t, "the server to listen", func() bool { return strings.Contains(errOut.String(), "plexor listening") }, nil)
+		waitFor(t, "the server to listen", func() bool { return strings.Contains(errOut.String(), "plexor listening") })
 		cancel()
-		if code := <-done; code != exitOK {
-			t.Fatalf("exit status %d, want %d; stderr %q", code, exitOK, errOut.String())
+		if code := <-done; code != ExitOK {
+			t.Fatalf("exit status %d, want %d; stderr %q", code, ExitOK, errOut.String())
 		}
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -45,9 +45,9 @@ func TestServeWritesACPUProfile(t *testing.T) {
 	})
 	t.Run("a path that cannot be created", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing", "cpu.pprof")
-		code, _, errOut := cli(t, env, "", "serve", "--cpuprofile", path)
-		if code != exitUsage || !strings.Contains(errOut, "--cpuprofile") || !strings.Contains(errOut, path) {
-			t.Fatalf("exit status %d, stderr %q; want %d and a message naming --cpuprofile and %s", code, errOut, exitUsage, path)
+		code, _, errOut := runCLI(t, env, "", "serve", "--cpuprofile", path)
+		if code != ExitUsage || !strings.Contains(errOut, "--cpuprofile") || !strings.Contains(errOut, path) {
+			t.Fatalf("exit status %d, stderr %q; want %d and a message naming --cpuprofile and %s", code, errOut, ExitUsage, path)
 		}
 	})
 }
