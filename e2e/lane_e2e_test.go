@@ -1,6 +1,6 @@
-package main
+package e2e
 
-// End-to-end tests of the publisher lane (package lane, wired in run): a
+// End-to-end tests of the publisher lane (package lane, wired in app.Run): a
 // real server, ONE raw keep-alive HTTP/1.1 connection that enters the lane
 // with a POST /publish, and checks that everything the app does over
 // net/http it still does on that connection: deliveries, errors, request

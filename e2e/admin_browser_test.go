@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The admin page (GET /admin, static/admin.html + admin.js) in headless
 // Chromium against a real service: the token form, the live channel list

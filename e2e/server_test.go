@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ const testToken = "test-token-0123456789abcdef"
 // testAdminToken is the admin token of every test server.
 const testAdminToken = "test-admin-token-0123456789"
 
-// testServer is a real Plexor (run) on a free loopback port.
+// testServer is a real Plexor (app.Run) on a free loopback port.
 type testServer struct {
 	t      *testing.T
 	base   string
@@ -35,13 +35,13 @@ type testServer struct {
 	once   sync.Once
 }
 
-// startServer boots run with the test defaults overridden by env.
+// startServer boots app.Run with the test defaults overridden by env.
 func startServer(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
 	return startServerWith(t, env, discardLogger())
 }
 
-// startServerWith boots run with the test defaults overridden by env,
+// startServerWith boots app.Run with the test defaults overridden by env,
 // logging to log.
 func startServerWith(t *testing.T, env map[string]string, log *slog.Logger) *testServer {
 	t.Helper()

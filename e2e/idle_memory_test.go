@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ import (
 //
 // It is a measurement, never a check, and runs only when asked:
 //
-//	PLEXOR_IDLE_FEEDS=10000 PLEXOR_IDLE_EVENTS=20 go test -run TestIdleMemory -v -count=1 .
+//	PLEXOR_IDLE_FEEDS=10000 PLEXOR_IDLE_EVENTS=20 go test -run TestIdleMemory -v -count=1 ./e2e/
 //
 // One process may hold 20,000 open files on the test machines: the feeds'
 // client ends live in the test process, their server ends in the child.

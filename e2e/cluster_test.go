@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ import (
 	"github.com/plexor/plexor/internal/cli"
 )
 
-// Cluster mode end to end: nodes are whole services (run) sharing one
+// Cluster mode end to end: nodes are whole services (app.Run) sharing one
 // redis-server that the test starts on a free loopback port.
 
 // startNodes starts n nodes on redis, with env on top of the cluster

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Request framing on both request paths: a request with a Transfer-Encoding
 // (and so one with Content-Length too) is answered and its connection

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Request bodies on both request paths: a body that makes no progress for
 // PLEXOR_BODY_TIMEOUT is answered 408 and its connection closed, a slow but

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Helpers of the hardening tests (hostile_test.go, chaos_test.go,
 // drain_test.go): a server whose log is kept, a lean spec-following SSE

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -339,14 +339,14 @@ func TestDrainRealBinaryClosesThousandsOfFeeds(t *testing.T) {
 		firstClosed.Sub(sig).Round(time.Millisecond), lastClosed.Sub(sig).Round(time.Millisecond), exitDur.Round(time.Millisecond), shutdownTimeout)
 }
 
-// goTool returns the go command that runs this test.
-// buildBinary builds the service into the test's temporary directory.
+// buildBinary builds the service (the module's main package) into the
+// test's temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "plexor")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "github.com/plexor/plexor").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -385,6 +385,7 @@ func waitBinaryReady(t *testing.T, hc *http.Client, base string, logs *lockedBuf
 	}
 }
 
+// goTool returns the go command that runs this test.
 func goTool() string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p

@@ -1,8 +1,8 @@
-package main
+package e2e
 
 // End-to-end tests of the browser client (static/plexor.js) and the demo page
 // in a real headless browser: Debian's chromium, driven with chromedp, against
-// the real service (run) on a loopback port.
+// the real service (app.Run) on a loopback port.
 //
 // Chromium must be installed: `go tool task test` does it (its deps task);
 // otherwise these tests fail and say so. PLEXOR_SKIP_BROWSER=1 skips them (for
