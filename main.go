@@ -2,214 +2,28 @@
 // to a set of channels with one EventSource, backends publish with a
 // token-guarded POST, and reconnecting clients resume exactly where they left.
 // The same binary has command-line tools: "plexor sub" prints events, "plexor
-// pub" publishes; "plexor help" lists the commands (cli.go, cmd_*.go).
+// pub" publishes, "plexor load" measures a running server; "plexor help"
+// lists the commands. See README.md.
 //
-// This file is wiring only: signals, the command dispatch, and run, which
-// builds stores, hub, auth and the Echo app and shuts them down gracefully.
-// See README.md.
+// This file only turns SIGINT and SIGTERM into the end of a context and
+// hands the command line to internal/cli. The configuration is in
+// internal/config, the service's wiring in internal/app.
 package main
 
 import (
-	"github.com/plexor/plexor/events/transport"
-
-	"github.com/plexor/plexor/events/hub"
-
 	"context"
-	"errors"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/plexor/plexor/auth"
-	"github.com/plexor/plexor/events/idempotency"
-	"github.com/plexor/plexor/history"
-	"github.com/plexor/plexor/internal/lane"
+	"github.com/plexor/plexor/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := dispatch(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, env: env.ToMap(os.Environ())})
+	code := cli.Main(ctx, os.Args[1:], cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Env: env.ToMap(os.Environ())})
 	stop()
 	os.Exit(code)
-}
-
-// run serves until ctx is cancelled, then drains: every feed is closed with a
-// retry hint, in-flight requests finish, and run returns within
-// cfg.ShutdownTimeout. When ready is not nil it receives the bound address
-// once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
-func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
-	var store history.Store
-	var redisClient *redis.Client
-	var redisStore *history.Redis
-	var err error
-	if cfg.RedisURL != "" {
-		if redisClient, redisStore, err = newClusterStore(cfg, log); err != nil {
-			return err
-		}
-		defer func() { _ = redisClient.Close() }() // last: after the store and the cluster's goroutines
-		store = redisStore
-	} else {
-		store, err = history.NewMemory(memoryHistoryConfig(cfg))
-	}
-	if err != nil {
-		return err
-	}
-	defer func() { _ = store.Close() }()
-	metrics := hub.NewMetrics()
-	core := hub.New(store, hub.Config{
-		QueueBytes: cfg.QueueBytes, Metrics: metrics, Relayed: redisClient != nil,
-		Heartbeat: cfg.Heartbeat, Retry: cfg.Retry, WriteTimeout: cfg.WriteTimeout, WriteInterval: cfg.WriteInterval,
-		Framer: transport.FrameChunk, Log: log,
-	})
-	deps := appDeps{ready: func() error { return nil }}
-	if redisClient != nil {
-		cl, err := startCluster(cfg, redisClient, redisStore, core, log)
-		if err != nil {
-			return err
-		}
-		defer cl.stop() // after the server has shut down
-		deps.ready = cl.ready
-		if deps.idempotency, err = idempotency.NewRedis(idempotency.RedisConfig{
-			Client: redisClient, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
-		}); err != nil {
-			return err
-		}
-	} else {
-		deps.idempotency = idempotency.NewMemory(idempotency.MemoryConfig{
-			TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,
-		})
-	}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := metrics.Register(registry, core); err != nil {
-		return err
-	}
-	if mem, ok := store.(*history.Memory); ok {
-		if err := registerHistoryMetrics(registry, mem); err != nil {
-			return err
-		}
-	}
-
-	tokens := cfg.PublishTokens
-	generated := len(tokens) == 0
-	if generated {
-		tokens = []string{auth.GenerateToken()}
-	}
-	adminTokens := cfg.AdminTokens
-	if len(adminTokens) == 0 {
-		adminTokens = []string{auth.GenerateToken()}
-		log.Warn("PLEXOR_ADMIN_TOKENS is not set: generated an admin token for this run only", "admin_token", adminTokens[0])
-	}
-	deps.metrics, deps.publishTokens, deps.adminTokens = registry, tokens, adminTokens
-	app, err := newApp(cfg, core, deps, log)
-	if err != nil {
-		return err
-	}
-
-	ln, err := listen(cfg.Addr, cfg.TCPCongestion)
-	if err != nil {
-		return err
-	}
-	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
-	// Keep-alive publishers are served by the lane once their connection
-	// has sent one POST /publish (see package lane; PLEXOR_PUBLISH_LANE=false
-	// turns it off); everything else, and every connection until then, by
-	// net/http.
-	eligible := isPublishRequest
-	if !cfg.PublishLane {
-		eligible = func(*http.Request) bool { return false }
-	}
-	publishers := lane.New(lane.Config{
-		Eligible:          eligible,
-		IdleTimeout:       idleTimeout,
-		ReadHeaderTimeout: readHeaderTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		BodyTimeout:       cfg.BodyTimeout,
-		RequestID:         newRequestIDs().next,
-		Log:               log,
-	}, app)
-	srv := &http.Server{
-		Handler:           bodyDeadlines(cfg.BodyTimeout, publishers),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-
-	announce(log, ln.Addr().String(), tokens[0], generated)
-	if ready != nil {
-		select {
-		case ready <- ln.Addr().String():
-		case <-ctx.Done():
-		}
-	}
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // ends when Shutdown or Close is called
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-
-	log.Info("shutting down: closing feeds, finishing requests", "timeout", cfg.ShutdownTimeout)
-	// First the feeds: /readyz turns 503 at once, every feed ends with a retry
-	// hint (a feed request arriving now gets only the hint), publishes still
-	// work. Then Shutdown closes the listener and waits for the rest.
-	// The whole shutdown, the feeds' goodbyes included, ends within the
-	// timeout.
-	shutdownBy := time.Now().Add(cfg.ShutdownTimeout)
-	if left := core.DrainWithin(cfg.ShutdownTimeout); left > 0 {
-		log.Warn("shutdown: feeds still writing their goodbye are cut off", "feeds", left, "timeout", cfg.ShutdownTimeout)
-	}
-	sctx, cancel := context.WithDeadline(context.Background(), shutdownBy)
-	defer cancel()
-	// The lane's connections are unknown to srv: both wind down at once.
-	laneDone := make(chan error, 1)
-	go func() { laneDone <- publishers.Shutdown(sctx) }() // returns by sctx's end
-	err = srv.Shutdown(sctx)
-	if lerr := <-laneDone; err == nil {
-		err = lerr
-	}
-	if err != nil {
-		log.Warn("shutdown timed out; closing remaining connections", "err", err)
-		_ = srv.Close()
-		_ = publishers.Shutdown(sctx) // sctx has ended: closes the lane's connections at once
-	}
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// isPublishRequest reports whether r is a publish, the request whose
-// keep-alive connection the lane serves.
-func isPublishRequest(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.URL.Path == "/publish"
-}
-
-// announce logs where the service listens and a curl line that publishes.
-func announce(log *slog.Logger, addr, token string, generated bool) {
-	host, port, _ := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "localhost"
-	}
-	base := "http://" + net.JoinHostPort(host, port)
-	shown := "<a token from PLEXOR_PUBLISH_TOKENS>"
-	if generated {
-		shown = token
-		log.Warn("PLEXOR_PUBLISH_TOKENS is not set: generated a publisher token for this run only (in the publish line below)")
-	}
-	log.Info("plexor listening", "addr", addr, "demo", base+"/", "admin", base+"/admin", "subscribe", "curl -N '"+base+"/events?channels=demo'")
-	log.Info("publish with: curl -H 'Authorization: Bearer " + shown + "' -H 'Content-Type: application/json' -d '{\"channels\":[\"demo\"],\"data\":\"hello\"}' " + base + "/publish")
 }

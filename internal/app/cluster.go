@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/events/cluster"
+	"github.com/plexor/plexor/events/hub"
+	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/config"
+)
+
+// clusterNode is what cluster mode adds to a node: the Redis connection, the
+// backplane that carries every node's events to the hub, and presence
+// across nodes. Its goroutines run from start until stop.
+type clusterNode struct {
+	backplane *cluster.Backplane
+	presence  *cluster.Presence
+	cancel    context.CancelFunc
+	done      sync.WaitGroup // the backplane's and presence's goroutines
+}
+
+// redisLogOnce sets go-redis's process-wide logger once.
+var redisLogOnce sync.Once
+
+// redisLog passes go-redis's own messages (e.g. each failed dial while Redis
+// is down) to the service log at debug level: the backplane and presence
+// already report an outage once, at warn level, and its end.
+type redisLog struct{ log *slog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// newClusterStore connects to PLEXOR_REDIS_URL (lazily: a Redis that is down
+// makes requests fail, not the start-up) and returns the Redis history store.
+func newClusterStore(cfg config.Config, log *slog.Logger) (*redis.Client, *history.Redis, error) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
+	client, err := cluster.NewClient(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
+	}
+	store, err := history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
+	}
+	return client, store, nil
+}
+
+// startCluster starts the backplane and presence of hub, which must be in
+// cluster mode over store.
+func startCluster(cfg config.Config, client *redis.Client, store *history.Redis, core *hub.Hub, log *slog.Logger) (*clusterNode, error) {
+	backplane, err := cluster.NewBackplane(cluster.BackplaneConfig{
+		Client: client, Channel: store.FanoutChannel(), Hub: core, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	presence, err := cluster.NewPresence(cluster.PresenceConfig{
+		Client: client, Prefix: cfg.RedisPrefix, Hub: core, Interval: cfg.PresenceInterval, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &clusterNode{backplane: backplane, presence: presence, cancel: cancel}
+	c.done.Add(2)
+	go func() { defer c.done.Done(); backplane.Run(ctx) }()
+	go func() { defer c.done.Done(); presence.Run(ctx) }()
+	log.Info("cluster mode: history, fan-out and presence over Redis", "node", presence.Node(), "prefix", cfg.RedisPrefix)
+	return c, nil
+}
+
+// ready is nil while the node is connected to the cluster.
+func (c *clusterNode) ready() error { return c.backplane.Ready() }
+
+// stop ends the goroutines (presence removes this node's counts). The
+// connection stays open: Run closes it after the store.
+func (c *clusterNode) stop() {
+	c.cancel()
+	c.done.Wait()
+}
