@@ -37,7 +37,6 @@ const npmInstallWait = 3 * time.Minute
 // npmClientWait bounds one run of the Node.js client; it is killed after.
 const npmClientWait = 20 * time.Second
 
-
 // npmEvent is one line the client script prints: an event as the npm
 // client hands it to a listener.
 type npmEvent struct {

@@ -1,12 +1,12 @@
-package main
-
-// The documentation checks: docs/configuration.md documents exactly the
+// Package docs holds the documentation (*.md) and, in this test file, its
+// checks: docs/configuration.md documents exactly the
 // PLEXOR_* variables the code uses (with the code's defaults), every relative
 // link in README.md and docs/*.md reaches an existing file and heading, and
 // every test the docs name as proof exists (in the file they name).
 //
 // They read the source tree, not the running program, so they find the
 // module root from the working directory and work wherever this file lives.
+package docs
 
 import (
 	"go/ast"
