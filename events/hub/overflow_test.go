@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// cutRecorder is a Sink and Cutter that records the timeouts of its writes
-// and the cuts made to them; a write waits for release when it is set.
+// cutRecorder is a Sink and StallCutter that records the timeouts of its
+// writes and the cuts made to them; a write waits for release when it is
+// set.
 type cutRecorder struct {
 	discardSink
 	mu       sync.Mutex // guards timeouts and cuts
@@ -28,14 +29,14 @@ func (c *cutRecorder) WriteWithin(_ []byte, timeout time.Duration) error {
 	return nil
 }
 
-func (c *cutRecorder) CutShort(deadline time.Time) {
+func (c *cutRecorder) CutStalledWrite(deadline time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cuts = append(c.cuts, deadline)
 }
 
 // TestOverflowBoundsTheWrites: once a stream's queue overflowed, a write in
-// progress is cut at once and a write that starts later gets at most
+// progress is cut at once (by a StallCutter) and a write that starts later gets at most
 // LastWriteTimeout instead of the write timeout, for the goodbye that follows.
 func TestOverflowBoundsTheWrites(t *testing.T) {
 	t.Run("a write that starts after the overflow", func(t *testing.T) {
@@ -60,8 +61,6 @@ func TestOverflowBoundsTheWrites(t *testing.T) {
 	t.Run("a write in progress at the overflow", func(t *testing.T) {
 		sink := &cutRecorder{entered: make(chan struct{}), release: make(chan struct{})}
 		s := &Stream{sink: sink}
-		var c Cutter = sink
-		s.taken.Store(&c)
 		done := make(chan error)
 		go func() { done <- s.writeWithin([]byte("x"), time.Minute) }()
 		<-sink.entered

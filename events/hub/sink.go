@@ -17,7 +17,12 @@ const (
 
 // Sink is where a stream's bytes go: a connection a transport took over, or
 // a response writer. Only the goroutine running the stream calls its
-// methods.
+// methods (the optional Cutter's and StallCutter's aside).
+//
+// A Sink is a pointer to an object whose first word does not change once it
+// is handed to Stream.Start (an interface, a descriptor, a pointer set at
+// creation): the fan-out reads it ahead, without synchronisation, to bring
+// the object's cache line in.
 //
 // A batch is framed once, then offered to WriteNow, which takes what the
 // client accepts without waiting; the rest, if any, goes to WriteWithin.
@@ -45,6 +50,18 @@ type Cutter interface {
 	// CutShort makes a write in progress, and every later one, give up at
 	// deadline.
 	CutShort(deadline time.Time)
+}
+
+// StallCutter is a Sink that can cut the write in progress, and only that
+// one, from another goroutine: a Sink whose WriteWithin only ever carries
+// what the client did not take at once (WriteNow), so that a write in
+// progress is one the client is stalling. The hub cuts it when the stream's
+// queue overflows (the client resumes from history anyway); a later write
+// is not affected, and a cut while no write is in progress does nothing.
+type StallCutter interface {
+	// CutStalledWrite makes the write in progress, if any, give up at
+	// deadline.
+	CutStalledWrite(deadline time.Time)
 }
 
 // dataWord returns the address of the object behind a sink, for the

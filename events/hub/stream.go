@@ -466,15 +466,17 @@ func (s *Stream) cutShort(deadline time.Time) {
 // overflowed is called by the publisher whose frame overflowed the queue
 // (which then notifies the stream): the client is too slow and resumes
 // from history anyway, so a write it is stalling is cut at once, instead of
-// holding the connection until the write timeout. A write that is not
-// under way yet is bounded by LastWriteTimeout instead (writeWithin), and
-// the goodbye follows it as usual. The cut runs on a goroutine of its own:
-// a sink's deadline may wait for its connection (HTTP/2), and the
-// publisher holds the hub's locks.
+// holding the connection until the write timeout — where the sink can tell
+// a stalled write (StallCutter). A write not under way yet is bounded by
+// LastWriteTimeout instead (writeWithin), and the goodbye follows it as
+// usual. The cut runs on a goroutine of its own: the publisher holds the
+// hub's locks, and a cut that comes late finds no write to cut.
 func (s *Stream) overflowed() {
 	s.overflow.Store(true)
 	if s.writing.Load() {
-		go s.cutShort(time.Now())
+		if sc, ok := s.sink.(StallCutter); ok {
+			go sc.CutStalledWrite(time.Now())
+		}
 	}
 }
 

@@ -37,7 +37,8 @@ type ConnSink struct {
 	// between two writes: a write that starts after the cut must not lift
 	// it with its own, later deadline.
 	deadlineMu sync.Mutex
-	cut        time.Time // a drain's or an overflow's deadline (CutShort); zero: none
+	cut        time.Time // a drain's deadline (CutShort); zero: none
+	writing    bool      // WriteWithin is under way: what WriteNow could not write, a write the client stalls
 
 	// unwatch stops the peer's hang-up watch (TakeOver), before Close
 	// closes conn; nil when not watched.
@@ -138,12 +139,14 @@ func (s *ConnSink) WriteWithin(p []byte, timeout time.Duration) error {
 		deadline = s.cut
 	}
 	_ = s.conn.SetWriteDeadline(deadline)
+	s.writing = true
 	s.deadlineMu.Unlock()
 	_, err := s.conn.Write(p)
 	// Only writes through conn see deadlines (writeNow goes to the
 	// descriptor and never waits); the connection is left with none but a
 	// drain's cut.
 	s.deadlineMu.Lock()
+	s.writing = false
 	_ = s.conn.SetWriteDeadline(s.cut)
 	s.deadlineMu.Unlock()
 	return err
@@ -156,6 +159,17 @@ func (s *ConnSink) Close() {
 		s.unwatch()
 	}
 	_ = s.conn.Close()
+}
+
+// CutStalledWrite implements hub.StallCutter: a write through conn only
+// carries what the socket did not take at once, so a write in progress is
+// one the client stalls. Any goroutine may call it.
+func (s *ConnSink) CutStalledWrite(deadline time.Time) {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	if s.writing {
+		_ = s.conn.SetWriteDeadline(deadline)
+	}
 }
 
 // CutShort implements hub.Cutter: it shortens the deadline of a write in

@@ -22,6 +22,7 @@ type Response struct {
 	// (CutShort) from another goroutine, as ConnSink's does.
 	deadlineMu sync.Mutex
 	cut        time.Time // the cut's deadline; zero: none
+	closed     bool      // the stream is over: the handler may have returned, and w is not to be touched
 }
 
 // NewResponse returns the writer of a feed answered on w. Its
@@ -61,13 +62,23 @@ func (r *Response) WriteWithin(b []byte, timeout time.Duration) error {
 	return r.rc.Flush()
 }
 
-// Close implements hub.Sink: the handler ends the response by returning.
-func (*Response) Close() {}
+// Close implements hub.Sink: the handler ends the response by returning;
+// from now on a cut does nothing.
+func (r *Response) Close() {
+	r.deadlineMu.Lock()
+	r.closed = true
+	r.deadlineMu.Unlock()
+}
 
-// CutShort implements hub.Cutter.
+// CutShort implements hub.Cutter (for a drain). A Response is no
+// hub.StallCutter: every write goes through WriteWithin, so a write in
+// progress need not be one the client stalls.
 func (r *Response) CutShort(deadline time.Time) {
 	r.deadlineMu.Lock()
 	defer r.deadlineMu.Unlock()
+	if r.closed {
+		return
+	}
 	r.cut = deadline
 	_ = r.rc.SetWriteDeadline(deadline)
 }

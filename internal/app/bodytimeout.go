@@ -92,8 +92,9 @@ func isTimeout(err error) bool {
 // out: deadlineBody, and the lane's bodies.
 type timedOutBody interface{ BodyTimedOut() bool }
 
-// publishGate returns the middleware in front of every publish route
-// (POST /publish, /demo/publish, /hooks/*; one count for all of them):
+// publishGate returns the middleware in front of a kind of publish route
+// (POST /publish, /hooks/*, /demo/publish: one gate, with its own count, for
+// each):
 //   - beyond maxInFlight publishes in progress (0: no limit), a request is
 //     answered 503 too_many_publishes with Retry-After: a publish whose body
 //     stalls holds its place until the body timeout;
@@ -105,7 +106,7 @@ type timedOutBody interface{ BodyTimedOut() bool }
 func publishGate(maxInFlight int, bodyTimeout time.Duration) echo.MiddlewareFunc {
 	var inFlight atomic.Int64 // publishes between the gate and their answer
 	busy := &events.Error{Status: http.StatusServiceUnavailable, Code: "too_many_publishes", RetryAfter: 1,
-		Message: fmt.Sprintf("%d publish requests are in progress, the most this server takes at once (PLEXOR_MAX_PUBLISH_INFLIGHT); retry shortly", maxInFlight)}
+		Message: fmt.Sprintf("%d publish requests of this kind are in progress, the most this server takes at once (PLEXOR_MAX_PUBLISH_INFLIGHT); retry shortly", maxInFlight)}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if maxInFlight > 0 {

@@ -81,7 +81,12 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 		return nil, fmt.Errorf("PLEXOR_ADMIN_TOKENS: %w", err)
 	}
 	bodyLimit := middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxPublishBytes))
-	gate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout) // one count for every publish route
+	// One count per kind of publisher, so that anonymous bodies (the demo
+	// publisher's, hooks' before their signature is checked) cannot take
+	// the places of authenticated publishes, nor the demo page's a hook's.
+	gate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
+	hookGate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
+	demoGate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
 
 	api := events.NewAPI(core, events.Config{
 		MaxChannels: cfg.MaxChannels,
@@ -116,11 +121,11 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 	}
 	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
 	for _, h := range cfg.Hooks {
-		if err := addHook(e, api, h, gate, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
+		if err := addHook(e, api, h, hookGate, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err
 		}
 	}
-	e.POST("/hooks/:name", compose(events.UnknownHook, gate))
+	e.POST("/hooks/:name", compose(events.UnknownHook, hookGate))
 	// The admin middleware goes on each route, not on a group: a group's
 	// middleware makes Echo answer a wrong method with 404 instead of 405.
 	e.GET("/channels", compose(api.Channels, admin))
@@ -131,7 +136,7 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 	probe := []string{http.MethodGet, http.MethodHead} // load balancers probe with HEAD too
 	e.Match(probe, "/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})))
 	if cfg.DemoPublish {
-		e.POST("/demo/publish", compose(api.DemoPublish, gate,
+		e.POST("/demo/publish", compose(api.DemoPublish, demoGate,
 			rateLimit(cfg.DemoRate, max(1, int(2*cfg.DemoRate)), func(c echo.Context) string { return c.RealIP() }, "from one address to the demo publisher"),
 			middleware.BodyLimit(fmt.Sprintf("%dB", min(cfg.MaxPublishBytes, demoMaxBytes)))))
 	}

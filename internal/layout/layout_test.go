@@ -59,6 +59,12 @@ func TestLayers(t *testing.T) {
 		{"events/hub", []string{"history", "events/wire"}, []string{"net/http", "net", "github.com/labstack/echo", "github.com/redis/"}},
 		{"events/transport", []string{"events/hub", "internal/rawio"}, []string{"github.com/labstack/echo", "github.com/redis/"}},
 		{"history", nil, []string{"net/http", "github.com/labstack/echo"}},
+		{"events", []string{"auth", "events/hub", "events/wire", "events/transport", "events/idempotency", "history"}, []string{"github.com/redis/"}},
+		{"events/idempotency", []string{"history"}, nil},
+		{"events/cluster", []string{"history", "internal/rawio"}, nil},
+		{"internal/config", []string{"auth", "events", "events/cluster", "history"}, nil},
+		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static"}, nil},
+		{"internal/cli", []string{"events/wire", "internal/app", "internal/config", "load"}, nil},
 		{"auth", nil, []string{"github.com/redis/"}},
 	}
 	for _, tt := range tests {
