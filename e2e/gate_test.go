@@ -31,7 +31,7 @@ func TestAnonymousBodiesDoNotTakeThePublishersPlaces(t *testing.T) {
 	fifth := dialWire(t, s.base)
 	fifth.write(t, []byte(fmt.Sprintf("POST /demo/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)))
 	got, err := fifth.read(http.MethodPost)
-	if err != nil || got.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(got.body), "too_many_publishes") {
-		t.Errorf("a fifth demo publish: %v %s %v, want 503 too_many_publishes", got.Response, got.body, err)
+	if err != nil || got.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(got.body), "too_many_publishes") || !strings.Contains(string(got.body), "/demo/publish") {
+		t.Errorf("a fifth demo publish: %v %s %v, want 503 too_many_publishes naming /demo/publish", got.Response, got.body, err)
 	}
 }

@@ -88,9 +88,9 @@ func New(store history.Store, cfg Config) *Hub {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	h := &Hub{store: store, queueBytes: cfg.QueueBytes, seed: maphash.MakeSeed(), relayed: cfg.Relayed,
+	h := &Hub{store: store, seed: maphash.MakeSeed(),
 		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize, cfg.Framer), lingering: make(map[string]*lingerer),
-		metrics: cfg.Metrics, cfg: cfg, log: cfg.Log, pacer: newPacer(cfg.WriteInterval)}
+		metrics: cfg.Metrics, cfg: cfg, pacer: newPacer(cfg.WriteInterval)}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string][]*Subscription)
 	}

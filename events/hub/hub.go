@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"log/slog"
-
 	"context"
 	"errors"
 	"hash/maphash"
@@ -25,14 +23,10 @@ var ErrDraining = errors.New("events: hub is shutting down")
 // published event out to them. The registry is sharded by channel hash so
 // subscribes and unsubscribes on different channels do not contend.
 type Hub struct {
-	store      history.Store
-	queueBytes int
-	seed       maphash.Seed
-	draining   atomic.Bool
+	store    history.Store
+	seed     maphash.Seed
+	draining atomic.Bool
 
-	// relayed is cluster mode: Publish only stores, and a backplane hands
-	// every event of the deployment (this node's too) to Deliver in ID order.
-	relayed bool
 	// position is, in cluster mode, the ID of the newest event the backplane
 	// has handed over (or skipped over while catching up): every event after
 	// it will still be fanned out. 0 until the backplane first connected.
@@ -61,9 +55,11 @@ type Hub struct {
 	lingering map[string]*lingerer
 
 	metrics *Metrics
-	cfg     Config // with the defaults filled in
-	log     *slog.Logger
-	pacer   *pacer // nil without Config.WriteInterval
+	// cfg has the defaults filled in. Its Relayed is cluster mode:
+	// Publish only stores, and a backplane hands every event of the
+	// deployment (this node's too) to Deliver in ID order.
+	cfg   Config
+	pacer *pacer // nil without Config.WriteInterval
 
 	// streams are the live feeds, which Drain waits for.
 	streams streamGroup
@@ -160,10 +156,10 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 	if h.draining.Load() {
 		return nil, 0, ErrDraining
 	}
-	if h.relayed && h.position.Load() == 0 {
+	if h.cfg.Relayed && h.position.Load() == 0 {
 		return nil, 0, ErrNotConnected
 	}
-	sub := newSubscription(distinct(channels), envelope, h.queueBytes)
+	sub := newSubscription(distinct(channels), envelope, h.cfg.QueueBytes)
 	for i, ch := range sub.channels {
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
@@ -178,7 +174,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		h.Unsubscribe(sub)
 		return nil, 0, ErrDraining
 	}
-	if h.relayed {
+	if h.cfg.Relayed {
 		// Read after registering: see Deliver and CatchUp for why every
 		// event after this position reaches the queue.
 		return sub, h.position.Load(), nil
@@ -224,7 +220,7 @@ type Published struct {
 // the listeners of every node as this node last heard of them.
 func (h *Hub) Publish(ctx context.Context, msgs []history.Message) ([]Published, error) {
 	start := time.Now()
-	if h.relayed {
+	if h.cfg.Relayed {
 		return h.publishRelayed(ctx, msgs, start)
 	}
 	woken := getWakeList()
@@ -343,7 +339,7 @@ func (h *Hub) Linger(sub *Subscription, key string, grace time.Duration) {
 // hasCursor. Its stream (NewStream) unregisters it when it ends; a caller
 // that makes none calls Unwatch.
 func (h *Hub) Watch(prefixes []string, cursor uint64, hasCursor bool) (WatchStart, error) {
-	return h.watch.subscribe(prefixes, cursor, hasCursor, h.queueBytes)
+	return h.watch.subscribe(prefixes, cursor, hasCursor, h.cfg.QueueBytes)
 }
 
 // Unwatch removes a watcher that has no stream.

@@ -62,7 +62,7 @@ func (h *Hub) publishRelayed(ctx context.Context, msgs []history.Message, start 
 func (h *Hub) Position() uint64 { return h.position.Load() }
 
 // Relayed reports whether the hub is in cluster mode (HubConfig.Relayed).
-func (h *Hub) Relayed() bool { return h.relayed }
+func (h *Hub) Relayed() bool { return h.cfg.Relayed }
 
 // Newest is the ID of the newest event in the hub's store: the backplane
 // reads it once subscribed, to catch up to it.

@@ -86,7 +86,7 @@ type Stream struct {
 	begun     time.Time
 	done      chan struct{} // closed by finish, for a handler that waits (nil otherwise)
 
-	_ [32]byte // pads the object to 320 bytes, whole cache lines (TestStreamLayout)
+	_ [16]byte // pads the object to 320 bytes, whole cache lines (TestStreamLayout)
 }
 
 // StreamOptions are a stream's settings.
@@ -153,7 +153,7 @@ func (s *Stream) Gone() { s.notify(evGone) }
 // batch is what one write of a stream sends.
 type batch struct {
 	bp    *[]byte // the bytes, from writeBufs, after Headroom
-	one   *Frame  // or (bp nil) this frame alone, written from its own storage
+	one   []byte  // or (bp nil) a frame alone, as the sink writes it from the frame's own storage (Sink.Single)
 	sent  int     // how many events they hold
 	final bool    // they end with the goodbye: the stream is over after them
 	rearm bool    // the heartbeat timer fired: arm it again once written
@@ -303,10 +303,8 @@ func (s *Stream) step(ev streamEvent, inline bool, now time.Time) (over, carried
 	if b.final {
 		timeout = LastWriteTimeout // a stuck client must not hold up a shutdown
 	}
-	var p []byte
-	if b.one != nil {
-		p = s.sink.Single(b.one)
-	} else {
+	p := b.one
+	if p == nil {
 		p = s.sink.Frame(*b.bp, b.final || s.closeAfterBatch)
 	}
 	n, err := s.sink.WriteNow(p)
@@ -344,9 +342,11 @@ func (s *Stream) prepare(ev streamEvent) (b batch, over bool) {
 			s.why = "unsubscribed"
 			return batch{}, true
 		}
-		if ev == evQueue && closed == nil && !s.closeAfterBatch && len(frames) == 1 && frames[0].ID > s.last && s.sink.Single(frames[0]) != nil {
-			s.last = frames[0].ID
-			return batch{one: frames[0], sent: 1}, false
+		if ev == evQueue && closed == nil && !s.closeAfterBatch && len(frames) == 1 && frames[0].ID > s.last {
+			if one := s.sink.Single(frames[0]); one != nil {
+				s.last = frames[0].ID
+				return batch{one: one, sent: 1}, false
+			}
 		}
 	}
 	b.bp = getWriteBuf()
@@ -449,7 +449,7 @@ func (s *Stream) finish() {
 	if s.inGroup {
 		s.hub.streams.remove(s)
 	}
-	s.hub.log.Debug("feed ended", "request_id", s.requestID, "duration", time.Since(s.begun), "reason", s.why)
+	s.hub.cfg.Log.Debug("feed ended", "request_id", s.requestID, "duration", time.Since(s.begun), "reason", s.why)
 	if s.done != nil {
 		close(s.done)
 	}

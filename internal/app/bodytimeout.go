@@ -94,7 +94,7 @@ type timedOutBody interface{ BodyTimedOut() bool }
 
 // publishGate returns the middleware in front of a kind of publish route
 // (POST /publish, /hooks/*, /demo/publish: one gate, with its own count, for
-// each):
+// each; routes names them in the 503's message):
 //   - beyond maxInFlight publishes in progress (0: no limit), a request is
 //     answered 503 too_many_publishes with Retry-After: a publish whose body
 //     stalls holds its place until the body timeout;
@@ -103,10 +103,10 @@ type timedOutBody interface{ BodyTimedOut() bool }
 //     whatever the handler made of the failed read.
 //
 // It must come before any middleware that replaces the request's body.
-func publishGate(maxInFlight int, bodyTimeout time.Duration) echo.MiddlewareFunc {
+func publishGate(routes string, maxInFlight int, bodyTimeout time.Duration) echo.MiddlewareFunc {
 	var inFlight atomic.Int64 // publishes between the gate and their answer
 	busy := &events.Error{Status: http.StatusServiceUnavailable, Code: "too_many_publishes", RetryAfter: 1,
-		Message: fmt.Sprintf("%d publish requests of this kind are in progress, the most this server takes at once (PLEXOR_MAX_PUBLISH_INFLIGHT); retry shortly", maxInFlight)}
+		Message: fmt.Sprintf("%d requests to %s are in progress, the most this server takes at once (PLEXOR_MAX_PUBLISH_INFLIGHT); retry shortly", maxInFlight, routes)}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if maxInFlight > 0 {

@@ -84,9 +84,9 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 	// One count per kind of publisher, so that anonymous bodies (the demo
 	// publisher's, hooks' before their signature is checked) cannot take
 	// the places of authenticated publishes, nor the demo page's a hook's.
-	gate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
-	hookGate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
-	demoGate := publishGate(cfg.MaxPublishInflight, cfg.BodyTimeout)
+	gate := publishGate("/publish", cfg.MaxPublishInflight, cfg.BodyTimeout)
+	hookGate := publishGate("/hooks/*", cfg.MaxPublishInflight, cfg.BodyTimeout)
+	demoGate := publishGate("/demo/publish", cfg.MaxPublishInflight, cfg.BodyTimeout)
 
 	api := events.NewAPI(core, events.Config{
 		MaxChannels: cfg.MaxChannels,
