@@ -162,16 +162,27 @@ func TestBodyTimeout(t *testing.T) {
 func TestPublishInFlightLimit(t *testing.T) {
 	env := map[string]string{"PLEXOR_MAX_PUBLISH_INFLIGHT": "2", "PLEXOR_BODY_TIMEOUT": "1m"}
 	onEachPath(t, env, func(t *testing.T, p requestPath, s *testServer, _ *lockedBuffer) {
-		var held []*wireConn
-		for range 2 {
+		hold := func() *wireConn {
 			c := p.conn(t, s)
 			c.write(t, []byte(publishHead(100)))
-			held = append(held, c)
+			return c
 		}
+		held := []*wireConn{hold(), hold()}
 		// The held publishes are counted once their handlers run: retry
-		// until the next one is refused.
+		// until the next one is refused. A held publish whose handler ran
+		// while an extra one was in progress was itself refused: it is
+		// replaced.
 		var refused wireAnswer
 		for served, deadline := 0, time.Now().Add(wireGuard); ; served++ {
+			for i, c := range held {
+				if !answered(c) {
+					continue
+				}
+				if a := c.mustRead(t, http.MethodPost); a.StatusCode != http.StatusServiceUnavailable {
+					t.Fatalf("held publish %d: got %d %s before its body, want no answer or 503", i, a.StatusCode, a.body)
+				}
+				held[i] = hold()
+			}
 			a := dialWire(t, s.base).do(t, publishReq("framing", "extra"))
 			if a.StatusCode == http.StatusServiceUnavailable {
 				refused = a
@@ -198,6 +209,14 @@ func TestPublishInFlightLimit(t *testing.T) {
 		publishedID(t, held[0].mustRead(t, http.MethodPost))
 		publishedID(t, dialWire(t, s.base).do(t, publishReq("framing", "after")))
 	})
+}
+
+// answered reports whether the server has begun an answer on c, waiting
+// briefly for one.
+func answered(c *wireConn) bool {
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+	_, err := c.br.Peek(1)
+	return err == nil
 }
 
 // TestLaneAnswersBeforeTheBody: the lane answers a refused publish (no
