@@ -68,6 +68,7 @@ func (a *API) Feed(c echo.Context) error {
 		if replay, err = a.hub.Store().Since(ctx, channels, cursor, upTo); err != nil {
 			return a.comeBackLater(c, err)
 		}
+		replay.Events = history.Visible(replay.Events, sub.Channels())
 	}
 
 	startStream(c)

@@ -294,7 +294,19 @@ type hqPubResult struct {
 func (s *hqTestServer) publishHTTP(channels []string, typ string, data any) hqPubResult {
 	s.t.Helper()
 	body, _ := json.Marshal(map[string]any{"channels": channels, "type": typ, "data": data})
-	resp, err := s.client.Post(s.URL+"/publish", "application/json", strings.NewReader(string(body)))
+	raw := s.publishBody(string(body))
+	var res hqPubResult
+	if err := json.Unmarshal(raw, &res); err != nil || res.ID == "" {
+		s.t.Fatalf("POST /publish answer %s: %v", raw, err)
+	}
+	return res
+}
+
+// publishBody posts a JSON publish body, checks the 200 and returns the
+// answer.
+func (s *hqTestServer) publishBody(body string) []byte {
+	s.t.Helper()
+	resp, err := s.client.Post(s.URL+"/publish", "application/json", strings.NewReader(body))
 	if err != nil {
 		s.t.Fatalf("POST /publish: %v", err)
 	}
@@ -303,11 +315,7 @@ func (s *hqTestServer) publishHTTP(channels []string, typ string, data any) hqPu
 	if resp.StatusCode != http.StatusOK {
 		s.t.Fatalf("POST /publish %s: status %d, body %s", body, resp.StatusCode, raw)
 	}
-	var res hqPubResult
-	if err := json.Unmarshal(raw, &res); err != nil || res.ID == "" {
-		s.t.Fatalf("POST /publish answer %s: %v", raw, err)
-	}
-	return res
+	return raw
 }
 
 // publish publishes one message through the hub directly.

@@ -96,7 +96,7 @@ func (a *API) Poll(c echo.Context) error {
 		if err != nil {
 			return unavailable(err)
 		}
-		evs, exact = replay.Events, replay.Exact
+		evs, exact = history.Visible(replay.Events, sub.Channels()), replay.Exact
 		if exact && cursor > next {
 			// In cluster mode this node's backplane may not have reached a
 			// cursor another node handed out: the events up to it are still

@@ -32,6 +32,8 @@ type jsonMessage struct {
 	Channels channelList     `json:"channels"`
 	Data     json.RawMessage `json:"data"`
 	Type     string          `json:"type"`
+	// OnlyFor limits the audience (history.Message.OnlyFor); nil when absent.
+	OnlyFor *onlyForList `json:"only_for"`
 }
 
 // channelList accepts channels as a JSON array of names or as one
@@ -50,6 +52,17 @@ func (l *channelList) UnmarshalJSON(b []byte) error {
 		return errors.New(`"channels" must be an array of names or a comma-separated string`)
 	}
 	*l = many
+	return nil
+}
+
+// onlyForList is the "only_for" field: a channelList with its own error.
+type onlyForList channelList
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *onlyForList) UnmarshalJSON(b []byte) error {
+	if err := (*channelList)(l).UnmarshalJSON(b); err != nil {
+		return errors.New(`"only_for" must be an array of channel names or a comma-separated string`)
+	}
 	return nil
 }
 
@@ -304,6 +317,9 @@ func parseJSONMessages(body []byte, lim publishLimits) ([]history.Message, bool,
 			return nil, false, inMessage(batch, i, err)
 		}
 		msg, err := buildMessage(m.Channels, data, m.Type, lim)
+		if err == nil && m.OnlyFor != nil {
+			msg.OnlyFor, err = parseOnlyFor(channelList(*m.OnlyFor), lim)
+		}
 		if err != nil {
 			return nil, false, inMessage(batch, i, err)
 		}
@@ -342,7 +358,8 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		return errorf(http.StatusBadRequest, "invalid_json", "invalid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
-		want := map[string]string{"channels": "an array of channel names", "type": "a string"}[typ.Field]
+		want := map[string]string{"channels": "an array of channel names", "type": "a string",
+			"only_for": "an array of channel names"}[typ.Field]
 		if want == "" {
 			want = "a message object"
 		}
@@ -392,6 +409,23 @@ func buildMessage(channelLists []string, data []byte, typ string, lim publishLim
 		typ = ""
 	}
 	return history.Message{Channels: channels, Type: typ, Data: data}, nil
+}
+
+// parseOnlyFor validates a message's "only_for" list: 1 to
+// PLEXOR_MAX_CHANNELS valid channel names (as "channels" takes them).
+func parseOnlyFor(list channelList, lim publishLimits) ([]string, error) {
+	names, err := ParseChannels(list, lim.maxChannels)
+	var e *Error
+	switch {
+	case err == nil:
+		return names, nil
+	case !errors.As(err, &e):
+		return nil, err
+	case e.Code == "missing_channels":
+		return nil, errorf(http.StatusBadRequest, "invalid_only_for",
+			`"only_for" names no channel: leave it out to reach every listener, or name the channels whose listeners may see the message`)
+	}
+	return nil, &Error{Status: e.Status, Code: e.Code, Message: `"only_for": ` + e.Message}
 }
 
 // validateType checks a publisher's event type: empty (the default), or 1-64

@@ -10,6 +10,7 @@ package history
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type Message struct {
 	Type string
 	// Data is the payload as one compact JSON value (a JSON string for text).
 	Data []byte
+	// OnlyFor, when not empty, limits the audience: the message reaches a
+	// subscription of its channels only if that subscription also listens
+	// to one of these channels (Realplexor's "limiter" IDs). Stored with the
+	// event, so a replay honours it too (Event.VisibleTo).
+	OnlyFor []string
 }
 
 // Event is a stored message with its ID. Events are shared between readers and
@@ -28,12 +34,45 @@ type Message struct {
 type Event struct {
 	// ID orders every event of the deployment: see DESIGN.md, "Event IDs".
 	ID uint64
-	// Channels, Type and Data are copied from the Message.
+	// Channels, Type, Data and OnlyFor are copied from the Message.
 	Channels []string
 	Type     string
 	Data     []byte
+	OnlyFor  []string
 	// Time is when the store accepted the event; it drives age-based eviction.
 	Time time.Time
+}
+
+// VisibleTo reports whether the event may reach a subscriber of channels:
+// always when it has no OnlyFor list, else when channels holds one of its
+// OnlyFor channels.
+func (e *Event) VisibleTo(channels []string) bool {
+	if len(e.OnlyFor) == 0 {
+		return true
+	}
+	for _, ch := range channels {
+		if slices.Contains(e.OnlyFor, ch) {
+			return true
+		}
+	}
+	return false
+}
+
+// Visible returns the events of evs that may reach a subscriber of
+// channels (Event.VisibleTo), in their order: evs itself when all may.
+func Visible(evs []*Event, channels []string) []*Event {
+	for i, ev := range evs {
+		if !ev.VisibleTo(channels) {
+			out := slices.Clone(evs[:i])
+			for _, ev := range evs[i+1:] {
+				if ev.VisibleTo(channels) {
+					out = append(out, ev)
+				}
+			}
+			return out
+		}
+	}
+	return evs
 }
 
 // Replay is the answer to Store.Since.

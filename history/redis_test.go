@@ -368,6 +368,7 @@ func TestDecodeFanout(t *testing.T) {
 		{"type and channels", "7\n{\"c\":[\"a\",\"b\"],\"t\":\"up\"}\n1", &history.Event{ID: 7, Channels: []string{"a", "b"}, Type: "up", Data: []byte(`1`)}},
 		{"data with newlines", "7\n{\"c\":[\"a\"]}\na\nb\n", &history.Event{ID: 7, Channels: []string{"a"}, Data: []byte("a\nb\n")}},
 		{"empty data", "7\n{\"c\":[\"a\"]}\n", &history.Event{ID: 7, Channels: []string{"a"}, Data: nil}},
+		{"only for", "7\n{\"c\":[\"a\"],\"o\":[\"u1\",\"u2\"]}\n1", &history.Event{ID: 7, Channels: []string{"a"}, Data: []byte(`1`), OnlyFor: []string{"u1", "u2"}}},
 		{"no newline", "7", nil},
 		{"bad ID", "x\n{\"c\":[\"a\"]}\n1", nil},
 		{"negative ID", "-1\n{\"c\":[\"a\"]}\n1", nil},
@@ -388,7 +389,8 @@ func TestDecodeFanout(t *testing.T) {
 				t.Fatalf("DecodeFanout(%q): %v", tc.payload, err)
 			}
 			if got.ID != tc.want.ID || !slices.Equal(got.Channels, tc.want.Channels) || got.Type != tc.want.Type ||
-				string(got.Data) != string(tc.want.Data) || !got.Time.Equal(time.UnixMicro(int64(tc.want.ID))) {
+				string(got.Data) != string(tc.want.Data) || !got.Time.Equal(time.UnixMicro(int64(tc.want.ID))) ||
+				!slices.Equal(got.OnlyFor, tc.want.OnlyFor) {
 				t.Errorf("DecodeFanout(%q) = %+v, want %+v", tc.payload, got, tc.want)
 			}
 		})

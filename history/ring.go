@@ -26,10 +26,13 @@ const (
 )
 
 // eventCost estimates the bytes an event holds: the held event, its type,
-// payload and channel names.
+// payload, channel names and OnlyFor names.
 func eventCost(ev *Event) int32 {
 	n := heldOverhead + len(ev.Type) + len(ev.Data)
 	for _, ch := range ev.Channels {
+		n += channelRef + len(ch)
+	}
+	for _, ch := range ev.OnlyFor {
 		n += channelRef + len(ch)
 	}
 	return int32(min(n, math.MaxInt32))

@@ -287,7 +287,8 @@ func (h *Hub) fanOut(ev *history.Event, woken *wakeList, counts []int) {
 }
 
 // queueGroup queues ev's frame for a read-ahead group of subs, unless an
-// earlier channel of ev queued it already. woken collects the streams to
+// earlier channel of ev queued it already or the subscription is outside
+// ev's audience (it listens to none of ev.OnlyFor). woken collects the streams to
 // wake.
 func queueGroup(subs []*Subscription, ev *history.Event, enc *frameCache, woken *wakeList) {
 	readAheadSubscriptions(subs)
@@ -296,6 +297,9 @@ func queueGroup(subs []*Subscription, ev *history.Event, enc *frameCache, woken 
 			continue
 		}
 		sub.lastQueued = ev.ID
+		if len(ev.OnlyFor) > 0 && !ev.VisibleTo(sub.channels) {
+			continue // outside the event's audience (history.Message.OnlyFor)
+		}
 		woken.add(sub.q.pushLater(enc.frameFor(sub)))
 	}
 }

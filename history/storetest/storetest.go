@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T, cfg Config) history.Store) {
 		{"BatchAppend", testBatchAppend},
 		{"AppendContent", testAppendContent},
 		{"AppendInvalid", testAppendInvalid},
+		{"OnlyFor", testOnlyFor},
 		{"EvictByCount", testEvictByCount},
 		{"EvictByCountMultiChannel", testEvictByCountMultiChannel},
 		{"SizeZero", testSizeZero},
