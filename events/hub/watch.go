@@ -38,6 +38,7 @@ type watchLog struct {
 // transition is one logged presence change, encoded once for every watcher.
 type transition struct {
 	channel string
+	online  bool
 	f       *Frame
 }
 
@@ -65,7 +66,7 @@ func (w *watchLog) record(channel string, online bool) {
 	}
 	data, _ := json.Marshal(transitionData{Channel: channel, Time: at.UTC().Format(time.RFC3339Nano)})
 	f := newFrame(id, wire.AppendEvent(make([]byte, Headroom, Headroom+len(data)+48+Tailroom), id, typ, data), nil, w.framer)
-	w.push(transition{channel: channel, f: f})
+	w.push(transition{channel: channel, online: online, f: f})
 	for sub, prefixes := range w.watchers {
 		if matchesPrefix(channel, prefixes) {
 			sub.q.push(f)
@@ -111,15 +112,53 @@ func (w *watchLog) subscribe(prefixes []string, cursor uint64, hasCursor bool, q
 	if !hasCursor {
 		return WatchStart{Sub: sub, Exact: true, Newest: w.ids.Last()}, nil
 	}
+	logged, exact := w.since(prefixes, cursor)
+	replay := make([]*Frame, len(logged))
+	for i, t := range logged {
+		replay[i] = t.f
+	}
+	return WatchStart{Sub: sub, Replay: replay, Exact: exact, Newest: w.ids.Last()}, nil
+}
+
+// since returns the logged transitions after cursor of the channels
+// matching prefixes, and whether the log reaches back to cursor (when not,
+// it returns every matching one). Callers hold mu.
+func (w *watchLog) since(prefixes []string, cursor uint64) ([]transition, bool) {
 	exact := cursor >= w.horizon && cursor <= w.ids.Last()
-	var replay []*Frame
+	var out []transition
 	for i := range w.n {
 		t := w.ring[(w.head+i)%len(w.ring)]
 		if (t.f.ID > cursor || !exact) && matchesPrefix(t.channel, prefixes) {
-			replay = append(replay, t.f)
+			out = append(out, t)
 		}
 	}
-	return WatchStart{Sub: sub, Replay: replay, Exact: exact, Newest: w.ids.Last()}, nil
+	return out, exact
+}
+
+// Transition is one logged presence change: the channel got its first
+// listener (Online) or lost its last.
+type Transition struct {
+	// ID orders the transitions; it is the watch feed's event ID.
+	ID      uint64
+	Channel string
+	Online  bool
+}
+
+// Transitions returns the logged presence transitions after the cursor of
+// the channels starting with one of prefixes (all when none), oldest first,
+// without registering a watcher (a protocol that asks "what changed since
+// X" once); exact is false when the log no longer reaches back to after
+// (then every logged one is returned).
+func (h *Hub) Transitions(prefixes []string, after uint64) (ts []Transition, exact bool) {
+	w := h.watch
+	w.mu.Lock()
+	logged, exact := w.since(prefixes, after)
+	w.mu.Unlock()
+	ts = make([]Transition, len(logged))
+	for i, t := range logged {
+		ts[i] = Transition{ID: t.f.ID, Channel: t.channel, Online: t.online}
+	}
+	return ts, exact
 }
 
 // unsubscribe removes a watcher.

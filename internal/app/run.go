@@ -98,6 +98,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if err != nil {
 		return err
 	}
+	in, err := startRealplexor(cfg, core, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
 	// Keep-alive publishers are served by the lane once their connection
 	// has sent one POST /publish (see package lane; PLEXOR_PUBLISH_LANE=false
@@ -136,6 +141,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	go func() { served <- srv.Serve(ln) }() // ends when Shutdown or Close is called
 	select {
 	case err := <-served:
+		_ = in.stop(context.Background())
 		return err
 	case <-ctx.Done():
 	}
@@ -155,9 +161,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	// The lane's connections are unknown to srv: both wind down at once.
 	laneDone := make(chan error, 1)
 	go func() { laneDone <- publishers.Shutdown(sctx) }() // returns by sctx's end
+	inDone := make(chan error, 1)
+	go func() { inDone <- in.stop(sctx) }() // Realplexor's IN line; returns by sctx's end
 	err = srv.Shutdown(sctx)
 	if lerr := <-laneDone; err == nil {
 		err = lerr
+	}
+	if ierr := <-inDone; err == nil {
+		err = ierr
 	}
 	if err != nil {
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/plexor/plexor/auth"
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/cluster"
+	"github.com/plexor/plexor/events/realplexor"
 )
 
 // Config is the whole service configuration, read once from PLEXOR_*
@@ -80,6 +81,13 @@ type Config struct {
 	// PLEXOR_HOOK_<NAME>_* variables (see hook_config.go).
 	Hooks []HookConfig `env:"-"`
 
+	// Realplexor's IN line (see realplexor.go).
+	RealplexorAddr  string `env:"REALPLEXOR_ADDR"`
+	RealplexorUsers string `env:"REALPLEXOR_USERS"`
+	RealplexorGuest bool   `env:"REALPLEXOR_GUEST" envDefault:"false"`
+	// realplexorUsers are the logins read from RealplexorUsers by Load.
+	realplexorUsers realplexor.Users
+
 	PrivateChannels  []string      `env:"PRIVATE_CHANNELS" envDefault:"private-*"`
 	TokenCookie      string        `env:"TOKEN_COOKIE" envDefault:"plexor_token"`
 	JWTSecret        string        `env:"JWT_SECRET"`
@@ -105,7 +113,7 @@ func Load(environ map[string]string) (Config, error) {
 	}
 	hooks, herr := parseHooks(environ, cfg.HookNames, cfg.MaxChannels)
 	cfg.Hooks = hooks
-	if err := errors.Join(cfg.validate(), herr); err != nil {
+	if err := errors.Join(cfg.validate(), herr, cfg.loadRealplexor()); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.loadJWTKey()
