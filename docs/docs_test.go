@@ -34,7 +34,7 @@ const docsEnvPrefix = "PLEXOR_"
 
 // docsVarPattern matches a variable name in code; a match that ends in "_"
 // is a prefix (PLEXOR_, PLEXOR_HOOK_), not a variable.
-var docsVarPattern = regexp.MustCompile(`PLEXOR_[A-Z0-9_]+`)
+var docsVarPattern = regexp.MustCompile(`\bPLEXOR_[A-Z0-9_]+`) // \b: not the tail of PLEXOR_REALPLEXOR_USERS
 
 // docsHookTemplate is how the per-hook variables are written in the docs.
 const docsHookTemplate = "PLEXOR_HOOK_<NAME>_"

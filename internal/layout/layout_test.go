@@ -62,10 +62,11 @@ func TestLayers(t *testing.T) {
 		{"events", []string{"auth", "events/hub", "events/wire", "events/transport", "events/idempotency", "history"}, []string{"github.com/redis/"}},
 		{"events/idempotency", []string{"history"}, nil},
 		{"events/cluster", []string{"history", "internal/rawio"}, nil},
-		{"internal/config", []string{"auth", "events", "events/cluster", "history"}, nil},
-		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static"}, nil},
+		{"internal/config", []string{"auth", "events", "events/cluster", "events/realplexor", "history"}, nil},
+		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static", "events/realplexor"}, nil},
 		{"internal/cli", []string{"events/wire", "internal/app", "internal/config", "load"}, nil},
 		{"auth", nil, []string{"github.com/redis/"}},
+		{"events/realplexor", []string{"events/hub", "history"}, []string{"github.com/labstack/echo", "github.com/redis/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
