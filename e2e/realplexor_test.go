@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -31,9 +32,18 @@ func startRealplexorServer(t *testing.T) (*testServer, string) {
 // the status and body of the answer (checking its Content-Length).
 func inSend(t *testing.T, addr, identifier, body string) (int, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	status, got, err := inTry(addr, identifier, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, got
+}
+
+// inTry is inSend for any goroutine: it returns what goes wrong.
+func inTry(addr, identifier, body string) (int, string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, "", err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -42,7 +52,7 @@ func inSend(t *testing.T, addr, identifier, body string) (int, string) {
 	_ = conn.(*net.TCPConn).CloseWrite()
 	raw, err := io.ReadAll(conn)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	head, got, _ := strings.Cut(string(raw), "\r\n\r\n")
 	var status, length int
@@ -54,9 +64,9 @@ func inSend(t *testing.T, addr, identifier, body string) (int, string) {
 		}
 	}
 	if !strings.HasPrefix(head, "HTTP/1.0 ") || length != len(got) {
-		t.Fatalf("answer %q: want HTTP/1.0 and a Content-Length of the body's length", raw)
+		return 0, "", fmt.Errorf("answer %q: want HTTP/1.0 and a Content-Length of the body's length", raw)
 	}
-	return status, got
+	return status, got, nil
 }
 
 // TestRealplexorINLineEndToEnd: the whole service with

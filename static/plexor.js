@@ -752,3 +752,166 @@
 
   return Plexor;
 });
+
+/*!
+ * Dklab_Realplexor — Dklab Realplexor's browser API on top of Plexor, so a
+ * page written for Realplexor keeps working when its script tag is swapped
+ * for this file (Realplexor's own script needs document.domain, which
+ * current browsers no longer honour). It uses only Plexor's public API.
+ *
+ *   var rpl = new Dklab_Realplexor("https://rt.example.com/", "demo_");
+ *   rpl.logon("user");                         // IDs become user_demo_<id>
+ *   rpl.setCursor("Alpha", cursor);            // deliver only what comes after cursor
+ *   rpl.subscribe("Alpha", function (data, id, cursor) { ... });
+ *   rpl.execute();                             // (re)connect to the subscribed IDs
+ *   rpl.unsubscribe("Alpha", callback);        // or null: every callback of the ID
+ *
+ * Callbacks get (data, id, cursor): the published JSON value, the ID without
+ * the namespace and login prefixes, and the event's ID, which setCursor
+ * accepts to resume from there (Plexor's IDs, not Realplexor's timestamps).
+ * unsubscribe takes effect at once; execute() drops IDs left without
+ * callbacks from the connection, and channels that stay lose nothing.
+ */
+(function (root) {
+  "use strict";
+  var Plexor = root && root.Plexor;
+  if (!Plexor && typeof module === "object" && module && typeof module.exports === "function") {
+    Plexor = module.exports;
+  }
+  if (!Plexor) {
+    return;
+  }
+  var CURSOR = /^[0-9]{1,20}$/;
+
+  function Dklab_Realplexor(fullUrl, namespace) {
+    if (!(this instanceof Dklab_Realplexor)) {
+      return new Dklab_Realplexor(fullUrl, namespace);
+    }
+    this.version = "plexor-" + Plexor.version;
+    this._url = String(fullUrl == null ? "" : fullUrl).replace(/[?#].*$/, "");
+    this._namespace = namespace == null ? "" : String(namespace);
+    this._login = null;
+    this._map = {}; // "#" + id -> {cursor: string|null, callbacks: [function]}
+    this._client = null; // the Plexor client of the current prefix
+    this._prefix = null; // that client's namespace: login_ + namespace
+    this._relays = {}; // "#" + id -> the function subscribed to the Plexor client
+  }
+
+  function entry(self, id) {
+    id = String(id);
+    var key = "#" + id;
+    if (!Object.prototype.hasOwnProperty.call(self._map, key)) {
+      self._map[key] = { cursor: null, callbacks: [] };
+    }
+    return self._map[key];
+  }
+
+  /** logon sets the login: IDs are then prefixed with login + "_" (before the namespace) at the next execute(). */
+  Dklab_Realplexor.prototype.logon = function (login) {
+    this._login = login == null ? null : String(login);
+    return this;
+  };
+
+  /** setCursor makes id deliver only events after cursor (an ID a callback got). */
+  Dklab_Realplexor.prototype.setCursor = function (id, cursor) {
+    cursor = cursor == null ? null : String(cursor);
+    if (cursor !== null && !CURSOR.test(cursor)) {
+      throw new Error('Dklab_Realplexor: cursor "' + cursor + '" is not an event ID');
+    }
+    entry(this, id).cursor = cursor;
+    return this;
+  };
+
+  /** subscribe adds callback(data, id, cursor) to id; call execute() to connect. */
+  Dklab_Realplexor.prototype.subscribe = function (id, callback) {
+    if (typeof callback !== "function") {
+      throw new Error("Dklab_Realplexor: subscribe needs a callback function");
+    }
+    var list = entry(this, id).callbacks;
+    for (var i = 0; i < list.length; i++) {
+      if (list[i] === callback) {
+        return this;
+      }
+    }
+    list.push(callback);
+    return this;
+  };
+
+  /** unsubscribe removes callback (null: every callback) from id, at once. */
+  Dklab_Realplexor.prototype.unsubscribe = function (id, callback) {
+    var key = "#" + String(id);
+    if (!Object.prototype.hasOwnProperty.call(this._map, key)) {
+      return this;
+    }
+    var list = this._map[key].callbacks;
+    var kept = [];
+    for (var i = 0; i < list.length; i++) {
+      if (callback != null && list[i] !== callback) {
+        kept.push(list[i]);
+      }
+    }
+    this._map[key].callbacks = kept;
+    return this;
+  };
+
+  /** execute connects to the IDs that have callbacks (reconnecting only when the set changed). */
+  Dklab_Realplexor.prototype.execute = function () {
+    var prefix = (this._login != null ? this._login + "_" : "") + this._namespace;
+    var cursor = null;
+    if (this._client && this._prefix !== prefix) {
+      cursor = this._client.cursor; // a new login: go on from where the old client was
+      this._client.close();
+      this._client = null;
+    }
+    if (!this._client) {
+      for (var k in this._map) {
+        var c = Object.prototype.hasOwnProperty.call(this._map, k) ? this._map[k].cursor : null;
+        if (c !== null && (cursor === null || Plexor.isAfter(cursor, c))) {
+          cursor = c; // the oldest cursor asked: every ID gets what it asked for
+        }
+      }
+      this._client = new Plexor(this._url, cursor === null ? { namespace: prefix } : { namespace: prefix, cursor: cursor });
+      this._prefix = prefix;
+      this._relays = {};
+    }
+    for (var key in this._map) {
+      if (!Object.prototype.hasOwnProperty.call(this._map, key)) {
+        continue;
+      }
+      var id = key.slice(1);
+      var wanted = this._map[key].callbacks.length > 0;
+      if (wanted && !this._relays[key]) {
+        this._relays[key] = relay(this, key);
+        this._client.subscribe(id, this._relays[key]);
+      } else if (!wanted && this._relays[key]) {
+        this._client.unsubscribe(id, this._relays[key]);
+        delete this._relays[key];
+      }
+    }
+    this._client.execute();
+    return this;
+  };
+
+  // relay is the Plexor callback of one ID: it hands each event after the
+  // ID's cursor to the ID's callbacks of the moment.
+  function relay(self, key) {
+    return function (data, name, eventId) {
+      var e = self._map[key];
+      if (!e || (e.cursor !== null && !Plexor.isAfter(eventId, e.cursor))) {
+        return;
+      }
+      e.cursor = eventId;
+      var list = e.callbacks.slice();
+      for (var i = 0; i < list.length; i++) {
+        try {
+          list[i](data, name, eventId);
+        } catch (err) {
+          setTimeout(function () { throw err; }, 0); // the other callbacks still run
+        }
+      }
+    };
+  }
+
+  root.Dklab_Realplexor = Dklab_Realplexor;
+  Plexor.Dklab_Realplexor = Dklab_Realplexor;
+})(typeof self !== "undefined" ? self : typeof window !== "undefined" ? window : this);
