@@ -17,6 +17,7 @@ import (
 
 // inServer is a Server on a loopback port over a fresh hub.
 type inServer struct {
+	srv   *Server
 	addr  string
 	hub   *hub.Hub
 	store *history.Memory
@@ -52,7 +53,7 @@ func startIN(t *testing.T, cfg Config) *inServer {
 		cfg.Hub.Drain()
 		_ = store.Close()
 	})
-	return &inServer{addr: ln.Addr().String(), hub: cfg.Hub, store: store}
+	return &inServer{srv: srv, addr: ln.Addr().String(), hub: cfg.Hub, store: store}
 }
 
 // phpRequest is the request Dklab_Realplexor.php's _send writes.
@@ -77,6 +78,37 @@ type inAnswer struct {
 
 var statusLine = regexp.MustCompile(`^HTTP/[\d.]+ +((\d+)[^\r\n]*)`)
 var contentLength = regexp.MustCompile(`(?mi)^Content-Length: *(\d+)`)
+
+// begin connects and writes the start of a request, leaving the rest for
+// finish.
+func (s *inServer) begin(t *testing.T, start string) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, start); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// finish writes the rest of a request begun with begin, shuts down the
+// writing side and returns all the server sent before it closed.
+func finish(t *testing.T, conn net.Conn, rest string) string {
+	t.Helper()
+	if _, err := io.WriteString(conn, rest); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_ = conn.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("read until the server closes: %v", err)
+	}
+	return string(got)
+}
 
 // send writes raw as the clients do (connect, write, shut down the writing
 // side, read until the server closes) and checks the answer the way the

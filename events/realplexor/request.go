@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -50,6 +51,9 @@ var itemPattern = regexp.MustCompile(`^(\*?)(?:(\d+(?:\.\d+)?):)?(\w+)$`)
 func readRequest(br *bufio.Reader, lim *io.LimitedReader, maxBody int64, maxChannels int) (*inRequest, error) {
 	req, err := http.ReadRequest(br)
 	if err != nil {
+		if isTimeout(err) {
+			return nil, timedOut
+		}
 		if lim.N <= 0 {
 			return nil, refuse(http.StatusRequestHeaderFieldsTooLarge, "the request head is longer than %d bytes", maxHeadBytes)
 		}
@@ -76,6 +80,8 @@ func readRequest(br *bufio.Reader, lim *io.LimitedReader, maxBody int64, maxChan
 	}
 	r.body, err = io.ReadAll(io.LimitReader(body, maxBody+1))
 	switch {
+	case isTimeout(err):
+		return nil, timedOut
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, refuse(http.StatusBadRequest, "the body ended after %d of the %d bytes of Content-Length", len(r.body), req.ContentLength)
 	case err != nil:
@@ -84,6 +90,14 @@ func readRequest(br *bufio.Reader, lim *io.LimitedReader, maxBody int64, maxChan
 		return nil, refuse(http.StatusRequestEntityTooLarge, "the body is larger than the limit of %d bytes (PLEXOR_MAX_PUBLISH_BYTES)", maxBody)
 	}
 	return r, nil
+}
+
+// timedOut answers a client that did not send its request in time.
+var timedOut = refuse(http.StatusRequestTimeout, "the request did not arrive in time (PLEXOR_BODY_TIMEOUT); send it whole, then shut down the writing side")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // parseIdentifier reads the X-Realplexor header's value.

@@ -35,6 +35,9 @@ type Config struct {
 	// PLEXOR_PUBLISH_BURST).
 	Rate  float64
 	Burst int
+	// MaxInFlight bounds the requests served at once; past it a connection
+	// is answered 503 at once (PLEXOR_MAX_PUBLISH_INFLIGHT; 0: no bound).
+	MaxInFlight int
 	// RequestTimeout bounds the time a client takes to send its whole
 	// request (PLEXOR_BODY_TIMEOUT); 0 means 10 s.
 	RequestTimeout time.Duration
@@ -54,6 +57,7 @@ type Server struct {
 	closed    bool
 	limiters  map[string]*rate.Limiter // by login ("" for guests): as many as Users, plus one
 	served    sync.WaitGroup           // the connections' goroutines
+	inFlight  chan struct{}            // a slot per request being served; nil: no bound
 }
 
 // New returns a server for cfg, defaults filled in.
@@ -76,8 +80,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Users == nil {
 		cfg.Users = Users{}
 	}
-	return &Server{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{},
-		limiters: map[string]*rate.Limiter{}}, nil
+	s := &Server{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{},
+		limiters: map[string]*rate.Limiter{}}
+	if cfg.MaxInFlight > 0 {
+		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
+	}
+	return s, nil
 }
 
 // Serve accepts connections on ln until Shutdown, serving each on a
@@ -165,8 +173,15 @@ func (s *Server) handle(conn net.Conn) {
 	defer func() { _ = conn.Close() }()
 	began := time.Now()
 	_ = conn.SetDeadline(began.Add(s.cfg.RequestTimeout))
-	lim := &io.LimitedReader{R: conn, N: maxHeadBytes}
-	r, err := readRequest(bufio.NewReader(lim), lim, s.cfg.MaxBodyBytes, s.cfg.MaxChannels)
+	var r *inRequest
+	var err error
+	if s.take() {
+		defer s.release()
+		lim := &io.LimitedReader{R: conn, N: maxHeadBytes}
+		r, err = readRequest(bufio.NewReader(lim), lim, s.cfg.MaxBodyBytes, s.cfg.MaxChannels)
+	} else {
+		err = refuse(http.StatusServiceUnavailable, "%d IN-line requests are in progress (PLEXOR_MAX_PUBLISH_INFLIGHT); try again shortly", s.cfg.MaxInFlight)
+	}
 	var body string
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
@@ -195,6 +210,26 @@ func (s *Server) handle(conn net.Conn) {
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	_, _ = io.Copy(io.Discard, io.LimitReader(conn, s.cfg.MaxBodyBytes+maxHeadBytes))
+}
+
+// take takes a slot for a request, if one is free (always without a bound).
+func (s *Server) take() bool {
+	if s.inFlight == nil {
+		return true
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// release gives back a slot that take took.
+func (s *Server) release() {
+	if s.inFlight != nil {
+		<-s.inFlight
+	}
 }
 
 // answer is an HTTP/1.0 answer as Realplexor gives it.

@@ -26,7 +26,8 @@ func startRealplexor(cfg config.Config, core *hub.Hub, log *slog.Logger) (*inLin
 	srv, err := realplexor.New(realplexor.Config{
 		Hub: core, Users: cfg.RealplexorUserList(), Guest: cfg.RealplexorGuest,
 		MaxBodyBytes: cfg.MaxPublishBytes, MaxChannels: cfg.MaxChannels,
-		Rate: cfg.PublishRate, Burst: cfg.PublishBurst, RequestTimeout: cfg.BodyTimeout, Log: log,
+		Rate: cfg.PublishRate, Burst: cfg.PublishBurst, MaxInFlight: cfg.MaxPublishInflight,
+		RequestTimeout: cfg.BodyTimeout, Log: log,
 	})
 	if err != nil {
 		return nil, err
