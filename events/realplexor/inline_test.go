@@ -261,6 +261,7 @@ func TestINLineBadInput(t *testing.T) {
 		{"only limiters", phpRequest("*u1", `1`), 400, "nothing to publish to"},
 		{"not JSON", phpRequest("abc", "aaa"), 400, "not a JSON text"},
 		{"empty body", phpRequest("abc", ""), 400, "the body is empty"},
+		{"not UTF-8", phpRequest("abc", "\"\xff\xfe\""), 400, "not UTF-8"},
 		{"oversize by length", phpRequest("abc", big), 413, "larger than the limit of 64"},
 		{"oversize without length", "POST / HTTP/1.1\r\nX-Realplexor: identifier=abc\r\n\r\n" + big, 413, "larger than the limit of 64"},
 		{"short body", "POST / HTTP/1.1\r\nContent-Length: 10\r\nX-Realplexor: identifier=abc\r\n\r\n123", 400, "ended after 3 of the 10 bytes"},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/history"
@@ -32,7 +33,7 @@ func (s *Server) serve(ctx context.Context, r *inRequest) (string, error) {
 		if word := firstWord(r.body); word != "" {
 			return "", refuse(http.StatusBadRequest, "unknown command %q: use online [PREFIX ...] or watch POS [PREFIX ...]", word)
 		}
-		return "", refuse(http.StatusBadRequest, "nothing to publish to: X-Realplexor: identifier= names no ID (give ID,ID or *LIMITER after it), and the body is no command")
+		return "", refuse(http.StatusBadRequest, "nothing to publish to: X-Realplexor: identifier= names no ID to publish to (a *LIMITER only limits the audience), and the body is no command")
 	}
 	return s.publish(ctx, r)
 }
@@ -54,6 +55,9 @@ func (s *Server) publish(ctx context.Context, r *inRequest) (string, error) {
 	var data bytes.Buffer
 	if err := json.Compact(&data, trimmed); err != nil {
 		return "", refuse(http.StatusBadRequest, "the body is not a JSON text (%v): send the data as JSON, as Realplexor's clients do", err)
+	}
+	if !utf8.Valid(data.Bytes()) {
+		return "", refuse(http.StatusBadRequest, "the body's JSON holds bytes that are not UTF-8; send UTF-8")
 	}
 	if !s.allow(r.login) {
 		return "", refuse(http.StatusTooManyRequests, "more than %g publishes per second for this login (PLEXOR_PUBLISH_RATE); slow down", s.cfg.Rate)
