@@ -24,7 +24,7 @@ type inServer struct {
 }
 
 // startIN starts a Server with cfg (its Hub is made here) on 127.0.0.1:0.
-func startIN(t *testing.T, cfg Config) *inServer {
+func startIN(t testing.TB, cfg Config) *inServer {
 	t.Helper()
 	store, err := history.NewMemory(history.MemoryConfig{Size: 100, SweepEvery: -1})
 	if err != nil {
