@@ -120,10 +120,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = conn.Close()
 			return nil
 		}
-		s.served.Go(func() {
+		go func() { // the connection's goroutine: ends with handle, which closes it
 			defer s.untrack(conn)
 			s.handle(conn)
-		})
+		}()
 	}
 }
 
@@ -152,6 +152,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// track registers a connection about to be served (and counts its
+// goroutine in served, under mu, so that Shutdown's Wait, which begins
+// after closed is set, never races an Add); false once Shutdown began.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,13 +162,16 @@ func (s *Server) track(c net.Conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.served.Add(1)
 	return true
 }
 
+// untrack forgets a connection whose goroutine is ending.
 func (s *Server) untrack(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.served.Done()
 }
 
 // handle reads one request, answers it and closes the connection.
