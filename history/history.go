@@ -21,6 +21,10 @@ type Message struct {
 	Type string
 	// Data is the payload as one compact JSON value (a JSON string for text).
 	Data []byte
+	// ContentType is the media type the publisher gave the payload, for a
+	// protocol that hands it back as a body of its own (the push module's
+	// long-poll); empty when none was given.
+	ContentType string
 }
 
 // Event is a stored message with its ID. Events are shared between readers and
@@ -28,10 +32,11 @@ type Message struct {
 type Event struct {
 	// ID orders every event of the deployment: see DESIGN.md, "Event IDs".
 	ID uint64
-	// Channels, Type and Data are copied from the Message.
-	Channels []string
-	Type     string
-	Data     []byte
+	// Channels, Type, Data and ContentType are copied from the Message.
+	Channels    []string
+	Type        string
+	Data        []byte
+	ContentType string
 	// Time is when the store accepted the event; it drives age-based eviction.
 	Time time.Time
 }

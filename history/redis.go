@@ -193,7 +193,7 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("history: encode event: %w", err)
 		}
-		heads[i] = head{Channels: msg.Channels, Type: msg.Type}
+		heads[i] = headOf(msg)
 		countAt := len(args)
 		args = append(args, 0)
 		n := 0
