@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pushRequest sends a request to a push endpoint of s with the given
+// Authorization ("" for none) and returns the status and body.
+func pushRequest(t *testing.T, s *testServer, method, path, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Accept", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// TestPushPublisherTokens: the push publisher (POST, GET and DELETE
+// /push/pub) takes the publisher tokens as POST /publish does — none or a
+// wrong one is 401, a token scoped to other channels 403, each with a JSON
+// error — and a refused publish stores nothing. The subscriber needs no
+// token for a public channel.
+func TestPushPublisherTokens(t *testing.T) {
+	s := startServer(t, map[string]string{
+		"PLEXOR_PUBLISH_TOKENS": testToken + "," + newsToken + ":news-*",
+		"PLEXOR_POLL_TIMEOUT":   "1s",
+	})
+	bearer := func(token string) string { return "Bearer " + token }
+	tests := []struct {
+		name, method, path, auth string
+		wantStatus               int
+		wantCode                 string
+	}{
+		{"publish without a token", "POST", "/push/pub?id=news-1", "", 401, "unauthorized"},
+		{"publish with a wrong token", "POST", "/push/pub?id=news-1", bearer("wrong-token-0123456789"), 401, "unauthorized"},
+		{"publish outside the token's scope", "POST", "/push/pub?id=other", bearer(newsToken), 403, "forbidden"},
+		{"info without a token", "GET", "/push/pub?id=news-1", "", 401, "unauthorized"},
+		{"info outside the token's scope", "GET", "/push/pub?id=other", bearer(newsToken), 403, "forbidden"},
+		{"delete without a token", "DELETE", "/push/pub?id=news-1", "", 401, "unauthorized"},
+		{"delete outside the token's scope", "DELETE", "/push/pub?id=other", bearer(newsToken), 403, "forbidden"},
+		{"publish inside the token's scope", "POST", "/push/pub?id=news-1", bearer(newsToken), 202, ""},
+		{"publish with the unscoped token", "POST", "/push/pub?id=other", bearer(testToken), 202, ""},
+		{"info inside the token's scope", "GET", "/push/pub?id=news-1", bearer(newsToken), 200, ""},
+		{"delete inside the token's scope", "DELETE", "/push/pub?id=news-1", bearer(newsToken), 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := pushRequest(t, s, tc.method, tc.path, tc.auth, "m")
+			var answer struct {
+				Error struct {
+					Code string `json:"code"`
+				} `json:"error"`
+			}
+			_ = json.Unmarshal([]byte(body), &answer)
+			if status != tc.wantStatus || answer.Error.Code != tc.wantCode {
+				t.Errorf("got %d %s, want %d with code %q", status, body, tc.wantStatus, tc.wantCode)
+			}
+		})
+	}
+	// Only the two accepted publishes were stored: "other" holds one
+	// message, news-1 none after its delete.
+	for channel, want := range map[string]int{"other": 1, "news-1": -1} {
+		status, body := pushRequest(t, s, "GET", "/push/pub?id="+channel, bearer(testToken), "")
+		var info struct {
+			Messages int `json:"messages"`
+		}
+		_ = json.Unmarshal([]byte(body), &info)
+		switch {
+		case want < 0 && status != http.StatusNotFound:
+			t.Errorf("info of %s after its delete: %d %s, want 404", channel, status, body)
+		case want >= 0 && (status != http.StatusOK || info.Messages != want):
+			t.Errorf("info of %s: %d %s, want 200 with %d messages", channel, status, body, want)
+		}
+	}
+	status, body := pushRequest(t, s, "GET", "/push/sub?id=other", "", "")
+	if status != http.StatusRequestTimeout {
+		t.Errorf("a subscriber without a token: %d %s, want to wait and get 408", status, body)
+	}
+}
+
+// waitPushSubscribers waits until channel has n subscribers, as the push
+// publisher's info counts them.
+func waitPushSubscribers(t *testing.T, s *testServer, channel string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := pushRequest(t, s, http.MethodGet, "/push/pub?id="+channel, "Bearer "+testToken, "")
+		var info struct {
+			Subscribers int `json:"subscribers"`
+		}
+		if json.Unmarshal([]byte(body), &info) == nil && info.Subscribers == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("channel %s: %s, want %d subscribers", channel, body, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
