@@ -34,12 +34,14 @@ func pushRequest(t *testing.T, s *testServer, method, path, auth, body string) (
 // TestPushPublisherTokens: the push publisher (POST, GET and DELETE
 // /push/pub) takes the publisher tokens as POST /publish does — none or a
 // wrong one is 401, a token scoped to other channels 403, each with a JSON
-// error — and a refused publish stores nothing. The subscriber needs no
+// error; a body over PLEXOR_MAX_PUBLISH_BYTES is 413 — and a refused
+// publish stores nothing. The subscriber needs no
 // token for a public channel.
 func TestPushPublisherTokens(t *testing.T) {
 	s := startServer(t, map[string]string{
-		"PLEXOR_PUBLISH_TOKENS": testToken + "," + newsToken + ":news-*",
-		"PLEXOR_POLL_TIMEOUT":   "1s",
+		"PLEXOR_PUBLISH_TOKENS":    testToken + "," + newsToken + ":news-*",
+		"PLEXOR_POLL_TIMEOUT":      "1s",
+		"PLEXOR_MAX_PUBLISH_BYTES": "1024",
 	})
 	bearer := func(token string) string { return "Bearer " + token }
 	tests := []struct {
@@ -58,10 +60,17 @@ func TestPushPublisherTokens(t *testing.T) {
 		{"publish with the unscoped token", "POST", "/push/pub?id=other", bearer(testToken), 202, ""},
 		{"info inside the token's scope", "GET", "/push/pub?id=news-1", bearer(newsToken), 200, ""},
 		{"delete inside the token's scope", "DELETE", "/push/pub?id=news-1", bearer(newsToken), 200, ""},
+		{"publish over PLEXOR_MAX_PUBLISH_BYTES", "POST", "/push/pub?id=other&big", bearer(testToken), 413, "body_too_large"},
+	}
+	bodyFor := func(path string) string { // over the limit for the path with &big
+		if strings.HasSuffix(path, "&big") {
+			return strings.Repeat("x", 1025)
+		}
+		return "m"
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := pushRequest(t, s, tc.method, tc.path, tc.auth, "m")
+			status, body := pushRequest(t, s, tc.method, tc.path, tc.auth, bodyFor(tc.path))
 			var answer struct {
 				Error struct {
 					Code string `json:"code"`
@@ -111,5 +120,48 @@ func waitPushSubscribers(t *testing.T, s *testServer, channel string, n int) {
 			t.Fatalf("channel %s: %s, want %d subscribers", channel, body, n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPushCORS: with PLEXOR_CORS_ORIGINS, a preflight for /push/sub allows
+// the headers push subscribers send (If-Modified-Since, If-None-Match, and
+// the Etag NchanSubscriber adds after a reconnect), and a cross-origin
+// answer exposes Last-Modified and Etag to the page.
+func TestPushCORS(t *testing.T) {
+	const origin = "https://app.example"
+	s := startServer(t, map[string]string{"PLEXOR_CORS_ORIGINS": origin, "PLEXOR_POLL_TIMEOUT": "1s"})
+	req, _ := http.NewRequest(http.MethodOptions, s.base+"/push/sub?id=a", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "if-modified-since, if-none-match, etag")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+	for _, h := range []string{"if-modified-since", "if-none-match", "etag"} {
+		if !strings.Contains(allowed, h) {
+			t.Errorf("preflight: Access-Control-Allow-Headers = %q, missing %s", allowed, h)
+		}
+	}
+	answer := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/push/sub?id=a", nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("GET /push/sub: %v", err)
+			resp = &http.Response{Header: http.Header{}, Body: http.NoBody}
+		}
+		_ = resp.Body.Close()
+		answer <- resp
+	}()
+	waitPushSubscribers(t, s, "a", 1)
+	pushRequest(t, s, http.MethodPost, "/push/pub?id=a", "Bearer "+testToken, "m")
+	resp = <-answer
+	exposed := strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(exposed, "last-modified") || !strings.Contains(exposed, "etag") {
+		t.Errorf("cross-origin answer: %d, Access-Control-Expose-Headers = %q; want 200 exposing Last-Modified and Etag", resp.StatusCode, exposed)
 	}
 }

@@ -23,9 +23,9 @@ func TestPushDeleteAnswersGone(t *testing.T) {
 	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	s.pushPublish(t, "doomed", "text/plain", "kept until the delete")
 	feed := s.open("channels=doomed", nil)
-	answers := make(chan pushAnswer, waiting)
+	var answers []<-chan pushAnswer
 	for range waiting {
-		go func() { answers <- s.push(t, http.MethodGet, "/push/sub?id=doomed", nil, "") }()
+		answers = append(answers, s.pushAsync(http.MethodGet, "/push/sub?id=doomed", nil))
 	}
 	s.waitListeners(t, "doomed", waiting+1)
 
@@ -36,7 +36,7 @@ func TestPushDeleteAnswersGone(t *testing.T) {
 		t.Fatalf("DELETE: %s (%+v, %v), want 200 with 1 message, %d subscribers, requested >= 0", got, info, err, waiting+1)
 	}
 	for i := range waiting {
-		if got := <-answers; got.status != http.StatusGone || got.errorCode() != "channel_deleted" {
+		if got := <-answers[i]; got.status != http.StatusGone || got.errorCode() != "channel_deleted" {
 			t.Errorf("waiting subscriber %d: %s, want 410 channel_deleted", i, got)
 		}
 	}
@@ -80,8 +80,7 @@ func TestPushPublishAnswers(t *testing.T) {
 		t.Errorf("the info's last message id %q, the message's Last-Modified:Etag %q", wantID, gotID)
 	}
 
-	waiter := make(chan pushAnswer, 1)
-	go func() { waiter <- s.push(t, http.MethodGet, "/push/sub?id=p", first.position(), "") }()
+	waiter := s.pushAsync(http.MethodGet, "/push/sub?id=p", first.position())
 	s.waitListeners(t, "p", 1)
 	feed := s.open("channels=p", nil)
 	s.waitListeners(t, "p", 2)

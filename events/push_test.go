@@ -46,23 +46,47 @@ func (a pushAnswer) String() string {
 // push sends a request to a push endpoint (path "/push/sub?id=a", …).
 func (s *hqTestServer) push(t testing.TB, method, path string, header http.Header, body string) pushAnswer {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	got, err := s.tryPush(method, path, header, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return got
+}
+
+// pushAsync sends a request to a push endpoint on a goroutine of its own
+// and hands over the answer (status 0 and the error as body when the
+// request failed).
+func (s *hqTestServer) pushAsync(method, path string, header http.Header) <-chan pushAnswer {
+	answer := make(chan pushAnswer, 1)
+	go func() {
+		got, err := s.tryPush(method, path, header, "")
+		if err != nil {
+			got = pushAnswer{header: http.Header{}, body: err.Error()}
+		}
+		answer <- got
+	}()
+	return answer
+}
+
+// tryPush sends a request to a push endpoint.
+func (s *hqTestServer) tryPush(method, path string, header http.Header, body string) (pushAnswer, error) {
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		return pushAnswer{}, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return pushAnswer{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+		return pushAnswer{}, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
-	return pushAnswer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	return pushAnswer{status: resp.StatusCode, header: resp.Header, body: string(raw)}, nil
 }
 
 // pushPublish publishes body with contentType ("" for none) through
@@ -106,7 +130,11 @@ func TestPushPollChain(t *testing.T) {
 	for p := range publishers {
 		wg.Go(func() {
 			for i := range each {
-				s.pushPublish(t, "chain", "text/plain", fmt.Sprintf("%d-%d", p, i))
+				got, err := s.tryPush(http.MethodPost, "/push/pub?id=chain", http.Header{"Content-Type": {"text/plain"}}, fmt.Sprintf("%d-%d", p, i))
+				if err != nil || got.status != http.StatusCreated && got.status != http.StatusAccepted {
+					t.Errorf("publisher %d, message %d: %s, %v; want 201 or 202", p, i, got, err)
+					return
+				}
 				if i%25 == 0 {
 					time.Sleep(time.Millisecond) // let the subscriber catch up and wait now and then
 				}
@@ -149,15 +177,15 @@ func TestPushSeveralListeners(t *testing.T) {
 	const listeners = 5
 	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
 	s.pushPublish(t, "many", "text/plain", "older")
-	answers := make(chan pushAnswer, listeners)
+	var answers []<-chan pushAnswer
 	for range listeners {
-		go func() { answers <- s.push(t, http.MethodGet, "/push/sub?id=many", nil, "") }()
+		answers = append(answers, s.pushAsync(http.MethodGet, "/push/sub?id=many", nil))
 	}
 	s.waitListeners(t, "many", listeners)
 	s.pushPublish(t, "many", "text/html", "<b>news</b>")
 	var first pushAnswer
 	for i := range listeners {
-		got := <-answers
+		got := <-answers[i]
 		if got.status != http.StatusOK || got.body != "<b>news</b>" || got.header.Get("Content-Type") != "text/html" {
 			t.Fatalf("listener %d: %s, want 200 \"<b>news</b>\" as text/html", i, got)
 		}
@@ -257,6 +285,7 @@ func TestPushBadRequests(t *testing.T) {
 		{"publish with a bad Content-Type", "POST", "/push/pub?id=a", "text/", "x", 400, "invalid_content_type"},
 		{"info of an unknown channel", "GET", "/push/pub?id=nobody", "", "", 404, "channel_not_found"},
 		{"delete an unknown channel", "DELETE", "/push/pub?id=nobody", "", "", 404, "channel_not_found"},
+		{"put", "PUT", "/push/pub?id=a", "text/plain", "x", 405, "method_not_allowed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
