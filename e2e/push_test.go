@@ -165,3 +165,29 @@ func TestPushCORS(t *testing.T) {
 		t.Errorf("cross-origin answer: %d, Access-Control-Expose-Headers = %q; want 200 exposing Last-Modified and Etag", resp.StatusCode, exposed)
 	}
 }
+
+// TestPushPrivateChannel: /push/sub of a private channel needs a subscriber
+// token that covers it, as a feed does: none is 401, one for other channels
+// 403, a covering one (?token=) waits as usual (408 at the timeout).
+func TestPushPrivateChannel(t *testing.T) {
+	s := startServer(t, map[string]string{"PLEXOR_JWT_SECRET": jwtSecret, "PLEXOR_POLL_TIMEOUT": "1s"})
+	tests := []struct {
+		name, token string
+		wantStatus  int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"token for other channels", hs256(t, claims("private-y")), http.StatusForbidden},
+		{"token for the channel", hs256(t, claims("private-*")), http.StatusRequestTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/push/sub?id=private-x"
+			if tc.token != "" {
+				path += "&token=" + tc.token
+			}
+			if status, body := pushRequest(t, s, http.MethodGet, path, "", ""); status != tc.wantStatus {
+				t.Errorf("got %d %s, want %d", status, body, tc.wantStatus)
+			}
+		})
+	}
+}
