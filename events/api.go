@@ -55,6 +55,8 @@ type API struct {
 	hub *hub.Hub
 	cfg Config
 	log *slog.Logger
+	// pushRequests is when push subscribers last asked for each channel.
+	pushRequests *pushRequests
 }
 
 // NewAPI returns the handlers for h.
@@ -75,5 +77,5 @@ func NewAPI(h *hub.Hub, cfg Config, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{hub: h, cfg: cfg, log: log}
+	return &API{hub: h, cfg: cfg, log: log, pushRequests: newPushRequests(time.Now, pushRequestLimit)}
 }

@@ -3,15 +3,9 @@ package events
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +14,7 @@ import (
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/wire"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/npmtest"
 )
 
 // npmDir holds the npm project of the real-client tests: package.json and
@@ -30,9 +25,6 @@ const npmDir = "testdata/npm"
 // npmFiles are copied from npmDir into the install; their contents key the
 // cached install, so editing any of them installs afresh.
 var npmFiles = []string{"package.json", "package-lock.json", "eventsource_client.mjs"}
-
-// npmInstallWait bounds npm ci (a cold install downloads three packages).
-const npmInstallWait = 3 * time.Minute
 
 // npmClientWait bounds one run of the Node.js client; it is killed after.
 const npmClientWait = 20 * time.Second
@@ -51,16 +43,9 @@ type npmEvent struct {
 // client read an empty string when the reset block had no id line), then the
 // retained events follow with their IDs in order.
 func TestNpmEventSource(t *testing.T) {
-	if os.Getenv("PLEXOR_SKIP_NPM") == "1" {
-		t.Skip("PLEXOR_SKIP_NPM=1: the real npm eventsource client tests are switched off")
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (%v): the real npm eventsource client tests need Node.js and npm; set PLEXOR_SKIP_NPM=1 to skip them on purpose", tool, err)
-		}
-	}
+	npmtest.SkipUnlessAvailable(t)
 	nodeMajor := nodeMajorVersion(t)
-	dir := npmInstall(t)
+	dir := npmtest.Install(t, npmDir, npmFiles)
 
 	const retained = 3
 	s := hqServer(t, history.MemoryConfig{Size: retained}, hub.Config{})
@@ -84,7 +69,7 @@ func TestNpmEventSource(t *testing.T) {
 			if nodeMajor < tc.minNode {
 				t.Skipf("eventsource %s needs Node.js >= %d (its engines.node); this machine has Node.js %d", tc.version, tc.minNode, nodeMajor)
 			}
-			if got := installedVersion(t, dir, tc.alias); got != tc.version {
+			if got := npmtest.InstalledVersion(t, dir, tc.alias); got != tc.version {
 				t.Fatalf("installed %s is eventsource %s, want %s (package.json and this table disagree)", tc.alias, got, tc.version)
 			}
 
@@ -132,87 +117,6 @@ func nodeMajorVersion(t *testing.T) int {
 		t.Fatalf("node --version printed %q: %v", out, err)
 	}
 	return major
-}
-
-// npmInstall returns a directory holding npmFiles and their node_modules,
-// installed by npm ci. The install is cached under the user cache directory,
-// keyed by the files' contents, and reused across runs; a new install is
-// built beside it and renamed into place only once complete, so an
-// interrupted or failed install is never reused.
-func npmInstall(t *testing.T) string {
-	t.Helper()
-	sum := sha256.New()
-	contents := make(map[string][]byte, len(npmFiles))
-	for _, name := range npmFiles {
-		b, err := os.ReadFile(filepath.Join(npmDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		contents[name] = b
-		fmt.Fprintf(sum, "%s %d\n", name, len(b))
-		sum.Write(b)
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	base = filepath.Join(base, "plexor-test-npm")
-	dir := filepath.Join(base, hex.EncodeToString(sum.Sum(nil))[:16])
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
-		t.Logf("reusing the npm install in %s", dir)
-		return dir
-	}
-
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(base, "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp) // gone after a successful rename; the leftovers of a failure otherwise
-	for name, b := range contents {
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), npmInstallWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s (limit %s): %v\n%s", tmp, npmInstallWait, err, out)
-	}
-	t.Logf("npm ci installed %s in %s", dir, time.Since(start).Round(time.Millisecond))
-	if err := os.Rename(tmp, dir); err != nil {
-		// Another test run may have finished the same install first.
-		if _, statErr := os.Stat(filepath.Join(dir, "node_modules")); statErr != nil {
-			t.Fatalf("moving the npm install into place: %v", err)
-		}
-	}
-	return dir
-}
-
-// installedVersion reads the version of the package installed as alias.
-func installedVersion(t *testing.T, dir, alias string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", alias, "package.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("%s is not installed in %s", alias, dir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkg struct {
-		Version string `json:"version"`
-	}
-	if err := json.Unmarshal(b, &pkg); err != nil {
-		t.Fatalf("%s/package.json: %v", alias, err)
-	}
-	return pkg.Version
 }
 
 // runNpmClient runs the client script with the package installed as alias

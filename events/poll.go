@@ -80,8 +80,7 @@ func (a *API) Poll(c echo.Context) error {
 	// Register first, so nothing published from here on can be missed.
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, false)
 	if errors.Is(err, hub.ErrDraining) {
-		return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
-			Message: "the service is shutting down; poll again", RetryAfter: 1}
+		return errShuttingDown()
 	}
 	if err != nil {
 		return unavailable(err)

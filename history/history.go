@@ -27,6 +27,10 @@ type Message struct {
 	// to one of these channels (Realplexor's "limiter" IDs). Stored with the
 	// event, so a replay honours it too (Event.VisibleTo).
 	OnlyFor []string
+	// ContentType is the media type the publisher gave the payload, for a
+	// protocol that hands it back as a body of its own (the push module's
+	// long-poll); empty when none was given.
+	ContentType string
 }
 
 // Event is a stored message with its ID. Events are shared between readers and
@@ -34,11 +38,12 @@ type Message struct {
 type Event struct {
 	// ID orders every event of the deployment: see DESIGN.md, "Event IDs".
 	ID uint64
-	// Channels, Type, Data and OnlyFor are copied from the Message.
-	Channels []string
-	Type     string
-	Data     []byte
-	OnlyFor  []string
+	// Channels, Type, Data, OnlyFor and ContentType are copied from the Message.
+	Channels    []string
+	Type        string
+	Data        []byte
+	OnlyFor     []string
+	ContentType string
 	// Time is when the store accepted the event; it drives age-based eviction.
 	Time time.Time
 }

@@ -106,7 +106,7 @@ func (m *Memory) Append(_ context.Context, msgs []Message) ([]*Event, error) {
 	var now time.Time
 	for i, msg := range msgs {
 		id, t := m.ids.Next()
-		h := &held{Event: Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, OnlyFor: msg.OnlyFor, Time: t}}
+		h := &held{Event: Event{ID: id, Channels: msg.Channels, Type: msg.Type, Data: msg.Data, OnlyFor: msg.OnlyFor, ContentType: msg.ContentType, Time: t}}
 		h.cost = eventCost(&h.Event)
 		out[i] = &h.Event
 		for _, ch := range msg.Channels {

@@ -12,8 +12,8 @@ import (
 // How the Redis store writes an event.
 //
 // A stream entry has two fields: "h", the head — the JSON object
-// {"c":[channels…],"t":"type","o":[only-for channels…]} ("t" and "o" left
-// out when empty) — and "d", the data
+// {"c":[channels…],"t":"type","o":[only-for channels…],"m":"content type"}
+// ("t", "o" and "m" left out when empty) — and "d", the data
 // exactly as published. The entry's stream ID is "<event ID>-0".
 //
 // The fan-out message the append script publishes for each event is
@@ -21,15 +21,18 @@ import (
 // and the data is the rest of the message, whatever bytes it has.
 // DecodeFanout reads it back.
 
-// head is the JSON form of an event's channels, type and audience limit.
+// head is the JSON form of an event's channels, type, audience limit and
+// content type.
 type head struct {
-	Channels []string `json:"c"`
-	Type     string   `json:"t,omitempty"`
-	OnlyFor  []string `json:"o,omitempty"`
+	Channels    []string `json:"c"`
+	Type        string   `json:"t,omitempty"`
+	OnlyFor     []string `json:"o,omitempty"`
+	ContentType string   `json:"m,omitempty"`
 }
 
+// headOf is msg's head.
 func headOf(msg Message) head {
-	return head{Channels: msg.Channels, Type: msg.Type, OnlyFor: msg.OnlyFor}
+	return head{Channels: msg.Channels, Type: msg.Type, OnlyFor: msg.OnlyFor, ContentType: msg.ContentType}
 }
 
 func encodeHead(msg Message) ([]byte, error) {
@@ -51,7 +54,7 @@ func decodeHead(s string) (head, error) {
 // is its ID read as microseconds since the Unix epoch: the Redis store ages
 // events by ID (see RedisConfig.TTL).
 func eventFrom(id uint64, h head, data []byte) *Event {
-	return &Event{ID: id, Channels: h.Channels, Type: h.Type, Data: data, OnlyFor: h.OnlyFor, Time: idTime(id)}
+	return &Event{ID: id, Channels: h.Channels, Type: h.Type, Data: data, OnlyFor: h.OnlyFor, ContentType: h.ContentType, Time: idTime(id)}
 }
 
 func idTime(id uint64) time.Time { return time.UnixMicro(int64(id)) }

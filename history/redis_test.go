@@ -337,6 +337,7 @@ func TestRedisFanout(t *testing.T) {
 		{Channels: []string{"a"}, Data: []byte(`"text"`)},
 		{Channels: []string{"a", "b"}, Type: "update", Data: []byte("{\"k\":\"line\\nbreak\"}")},
 		{Channels: []string{"c"}, Type: "t", Data: []byte("raw\nbytes\n")},
+		{Channels: []string{"c"}, Data: []byte(`"x"`), ContentType: "text/x-push; q=1"},
 	}
 	evs, err := s.Append(ctx, msgs)
 	if err != nil {
@@ -352,7 +353,7 @@ func TestRedisFanout(t *testing.T) {
 			t.Fatalf("message %d: DecodeFanout(%q): %v", i, m.Payload, err)
 		}
 		if got.ID != want.ID || !slices.Equal(got.Channels, want.Channels) || got.Type != want.Type ||
-			string(got.Data) != string(want.Data) || !got.Time.Equal(want.Time) {
+			string(got.Data) != string(want.Data) || got.ContentType != want.ContentType || !got.Time.Equal(want.Time) {
 			t.Errorf("message %d = %+v, want %+v", i, got, want)
 		}
 	}

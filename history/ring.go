@@ -28,7 +28,7 @@ const (
 // eventCost estimates the bytes an event holds: the held event, its type,
 // payload, channel names and OnlyFor names.
 func eventCost(ev *Event) int32 {
-	n := heldOverhead + len(ev.Type) + len(ev.Data)
+	n := heldOverhead + len(ev.Type) + len(ev.Data) + len(ev.ContentType)
 	for _, ch := range ev.Channels {
 		n += channelRef + len(ch)
 	}

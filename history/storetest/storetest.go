@@ -228,12 +228,17 @@ func testAppendContent(t *testing.T, newStore NewStoreFunc) {
 		{Channels: []string{"a"}, Type: "", Data: []byte(`"text"`)},
 		{Channels: []string{"a", "b"}, Type: "update", Data: []byte(`{"k":[1,2]}`)},
 		{Channels: []string{"c"}, Type: "n", Data: []byte(`42`)},
+		{Channels: []string{"c"}, Data: []byte(`"<p>hi</p>"`), ContentType: "text/html; charset=utf-8"},
+	}
+	same := func(ev *history.Event, msg history.Message) bool {
+		return slices.Equal(ev.Channels, msg.Channels) && ev.Type == msg.Type &&
+			string(ev.Data) == string(msg.Data) && ev.ContentType == msg.ContentType
 	}
 	evs := e.append(msgs...)
 	for i, ev := range evs {
-		if !slices.Equal(ev.Channels, msgs[i].Channels) || ev.Type != msgs[i].Type || string(ev.Data) != string(msgs[i].Data) {
-			t.Errorf("event %d = {%q %q %s}, want {%q %q %s}", i, ev.Channels, ev.Type, ev.Data,
-				msgs[i].Channels, msgs[i].Type, msgs[i].Data)
+		if !same(ev, msgs[i]) {
+			t.Errorf("event %d = {%q %q %s %q}, want {%q %q %s %q}", i, ev.Channels, ev.Type, ev.Data, ev.ContentType,
+				msgs[i].Channels, msgs[i].Type, msgs[i].Data, msgs[i].ContentType)
 		}
 	}
 	r := e.since([]string{"a", "b", "c"}, e.start, e.newest())
@@ -241,9 +246,9 @@ func testAppendContent(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("Since returned %d events, want %d", len(r.Events), len(msgs))
 	}
 	for i, ev := range r.Events {
-		if ev.ID != evs[i].ID || !slices.Equal(ev.Channels, msgs[i].Channels) || ev.Type != msgs[i].Type || string(ev.Data) != string(msgs[i].Data) {
-			t.Errorf("replayed event %d = {%d %q %q %s}, want {%d %q %q %s}", i, ev.ID, ev.Channels, ev.Type, ev.Data,
-				evs[i].ID, msgs[i].Channels, msgs[i].Type, msgs[i].Data)
+		if ev.ID != evs[i].ID || !same(ev, msgs[i]) {
+			t.Errorf("replayed event %d = {%d %q %q %s %q}, want {%d %q %q %s %q}", i, ev.ID, ev.Channels, ev.Type, ev.Data, ev.ContentType,
+				evs[i].ID, msgs[i].Channels, msgs[i].Type, msgs[i].Data, msgs[i].ContentType)
 		}
 	}
 }

@@ -50,8 +50,11 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowHeaders: []string{"Last-Event-ID", echo.HeaderCacheControl, echo.HeaderXRequestedWith,
-				echo.HeaderContentType, echo.HeaderAuthorization, idempotency.HeaderKey},
-			MaxAge: 600,
+				echo.HeaderContentType, echo.HeaderAuthorization, idempotency.HeaderKey,
+				// a push subscriber's position (NchanSubscriber also sends Etag)
+				echo.HeaderIfModifiedSince, "If-None-Match", "Etag"},
+			ExposeHeaders: []string{echo.HeaderLastModified, "Etag"},
+			MaxAge:        600,
 		}))
 	}
 	e.Use(onceComposed(global...))
@@ -84,7 +87,7 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 	// One count per kind of publisher, so that anonymous bodies (the demo
 	// publisher's, hooks' before their signature is checked) cannot take
 	// the places of authenticated publishes, nor the demo page's a hook's.
-	gate := publishGate("/publish", cfg.MaxPublishInflight, cfg.BodyTimeout)
+	gate := publishGate("/publish and /push/pub", cfg.MaxPublishInflight, cfg.BodyTimeout)
 	hookGate := publishGate("/hooks/*", cfg.MaxPublishInflight, cfg.BodyTimeout)
 	demoGate := publishGate("/demo/publish", cfg.MaxPublishInflight, cfg.BodyTimeout)
 
@@ -120,6 +123,11 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 		publishMW = append(publishMW, rateLimit(cfg.PublishRate, cfg.PublishBurst, auth.PublisherID, "for one publisher token"))
 	}
 	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
+	// The push module's long-poll (docs/migration-push-module.md).
+	e.GET("/push/sub", compose(api.PushSubscribe, connLimit))
+	e.POST("/push/pub", compose(api.PushPublish, append(publishMW, bodyLimit, publishOnce)...))
+	e.GET("/push/pub", compose(api.PushInfo, publisher))
+	e.DELETE("/push/pub", compose(api.PushDelete, publisher))
 	for _, h := range cfg.Hooks {
 		if err := addHook(e, api, h, hookGate, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err

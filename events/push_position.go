@@ -1,0 +1,106 @@
+package events
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plexor/plexor/events/wire"
+)
+
+// The push module's long-poll (nginx_http_push_module, Nchan's "longpoll")
+// names a message by two response headers that its clients send back as
+// conditional request headers: Last-Modified, the second the message was
+// published in, and Etag, the message's place within that second. Plexor's
+// event IDs are microseconds since the Unix epoch, so a message's second
+// is its ID's, and its place is the ID's microsecond within that second:
+// ID = second·10⁶ + Etag, both ways, with no lookup.
+
+// pushIDsPerSecond is how many event IDs one second spans.
+const pushIDsPerSecond = 1_000_000
+
+// pushVary names the request headers a push answer depends on.
+const pushVary = "If-None-Match, If-Modified-Since"
+
+// setPushPosition sets the Last-Modified and Etag headers that name the
+// message with event ID id.
+func setPushPosition(h http.Header, id uint64) {
+	h.Set("Last-Modified", time.Unix(int64(id/pushIDsPerSecond), 0).UTC().Format(http.TimeFormat))
+	h.Set("Etag", strconv.FormatUint(id%pushIDsPerSecond, 10))
+}
+
+// pushMessageID is the message ID the push module and Nchan print in a
+// channel's info ("second:place"); "" for no message.
+func pushMessageID(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatUint(id/pushIDsPerSecond, 10) + ":" + strconv.FormatUint(id%pushIDsPerSecond, 10)
+}
+
+// pushCursor reads a subscriber's If-Modified-Since and If-None-Match into
+// the cursor after which its next message lies. With both, the cursor is
+// that message position itself; If-Modified-Since alone means "after that
+// whole second" (HTTP's meaning of the header); neither means no cursor
+// (the next message published). If-None-Match alone names no second and is
+// refused.
+func pushCursor(h http.Header) (cursor uint64, has bool, err error) {
+	since, hasSince, err := pushOneHeader(h, "If-Modified-Since")
+	if err != nil {
+		return 0, false, err
+	}
+	tag, hasTag, err := pushOneHeader(h, "If-None-Match")
+	if err != nil {
+		return 0, false, err
+	}
+	if !hasSince {
+		if hasTag {
+			return 0, false, errorf(http.StatusBadRequest, "invalid_if_none_match",
+				"If-None-Match needs If-Modified-Since: the Etag is a message's place within the second Last-Modified names")
+		}
+		return 0, false, nil
+	}
+	t, perr := http.ParseTime(since)
+	if perr != nil {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_if_modified_since",
+			"If-Modified-Since %s is not an HTTP date (e.g. %s)", wire.Quote(since), time.Unix(0, 0).UTC().Format(http.TimeFormat))
+	}
+	second := uint64(max(t.Unix(), 0))
+	if !hasTag {
+		return second*pushIDsPerSecond + pushIDsPerSecond - 1, true, nil
+	}
+	place, perr := strconv.ParseUint(strings.Trim(strings.TrimPrefix(tag, "W/"), `"`), 10, 32)
+	if perr != nil || place >= pushIDsPerSecond {
+		return 0, false, errorf(http.StatusBadRequest, "invalid_if_none_match",
+			"If-None-Match %s is not an Etag of this server: a number from 0 to %d", wire.Quote(tag), pushIDsPerSecond-1)
+	}
+	return second*pushIDsPerSecond + place, true, nil
+}
+
+// pushOneHeader reads a header that may be given at most once.
+func pushOneHeader(h http.Header, name string) (string, bool, error) {
+	values := h.Values(name)
+	switch {
+	case len(values) == 0:
+		return "", false, nil
+	case len(values) > 1:
+		return "", false, errorf(http.StatusBadRequest, "conflicting_"+strings.ToLower(strings.ReplaceAll(name, "-", "_")),
+			"%s given more than once", name)
+	}
+	return strings.TrimSpace(values[0]), true, nil
+}
+
+// pushChannel reads the ?id= parameter that names a push channel.
+func pushChannel(values []string) (string, error) {
+	switch {
+	case len(values) == 0 || values[0] == "":
+		return "", errorf(http.StatusBadRequest, "missing_channel", "no channel given: pass id=CHANNEL")
+	case len(values) > 1:
+		return "", errorf(http.StatusBadRequest, "invalid_channel", "id given more than once: a push request names one channel")
+	case !ValidChannel(values[0]):
+		return "", errorf(http.StatusBadRequest, "invalid_channel",
+			"channel name %s is invalid: use %s", wire.Quote(values[0]), channelNameRules)
+	}
+	return values[0], nil
+}

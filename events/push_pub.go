@@ -1,0 +1,218 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/plexor/plexor/events/wire"
+	"github.com/plexor/plexor/history"
+)
+
+// maxPushContentType bounds the Content-Type a push publisher may give.
+const maxPushContentType = 255
+
+// PushPublish serves POST /push/pub?id=CHANNEL (behind the publisher
+// token), the publisher side of the push module: the body, as it is, with
+// its Content-Type, becomes one message of the channel (stored, and fanned
+// out to every subscriber of the channel, push or not). It answers 201
+// when the channel had subscribers, 202 when not, with the channel's info.
+func (a *API) PushPublish(c echo.Context) error {
+	req := c.Request()
+	channel, err := a.pushPublisherChannel(c)
+	if err != nil {
+		return err
+	}
+	contentType, err := pushContentType(req.Header.Values(echo.HeaderContentType))
+	if err != nil {
+		return err
+	}
+	body, err := readBody(req)
+	if err != nil {
+		return err
+	}
+	if !utf8.Valid(body) {
+		return errorf(http.StatusUnsupportedMediaType, "binary_body",
+			"the body is not UTF-8 text: binary messages are not supported")
+	}
+	data, err := pushData(body)
+	if err != nil {
+		return err
+	}
+	published, err := a.hub.Publish(req.Context(), []history.Message{{Channels: []string{channel}, Data: data, ContentType: contentType}})
+	if err != nil {
+		return unavailable(err)
+	}
+	status := http.StatusAccepted
+	if n, _ := published[0].Subscribers.Of(channel); n > 0 {
+		status = http.StatusCreated
+	}
+	info, _, err := a.pushInfo(req.Context(), channel)
+	if err != nil {
+		return unavailable(err)
+	}
+	return answerPushInfo(c, status, info)
+}
+
+// PushInfo serves GET /push/pub?id=CHANNEL (behind the publisher token):
+// the channel's info (see pushChannelInfo), 404 for a channel without
+// messages, subscribers or requests.
+func (a *API) PushInfo(c echo.Context) error {
+	channel, err := a.pushPublisherChannel(c)
+	if err != nil {
+		return err
+	}
+	info, exists, err := a.pushInfo(c.Request().Context(), channel)
+	if err != nil {
+		return unavailable(err)
+	}
+	if !exists {
+		return errPushNoChannel(channel)
+	}
+	return answerPushInfo(c, http.StatusOK, info)
+}
+
+// PushDelete serves DELETE /push/pub?id=CHANNEL (behind the publisher
+// token): the channel's stored messages are dropped (history.Store.Clear)
+// and its subscribers on this node are let go (hub.CloseChannel): a waiting
+// push subscriber gets 410 Gone, a feed ends and resumes. It answers the
+// channel's info as it was, or 404 for a channel that does not exist.
+func (a *API) PushDelete(c echo.Context) error {
+	channel, err := a.pushPublisherChannel(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	info, exists, err := a.pushInfo(ctx, channel)
+	if err != nil {
+		return unavailable(err)
+	}
+	if !exists {
+		return errPushNoChannel(channel)
+	}
+	if err := a.hub.Store().Clear(ctx, channel); err != nil {
+		return unavailable(err)
+	}
+	a.hub.CloseChannel(channel, errPushChannelDeleted)
+	a.pushRequests.forget(channel)
+	return answerPushInfo(c, http.StatusOK, info)
+}
+
+// pushPublisherChannel reads ?id= and checks that the publisher's token may
+// publish to it.
+func (a *API) pushPublisherChannel(c echo.Context) (string, error) {
+	channel, err := pushChannel(c.QueryParams()["id"])
+	if err != nil {
+		return "", err
+	}
+	if a.cfg.AuthorizePublish != nil {
+		if err := a.cfg.AuthorizePublish(c, []string{channel}); err != nil {
+			return "", err
+		}
+	}
+	return channel, nil
+}
+
+// pushContentType checks the publisher's Content-Type (none is kept as none).
+func pushContentType(values []string) (string, error) {
+	if len(values) == 0 {
+		return "", nil
+	}
+	ct := strings.TrimSpace(values[0])
+	if len(values) > 1 || len(ct) > maxPushContentType {
+		return "", errorf(http.StatusBadRequest, "invalid_content_type",
+			"give one Content-Type of at most %d bytes", maxPushContentType)
+	}
+	if _, _, err := mime.ParseMediaType(ct); err != nil {
+		return "", errorf(http.StatusBadRequest, "invalid_content_type",
+			"Content-Type %s is not a media type: %v", wire.Quote(ct), err)
+	}
+	return ct, nil
+}
+
+// pushData stores a push publisher's body as the data of a Plexor event: a
+// JSON string of its text, which an SSE subscriber of the channel receives
+// as that text and pushBody turns back into the same bytes.
+func pushData(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(string(body)); err != nil {
+		return nil, fmt.Errorf("events: encoding a push body: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// pushChannelInfo is a channel's info as the push module and Nchan give it.
+type pushChannelInfo struct {
+	// Messages is the number of messages stored for the channel.
+	Messages int `json:"messages"`
+	// Requested is how many seconds ago a push subscriber last asked for
+	// the channel on this node; -1 for never.
+	Requested int64 `json:"requested"`
+	// Subscribers is the number of the channel's listeners (of any kind).
+	Subscribers int `json:"subscribers"`
+	// LastMessageID is the newest stored message's "second:place" (its
+	// Last-Modified as Unix seconds, and its Etag); "" when none is stored.
+	LastMessageID string `json:"last_message_id"`
+}
+
+// pushInfo gathers a channel's info and whether the channel exists (has
+// stored messages, subscribers, or a push subscriber asked for it).
+func (a *API) pushInfo(ctx context.Context, channel string) (pushChannelInfo, bool, error) {
+	stored, err := a.hub.Store().Info(ctx, channel)
+	if err != nil {
+		return pushChannelInfo{}, false, err
+	}
+	info := pushChannelInfo{
+		Messages:      stored.Retained,
+		Requested:     -1,
+		Subscribers:   a.hub.Listeners(channel),
+		LastMessageID: pushMessageID(stored.Newest),
+	}
+	last, asked := a.pushRequests.last(channel)
+	if asked {
+		info.Requested = int64(max(a.pushRequests.now().Sub(last), 0) / time.Second)
+	}
+	return info, stored.Retained > 0 || info.Subscribers > 0 || asked, nil
+}
+
+// answerPushInfo answers info as JSON when the client accepts JSON (and
+// not plain text first), else as the push module's and Nchan's text.
+func answerPushInfo(c echo.Context, status int, info pushChannelInfo) error {
+	if pushWantsJSON(c.Request().Header.Get(echo.HeaderAccept)) {
+		return c.JSON(status, info)
+	}
+	text := fmt.Sprintf("queued messages: %d\nlast requested: %d sec. ago\nactive subscribers: %d\nlast message id: %s\n",
+		info.Messages, info.Requested, info.Subscribers, info.LastMessageID)
+	return c.String(status, text)
+}
+
+// pushWantsJSON reports whether an Accept header asks for JSON before
+// plain text (a missing or wildcard Accept gets text).
+func pushWantsJSON(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		mediaType, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		switch strings.ToLower(strings.TrimSpace(mediaType)) {
+		case "application/json", "text/json":
+			return true
+		case "text/plain", "text/*", "*/*":
+			return false
+		}
+	}
+	return false
+}
+
+// errPushNoChannel answers a request about a channel that does not exist.
+func errPushNoChannel(channel string) error {
+	return errorf(http.StatusNotFound, "channel_not_found",
+		"channel %s has no stored messages, no subscribers and was not asked for", wire.Quote(channel))
+}
