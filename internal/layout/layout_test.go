@@ -63,7 +63,7 @@ func TestLayers(t *testing.T) {
 		{"events/idempotency", []string{"history"}, nil},
 		{"events/cluster", []string{"history", "internal/rawio"}, nil},
 		{"internal/config", []string{"auth", "events", "events/cluster", "history"}, nil},
-		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static"}, nil},
+		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static", "docs"}, nil},
 		{"internal/cli", []string{"events/wire", "internal/app", "internal/config", "load"}, nil},
 		{"auth", nil, []string{"github.com/redis/"}},
 	}
