@@ -117,6 +117,8 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		{name: "healthz", method: "GET", target: "/healthz", valid: true, wantStatus: 200},
 		{name: "healthz HEAD", method: "HEAD", target: "/healthz", valid: true, wantStatus: 200},
 		{name: "readyz", method: "GET", target: "/readyz", valid: true, wantStatus: 200},
+		{name: "readyz HEAD", method: "HEAD", target: "/readyz", valid: true, wantStatus: 200},
+		{name: "metrics HEAD", method: "HEAD", target: "/metrics", valid: true, wantStatus: 200},
 		{name: "metrics", method: "GET", target: "/metrics", valid: true, wantStatus: 200},
 		{name: "openapi", method: "GET", target: "/openapi.yaml", valid: true, wantStatus: 200},
 
