@@ -96,7 +96,8 @@ type apiCase struct {
 	// either way.
 	valid      bool
 	wantStatus int
-	stream     bool // a text/event-stream: read only its beginning
+	stream     bool   // a text/event-stream: read only its beginning
+	wantHeader string // a header the answer must have
 }
 
 func TestOpenAPIAgainstTheServer(t *testing.T) {
@@ -198,36 +199,7 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		{name: "page, Range past the end", method: "GET", target: "/plexor.js", header: []string{"Range", "bytes=99999999-"}, valid: true, wantStatus: 416},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, s.base+tc.target, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i+1 < len(tc.header); i += 2 {
-				req.Header.Add(tc.header[i], tc.header[i+1])
-			}
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatalf("%s %s has no operation in docs/openapi.yaml: %v", tc.method, tc.target, err)
-			}
-			reqIn := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{AuthenticationFunc: presentCredential, IncludeResponseStatus: true}}
-			reqErr := openapi3filter.ValidateRequest(context.Background(), reqIn)
-			if got := reqErr == nil; got != tc.valid {
-				t.Errorf("the document admits the request: got %v, want %v (%v)", got, tc.valid, reqErr)
-			}
-			// ValidateRequest read the body: send it again.
-			req.Body = io.NopCloser(strings.NewReader(tc.body))
-			status, header, body := doDocumented(t, req, tc.stream)
-			if status != tc.wantStatus {
-				t.Fatalf("status %d, want %d; body %.300s", status, tc.wantStatus, body)
-			}
-			respIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqIn, Status: status, Header: header,
-				Body: io.NopCloser(bytes.NewReader(body)), Options: reqIn.Options}
-			if err := openapi3filter.ValidateResponse(context.Background(), respIn); err != nil {
-				t.Errorf("the answer is not what docs/openapi.yaml says: %v\nheaders %v\nbody %.500s", err, header, body)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkDocumented(t, s.base, router, tc) })
 	}
 
 	// Requests the router itself refuses: the document has no operation for
@@ -260,6 +232,83 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 			}
 			if err := doc.Components.Schemas[tc.schema].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 				t.Errorf("body %s does not match %s: %v", body, tc.schema, err)
+			}
+		})
+	}
+}
+
+// checkDocumented sends the request of tc to base and checks that the
+// document admits it exactly when tc.valid says so, that the server answers
+// tc.wantStatus, and that the answer is what the document says.
+func checkDocumented(t *testing.T, base string, router routers.Router, tc apiCase) {
+	t.Helper()
+	req, err := http.NewRequest(tc.method, base+tc.target, strings.NewReader(tc.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(tc.header); i += 2 {
+		req.Header.Add(tc.header[i], tc.header[i+1])
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s has no operation in docs/openapi.yaml: %v", tc.method, tc.target, err)
+	}
+	reqIn := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: presentCredential, IncludeResponseStatus: true}}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), reqIn)
+	if got := reqErr == nil; got != tc.valid {
+		t.Errorf("the document admits the request: got %v, want %v (%v)", got, tc.valid, reqErr)
+	}
+	// ValidateRequest read the body: send it again.
+	req.Body = io.NopCloser(strings.NewReader(tc.body))
+	status, header, body := doDocumented(t, req, tc.stream)
+	if status != tc.wantStatus {
+		t.Fatalf("status %d, want %d; body %.300s", status, tc.wantStatus, body)
+	}
+	respIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqIn, Status: status, Header: header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: reqIn.Options}
+	if err := openapi3filter.ValidateResponse(context.Background(), respIn); err != nil {
+		t.Errorf("the answer is not what docs/openapi.yaml says: %v\nheaders %v\nbody %.500s", err, header, body)
+	}
+	if tc.wantHeader != "" && header.Get(tc.wantHeader) == "" {
+		t.Errorf("no %s header in the answer: %v", tc.wantHeader, header)
+	}
+}
+
+// TestOpenAPILimitsAgainstTheServer: the answers of the limits - too many
+// connections from one address (429), too many in all (503), a publisher
+// over its rate (429) - are what docs/openapi.yaml says, Retry-After
+// included.
+func TestOpenAPILimitsAgainstTheServer(t *testing.T) {
+	t.Parallel()
+	jsonBearer := []string{"Content-Type", "application/json", "Authorization", "Bearer " + testToken}
+	publish := `{"channels":["news"],"data":1}`
+	servers := []struct {
+		name  string
+		env   map[string]string
+		cases []apiCase
+	}{
+		{"per address and rate", map[string]string{"PLEXOR_MAX_CONNECTIONS_PER_IP": "1", "PLEXOR_PUBLISH_RATE": "0.01", "PLEXOR_PUBLISH_BURST": "1"}, []apiCase{
+			{name: "feed over the address's limit", method: "GET", target: "/events?channels=news", valid: true, wantStatus: 429, wantHeader: "Retry-After"},
+			{name: "poll over the address's limit", method: "GET", target: "/poll?channels=news&timeout=0", valid: true, wantStatus: 429, wantHeader: "Retry-After"},
+			{name: "publish within the rate", method: "POST", target: "/publish", header: jsonBearer, body: publish, valid: true, wantStatus: 200},
+			{name: "publish over the rate", method: "POST", target: "/publish", header: jsonBearer, body: publish, valid: true, wantStatus: 429, wantHeader: "Retry-After"},
+		}},
+		{"in all", map[string]string{"PLEXOR_MAX_CONNECTIONS": "1"}, []apiCase{
+			{name: "feed over the limit", method: "GET", target: "/events?channels=news", valid: true, wantStatus: 503, wantHeader: "Retry-After"},
+		}},
+	}
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			s := startServer(t, srv.env)
+			_, router := openAPIDoc(t, s.base)
+			held, err := dialSSE(hostOf(s.base), "/events?channels=held", "") // takes the one place
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Close()
+			for _, tc := range srv.cases {
+				t.Run(tc.name, func(t *testing.T) { checkDocumented(t, s.base, router, tc) })
 			}
 		})
 	}
