@@ -115,6 +115,9 @@ func TestContainerImage(t *testing.T) {
 		}
 	}
 
+	if len(cfg.Healthcheck.Test) < 2 || t.Failed() {
+		t.FailNow()
+	}
 	root := filepath.Join(dir, "rootfs")
 	exportImage(ctx, t, pm, image, root)
 	for _, f := range []string{"plexor", "etc/ssl/certs/ca-certificates.crt"} {
