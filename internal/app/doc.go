@@ -11,5 +11,6 @@
 // bodytimeout.go (body deadlines on net/http, the publish gate),
 // listen.go and listen_*.go (the listener and PLEXOR_TCP_CONGESTION),
 // cluster.go (the Redis client, backplane and presence of cluster mode),
-// history_metrics.go (the memory history's gauges in /metrics).
+// history_metrics.go (the memory history's gauges in /metrics),
+// build_metrics.go (the build's version, Redis health in /metrics).
 package app

@@ -8,7 +8,7 @@ import (
 
 // registerHistoryMetrics exposes what the memory history keeps to reg.
 func registerHistoryMetrics(reg prometheus.Registerer, mem *history.Memory) error {
-	for _, c := range []prometheus.Collector{
+	return registerAll(reg,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "plexor_history_channels",
 			Help: "Channels the memory history keeps (bounded by PLEXOR_HISTORY_MAX_CHANNELS).",
@@ -21,10 +21,5 @@ func registerHistoryMetrics(reg prometheus.Registerer, mem *history.Memory) erro
 			Name: "plexor_history_evicted_channels_total",
 			Help: "Channels the memory history evicted, oldest-idle first, to stay within its bounds.",
 		}, func() float64 { return float64(mem.Usage().Evicted) }),
-	} {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	)
 }

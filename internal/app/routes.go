@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/plexor/plexor/auth"
+	"github.com/plexor/plexor/docs"
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/idempotency"
@@ -159,6 +160,9 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	e.Match(probe, "/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", docs.OpenAPI)
 	})
 	static.Register(e) // GET / (demo page), /plexor.js, /plexor.mjs, /static/*
 	return e, nil

@@ -77,6 +77,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 			return err
 		}
 	}
+	if err := registerBuildInfo(registry); err != nil {
+		return err
+	}
+	if redisClient != nil {
+		if err := registerRedisMetrics(registry, redisClient, deps.ready); err != nil {
+			return err
+		}
+	}
 
 	tokens := cfg.PublishTokens
 	generated := len(tokens) == 0

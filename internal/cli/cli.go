@@ -47,6 +47,8 @@ func commands() []command {
 		{"sub", "[flags] channel…", "subscribe to channels and print their events; reconnects and resumes until interrupted", cmdSub},
 		{"pub", "[flags] --channels a,b [data | --file F | -]", "publish a message, a file, or stdin lines (one message each)", cmdPub},
 		{"load", "[flags]", "drive a running server (Plexor or Nchan) on loopback and measure it: deliveries/s, loss, latency, CPU and memory", cmdLoad},
+		{"healthcheck", "[flags]", "check the service on this host (GET /healthz, or /readyz with --ready): exit status 0 when it answers 200", cmdHealthcheck},
+		{"version", "", "print the version this binary was built as", cmdVersion},
 		{"help", "[command]", "show this list, or a command's flags", nil},
 	}
 }
@@ -97,7 +99,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "plexor help <command>" (or "plexor <command> --help") for its flags.`)

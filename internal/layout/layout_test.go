@@ -63,7 +63,7 @@ func TestLayers(t *testing.T) {
 		{"events/idempotency", []string{"history"}, nil},
 		{"events/cluster", []string{"history", "internal/rawio"}, nil},
 		{"internal/config", []string{"auth", "events", "events/cluster", "events/realplexor", "history"}, nil},
-		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static", "events/realplexor"}, nil},
+		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/lane", "static", "events/realplexor", "docs"}, nil},
 		{"internal/cli", []string{"events/wire", "internal/app", "internal/config", "load"}, nil},
 		{"auth", nil, []string{"github.com/redis/"}},
 		{"events/realplexor", []string{"events/hub", "history"}, []string{"github.com/labstack/echo", "github.com/redis/"}},
