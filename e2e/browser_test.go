@@ -46,6 +46,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("cross_origin", func(t *testing.T) { testCrossOrigin(t, browser) })
 	t.Run("demo_publish_form", func(t *testing.T) { testDemoPublishForm(t, browser) })
 	t.Run("es_module", func(t *testing.T) { testESModule(t, browser) })
+	t.Run("sharing", func(t *testing.T) { testSharing(t, browser) }) // share_browser_test.go
 }
 
 // startBrowser starts one headless chromium for all the browser tests; each
@@ -75,6 +76,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("no-proxy-server", true),
+		chromedp.Flag("disable-popup-blocking", true), // tabs opened by window.open (share_browser_test.go)
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
