@@ -530,6 +530,9 @@ func testReset(t *testing.T, browser context.Context, transport string) {
 		__tc.subscribe("Delta", function (data, channel, id) { __t.got.push(id); });
 		__tc.execute(); undefined`, transport, ids[0]))
 	p.waitFor(`__t.got.length >= 3`, "the retained events")
+	if role := eval[string](p, `__tc.role`); role != "solo" {
+		t.Fatalf("a client with a cursor of its own has role %q, want solo (it cannot use the shared cursor)", role)
+	}
 	live := s.publish(t, demoChannels("Delta"), "live").ID
 	p.waitFor(`__t.got.length >= 4`, "a live event after the reset")
 	time.Sleep(300 * time.Millisecond)
