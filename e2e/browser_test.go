@@ -108,7 +108,13 @@ type page struct {
 // nothing published to its channels can be missed.
 func openPage(t *testing.T, browser context.Context, s *testServer, query string) *page {
 	t.Helper()
-	p := openTab(t, browser, s.base+"/?"+query)
+	return openPageFor(t, browser, s, query, 40*time.Second)
+}
+
+// openPageFor is openPage for a tab that lives at most life.
+func openPageFor(t *testing.T, browser context.Context, s *testServer, query string, life time.Duration) *page {
+	t.Helper()
+	p := openTabFor(t, browser, s.base+"/?"+query, life)
 	p.s = s
 	p.waitFor(`window.__plexor && window.__plexor.cursor !== null && window.__plexor.status === "connected"`,
 		"the client to connect")
@@ -119,8 +125,14 @@ func openPage(t *testing.T, browser context.Context, s *testServer, query string
 // exceptions of the page fail the test.
 func openTab(t *testing.T, browser context.Context, url string) *page {
 	t.Helper()
+	return openTabFor(t, browser, url, 40*time.Second)
+}
+
+// openTabFor is openTab for a tab that lives at most life.
+func openTabFor(t *testing.T, browser context.Context, url string, life time.Duration) *page {
+	t.Helper()
 	tab, closeTab := chromedp.NewContext(browser)
-	ctx, cancel := context.WithTimeout(tab, 40*time.Second)
+	ctx, cancel := context.WithTimeout(tab, life)
 	p := &page{t: t, ctx: ctx}
 	messages := chromedp.Console(ctx)
 	done := make(chan struct{})
