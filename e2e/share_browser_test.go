@@ -390,8 +390,8 @@ func testShareByToken(t *testing.T, browser context.Context) {
 	for i, tab := range tabs {
 		p := openTabFor(t, browser, s.base+"/?channels=", sharingTabLife)
 		p.s = s
-		eval[chromedp.Void](p, fmt.Sprintf(`window.__received = [];
-			window.__plexor = new Plexor("", {token: %q});
+		eval[chromedp.Void](p, fmt.Sprintf(`window.__received = []; window.__errors = [];
+			window.__plexor = new Plexor("", {token: %q, onError: function (err) { __errors.push(err); }});
 			__plexor.subscribe(%q, function (data, channel, id, type) {
 				__received.push({id: id, channel: channel, data: data, type: type});
 			});
@@ -412,6 +412,28 @@ func testShareByToken(t *testing.T, browser context.Context) {
 	waitAllReceived(t, pages, [][]record{
 		expectedDeliveries(t, pubs, "private-a"), expectedDeliveries(t, pubs, "private-a"), expectedDeliveries(t, pubs, "private-b"),
 	})
+
+	// A tab of token A subscribes to a channel its token does not cover: the
+	// service refuses the shared feed, and both tabs of the group are told;
+	// once the tab drops the channel, the feed is back for both.
+	groupA := pages[:2]
+	follower := groupA[slices.Index(roles(groupA), "follower")]
+	eval[chromedp.Void](follower, `__plexor.subscribe("private-b", function () {}).execute(); undefined`)
+	for _, p := range groupA {
+		p.waitFor(`__errors.length > 0`, "the refusal to reach every tab of the group (onError)")
+	}
+	eval[chromedp.Void](follower, `__plexor.unsubscribe("private-b").execute(); undefined`)
+	for _, p := range groupA {
+		p.waitFor(`__plexor.status === "connected"`, "the shared feed to be back")
+	}
+	last := publication{channels: []string{"private-a"}, data: "back"}
+	last.id = s.publish(t, last.channels, last.data).ID
+	pubs = append(pubs, last)
+	want := expectedDeliveries(t, pubs, "private-a")
+	waitAllReceived(t, groupA, [][]record{want, want})
+	if n := eval[int](pages[2], `__errors.length`); n != 0 {
+		t.Fatalf("the tab of token B got %d errors of group A's feed", n)
+	}
 }
 
 // testOwnFeeds: with share: false (the demo's share=false), and in a

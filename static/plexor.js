@@ -770,15 +770,10 @@
       this._open(gen);
       return;
     }
-    this.stats.errors++;
-    this._setStatus("reconnecting");
-    if (this.onError) {
-      try {
-        this.onError(err);
-      } catch (e) {
-        rethrow(e);
-      }
+    if (this._share && this._share.leading) {
+      this._share.post({ t: "err", err: err });
     }
+    this._error(err);
     if (gen !== this._gen) {
       return; // onError called execute() or close()
     }
@@ -788,6 +783,20 @@
     this._later(gen, delay, function () {
       self._open(gen);
     });
+  };
+
+  // _error counts a failed request and reports it (onError); the tabs that
+  // follow get their leader's.
+  Plexor.prototype._error = function (err) {
+    this.stats.errors++;
+    this._setStatus("reconnecting");
+    if (this.onError) {
+      try {
+        this.onError(err);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
   };
 
   Plexor.prototype._later = function (gen, delay, fn) {
@@ -874,6 +883,9 @@
     this.release = null; // releases the lock held
     this.queued = null; // {abort()} of the pending lock request
     this.timer = null; // the heartbeat / watchdog interval
+    // How long a leader may be silent before this client takes over: spread,
+    // so that the tabs of a hung leader do not all take the lock in turn.
+    this.patience = SHARE_STALE + Math.floor(Math.random() * SHARE_BEAT * 2);
     var self = this;
     this.onMessage = function (e) {
       self.receive(e.data);
@@ -1100,7 +1112,7 @@
       return;
     }
     var doc = global.document;
-    if (this.leader && this.lastBeat && now() - this.lastBeat > SHARE_STALE &&
+    if (this.leader && this.lastBeat && now() - this.lastBeat > this.patience &&
       doc.visibilityState !== "hidden") {
       // The leader holds the lock but says nothing (hung, or frozen without
       // notice): take the lock from it. Its relays carry an older term from
@@ -1157,6 +1169,9 @@
         break;
       case "reset":
         c._reset(m.info);
+        break;
+      case "err":
+        c._error(m.err);
         break;
       case "state":
         c._advance(m.cursor);
