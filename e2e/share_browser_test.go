@@ -20,8 +20,10 @@ import (
 )
 
 // handOverLimit bounds the time from the leader's end to a new leader: the
-// issue asks for about a second; the margin is for a loaded 2-core machine.
-const handOverLimit = 2500 * time.Millisecond
+// issue asks for about a second (0.05-0.6 s here, usually); the margin is for
+// a 2-core machine running the whole suite (3.9 s seen for a crash under a
+// load average of 25).
+const handOverLimit = 5 * time.Second
 
 // sharingTabLife bounds the life of each tab of these tests: they run in
 // parallel, with many tabs, and last longer than a tab of the other tests.
@@ -35,7 +37,7 @@ func openSharingPage(t *testing.T, browser context.Context, s *testServer, query
 
 // hangLimit bounds the hand-over from a leader that hangs: plexor.js waits
 // for 3 s of silence (SHARE_STALE) before a tab takes the lock from it.
-const hangLimit = 3*time.Second + 2*handOverLimit
+const hangLimit = 4*time.Second + handOverLimit
 
 func testSharing(t *testing.T, browser context.Context) {
 	t.Run("twenty_tabs_one_feed", func(t *testing.T) {

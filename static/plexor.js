@@ -879,6 +879,7 @@
     this.peers = {}; // "#" + client id -> {wire: [...], at: ms}: every client's channels
     this.ledAt = 0; // when this client took over (0: pruned already, or not leading)
     this.lastBeat = 0; // when the leader was last heard from
+    this.lastTick = 0; // when tick last ran
     this.grant = 0; // numbers the locks granted, so a stale grant is told apart
     this.release = null; // releases the lock held
     this.queued = null; // {abort()} of the pending lock request
@@ -1112,7 +1113,15 @@
       return;
     }
     var doc = global.document;
-    if (this.leader && this.lastBeat && now() - this.lastBeat > this.patience &&
+    var t = now();
+    if (t - this.lastTick > SHARE_BEAT * 3) {
+      // This tab itself did not run for a while (a busy or starved thread,
+      // a throttled timer): the leader's messages may be waiting in its
+      // queue. Silence counts from now.
+      this.lastBeat = this.lastBeat && t;
+    }
+    this.lastTick = t;
+    if (this.leader && this.lastBeat && t - this.lastBeat > this.patience &&
       doc.visibilityState !== "hidden") {
       // The leader holds the lock but says nothing (hung, or frozen without
       // notice): take the lock from it. Its relays carry an older term from
