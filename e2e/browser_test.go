@@ -46,6 +46,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("cross_origin", func(t *testing.T) { testCrossOrigin(t, browser) })
 	t.Run("demo_publish_form", func(t *testing.T) { testDemoPublishForm(t, browser) })
 	t.Run("es_module", func(t *testing.T) { testESModule(t, browser) })
+	t.Run("sharing", func(t *testing.T) { testSharing(t, browser) }) // share_browser_test.go
 }
 
 // startBrowser starts one headless chromium for all the browser tests; each
@@ -75,6 +76,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("no-proxy-server", true),
+		chromedp.Flag("disable-popup-blocking", true), // tabs opened by window.open (share_browser_test.go)
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
@@ -106,7 +108,13 @@ type page struct {
 // nothing published to its channels can be missed.
 func openPage(t *testing.T, browser context.Context, s *testServer, query string) *page {
 	t.Helper()
-	p := openTab(t, browser, s.base+"/?"+query)
+	return openPageFor(t, browser, s, query, 40*time.Second)
+}
+
+// openPageFor is openPage for a tab that lives at most life.
+func openPageFor(t *testing.T, browser context.Context, s *testServer, query string, life time.Duration) *page {
+	t.Helper()
+	p := openTabFor(t, browser, s.base+"/?"+query, life)
 	p.s = s
 	p.waitFor(`window.__plexor && window.__plexor.cursor !== null && window.__plexor.status === "connected"`,
 		"the client to connect")
@@ -117,8 +125,14 @@ func openPage(t *testing.T, browser context.Context, s *testServer, query string
 // exceptions of the page fail the test.
 func openTab(t *testing.T, browser context.Context, url string) *page {
 	t.Helper()
+	return openTabFor(t, browser, url, 40*time.Second)
+}
+
+// openTabFor is openTab for a tab that lives at most life.
+func openTabFor(t *testing.T, browser context.Context, url string, life time.Duration) *page {
+	t.Helper()
 	tab, closeTab := chromedp.NewContext(browser)
-	ctx, cancel := context.WithTimeout(tab, 40*time.Second)
+	ctx, cancel := context.WithTimeout(tab, life)
 	p := &page{t: t, ctx: ctx}
 	messages := chromedp.Console(ctx)
 	done := make(chan struct{})
@@ -528,6 +542,9 @@ func testReset(t *testing.T, browser context.Context, transport string) {
 		__tc.subscribe("Delta", function (data, channel, id) { __t.got.push(id); });
 		__tc.execute(); undefined`, transport, ids[0]))
 	p.waitFor(`__t.got.length >= 3`, "the retained events")
+	if role := eval[string](p, `__tc.role`); role != "solo" {
+		t.Fatalf("a client with a cursor of its own has role %q, want solo (it cannot use the shared cursor)", role)
+	}
 	live := s.publish(t, demoChannels("Delta"), "live").ID
 	p.waitFor(`__t.got.length >= 4`, "a live event after the reset")
 	time.Sleep(300 * time.Millisecond)

@@ -3,10 +3,11 @@
 //
 // Query parameters (handy for trying things out, and used by the browser
 // tests): transport=auto|eventsource|poll|jsonp, channels=Alpha,Beta,
-// pollTimeout=<seconds>.
+// pollTimeout=<seconds>, share=false (a feed of this tab's own).
 //
 // For tests, every delivery is also recorded in window.__received as
-// {id, channel, data, type}; the client is window.__plexor.
+// {id, channel, data, type}, every change of role in window.__roles as
+// {role, at} (ms since the epoch); the client is window.__plexor.
 (function () {
   "use strict";
 
@@ -16,19 +17,25 @@
 
   var params = parseQuery(location.search);
   var transport = params.transport || "auto";
-  var initial = (params.channels || "Alpha,Beta").split(",");
+  var initial = (params.channels === undefined ? "Alpha,Beta" : params.channels).split(",");
 
   var $ = function (id) { return document.getElementById(id); };
   var cards = {}; // channel -> {card, log}
   var known = []; // channels offered in the publish form
 
   window.__received = [];
+  window.__roles = [];
 
   var plexor = new Plexor("", {
     namespace: NAMESPACE,
     transport: transport,
     pollTimeout: params.pollTimeout ? Number(params.pollTimeout) : 25,
     onStatus: showStatus,
+    onRole: function (role) {
+      window.__roles.push({ role: role, at: Date.now() });
+      showStatus();
+    },
+    share: params.share !== "false",
     onReset: function (info) {
       window.__resets = (window.__resets || 0) + 1;
       for (var ch in cards) {
@@ -66,9 +73,14 @@
     return "?" + parts.join("&");
   }
 
-  function showStatus(status) {
-    $("status").textContent = status;
+  var ROLES = { leader: "leads (shares its feed)", follower: "follows (another tab's feed)", solo: "own feed" };
+
+  function showStatus() {
+    $("status").textContent = plexor.status;
     $("in-use").textContent = plexor.transport; // auto may fall back to JSONP
+    $("role").textContent = ROLES[plexor.role] || plexor.role;
+    $("role").setAttribute("data-role", plexor.role);
+    showCursor();
   }
 
   function showCursor() {

@@ -26,6 +26,15 @@
  * from that cursor, so reconnects and execute() lose nothing on channels that
  * stay, and an event whose ID is not after the cursor is never delivered again.
  *
+ * One feed per browser: the clients of all tabs of an origin that use the same
+ * service URL, transport option and subscriber token share one connection.
+ * One tab leads (it holds a Web Lock) and subscribes to the union of every
+ * tab's channels; it relays each event, and the cursor, to the others over a
+ * BroadcastChannel; each tab hands an event only to its own callbacks. When
+ * the leader goes, the next tab takes the lock and resumes from the shared
+ * cursor. {share: false} (or an explicit cursor) gives a tab its own feed, and
+ * so does a browser without those APIs.
+ *
  * Written in ES5 on purpose: the fallbacks exist for old browsers.
  */
 (function (root, factory) {
@@ -307,6 +316,10 @@
    *                    (the events it still has are delivered as usual).
    *   onError(err)     a request failed ({status, message, error, retryAfter}); the client retries by itself
    *   onStatus(status) "connecting", "connected", "reconnecting", "closed"
+   *   token            a subscriber token for private channels, sent as ?token= (none)
+   *   share            share one feed with the other tabs of this browser (true)
+   *   onRole(role)     "leader" (this tab holds the shared feed), "follower" (another
+   *                    tab does) or "solo" (a feed of its own)
    */
   function Plexor(url, options) {
     if (!(this instanceof Plexor)) {
@@ -333,6 +346,8 @@
     this.onReset = options.onReset || null;
     this.onError = options.onError || null;
     this.onStatus = options.onStatus || null;
+    this.onRole = options.onRole || null;
+    this.token = options.token ? String(options.token) : "";
     /** The position: every event up to this ID has been delivered (null: not known yet). */
     this.cursor = options.cursor ? String(options.cursor) : null;
     /** "idle", "connecting", "connected", "reconnecting" or "closed". */
@@ -348,6 +363,12 @@
     // Identifies this client's consecutive polls to the service (?client=),
     // so it counts as one listener between polls, not one per poll.
     this._client = randomKey();
+    /** "solo" (own feed), "leader" (holds the feed this browser shares) or "follower". */
+    this.role = "solo";
+    // The tabs of a browser share a feed unless told not to; a client that
+    // resumes from a cursor of its own cannot use the shared one.
+    this._share = options.share !== false && !options.cursor && canShare() ?
+      new Share(this, shareName(this, transport)) : null;
   }
 
   /** subscribe adds callback(data, channel, id, type) to a channel; call execute() to apply. */
@@ -414,6 +435,20 @@
       wanted.push(this.namespace + names[i]);
     }
     wanted.sort();
+    if (this._share) {
+      // The leader (maybe this tab) applies the union of every tab's set.
+      if (wanted.length || this._share.joined) {
+        this._share.join(wanted);
+      }
+      return this;
+    }
+    return this._applyWire(wanted, false);
+  };
+
+  // _applyWire connects this client's feed to exactly the wire channels
+  // wanted. resume: open from the cursor as it is, also for channels not
+  // subscribed before (a new leader taking over the shared cursor).
+  Plexor.prototype._applyWire = function (wanted, resume) {
     var live = this._conn !== null && this.status !== "closed";
     if (live && sameList(wanted, this._wire)) {
       return this;
@@ -429,7 +464,7 @@
     this._setStatus("connecting");
     var gen = this._gen;
     var self = this;
-    if (this.cursor !== null && previous.length && minus(wanted, previous).length) {
+    if (!resume && this.cursor !== null && previous.length && minus(wanted, previous).length) {
       // Channels are added: bring the channels we had up to "now" first, so
       // the new ones start now rather than at an old cursor (which could
       // replay a long way back, or get a reset, on a busy new channel).
@@ -450,6 +485,9 @@
 
   /** close ends the connection. A later execute() resumes from the cursor. */
   Plexor.prototype.close = function () {
+    if (this._share) {
+      this._share.leave();
+    }
     this._stop();
     this._wire = [];
     this._setStatus("closed");
@@ -472,6 +510,9 @@
       return;
     }
     this.status = status;
+    if (this._share && this._share.leading) {
+      this._share.postState();
+    }
     if (this.onStatus) {
       try {
         this.onStatus(status);
@@ -494,7 +535,7 @@
     if (cursor !== null) {
       url += "&cursor=" + encodeURIComponent(cursor);
     }
-    return url + "&timeout=" + timeout + "&client=" + this._client;
+    return url + "&timeout=" + timeout + "&client=" + this._client + this._tokenParam();
   };
 
   // _open connects the current channel set from the cursor. Without a cursor
@@ -547,7 +588,8 @@
   Plexor.prototype._eventSource = function (gen) {
     var self = this;
     var url = this.url + "/events?channels=" + encodeURIComponent(this._wire.join(",")) +
-      "&format=envelope&lastEventId=" + encodeURIComponent(this.cursor) + "&client=" + this._client;
+      "&format=envelope&lastEventId=" + encodeURIComponent(this.cursor) + "&client=" + this._client +
+      this._tokenParam();
     var es = new global.EventSource(url, { withCredentials: this.withCredentials });
     this._conn = {
       abort: function () {
@@ -652,9 +694,18 @@
     for (var i = 0; i < evs.length; i++) {
       this._deliver(evs[i]);
     }
-    if (typeof answer.cursor === "string" && answer.cursor !== "" &&
-      (this.cursor === null || isAfter(answer.cursor, this.cursor))) {
-      this.cursor = answer.cursor;
+    this._advance(answer.cursor);
+  };
+
+  // _advance moves the cursor on to a position the service reported (never
+  // back); the leader passes it on to the tabs that follow.
+  Plexor.prototype._advance = function (cursor) {
+    if (typeof cursor === "string" && cursor !== "" &&
+      (this.cursor === null || isAfter(cursor, this.cursor))) {
+      this.cursor = cursor;
+      if (this._share && this._share.leading) {
+        this._share.post({ t: "cur", cursor: cursor });
+      }
     }
   };
 
@@ -665,6 +716,9 @@
     }
     if (this.cursor !== null && !isAfter(env.id, this.cursor)) {
       return; // delivered already (a replay after a reconnect)
+    }
+    if (this._share && this._share.leading) {
+      this._share.post({ t: "ev", env: env });
     }
     this.cursor = env.id;
     var channels = env.channels || [];
@@ -691,6 +745,9 @@
   };
 
   Plexor.prototype._reset = function (info) {
+    if (this._share && this._share.leading) {
+      this._share.post({ t: "reset", info: info });
+    }
     this.stats.resets++;
     if (this.onReset) {
       try {
@@ -713,15 +770,10 @@
       this._open(gen);
       return;
     }
-    this.stats.errors++;
-    this._setStatus("reconnecting");
-    if (this.onError) {
-      try {
-        this.onError(err);
-      } catch (e) {
-        rethrow(e);
-      }
+    if (this._share && this._share.leading) {
+      this._share.post({ t: "err", err: err });
     }
+    this._error(err);
     if (gen !== this._gen) {
       return; // onError called execute() or close()
     }
@@ -731,6 +783,20 @@
     this._later(gen, delay, function () {
       self._open(gen);
     });
+  };
+
+  // _error counts a failed request and reports it (onError); the tabs that
+  // follow get their leader's.
+  Plexor.prototype._error = function (err) {
+    this.stats.errors++;
+    this._setStatus("reconnecting");
+    if (this.onError) {
+      try {
+        this.onError(err);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
   };
 
   Plexor.prototype._later = function (gen, delay, fn) {
@@ -745,6 +811,390 @@
         clearTimeout(timer);
       }
     };
+  };
+
+  Plexor.prototype._tokenParam = function () {
+    return this.token ? "&token=" + encodeURIComponent(this.token) : "";
+  };
+
+  Plexor.prototype._setRole = function (role) {
+    if (this.role === role) {
+      return;
+    }
+    this.role = role;
+    if (this.onRole) {
+      try {
+        this.onRole(role);
+      } catch (e) {
+        rethrow(e);
+      }
+    }
+  };
+
+  // ---- One feed per browser: the tabs share the leader's connection ----
+  //
+  // Why a leader tab and not a SharedWorker: a SharedWorker's script must be
+  // of the page's own origin (plexor.js is often loaded from the service's),
+  // a worker has no document for JSONP, and Chrome for Android has no
+  // SharedWorker. Web Locks give the election for free: a lock is released
+  // when its tab closes or crashes, and the next tab waiting gets it at once.
+
+  var SHARE_BEAT = 500; // ms between the leader's heartbeats
+  var SHARE_STALE = 3000; // ms of leader silence after which a visible tab takes over
+  var SHARE_PRUNE = 1500; // ms after taking over: tabs that did not answer are dropped
+
+  // canShare reports whether this browser has what sharing needs.
+  function canShare() {
+    var nav = global.navigator;
+    return !!(global.document && typeof global.BroadcastChannel === "function" &&
+      nav && nav.locks && typeof nav.locks.request === "function");
+  }
+
+  // shareName names the lock and the channel of a group of clients that may
+  // share a feed: same service URL, transport option, credentials and token.
+  // (BroadcastChannel and Web Locks are visible to this origin's scripts only,
+  // which can read the token anyway.)
+  function shareName(client, transport) {
+    var a = global.document.createElement("a");
+    a.href = client.url + "/";
+    return "plexor:" + JSON.stringify([a.href, transport, client.withCredentials, client.token]);
+  }
+
+  // newer reports whether leadership (term a, tab ida) is newer than (b, idb).
+  function newer(a, ida, b, idb) {
+    return a !== b ? a > b : ida > idb;
+  }
+
+  // Share is a client's part in its group: it holds the group's view of
+  // every tab's channels, queues for the lock, and leads or follows.
+  function Share(client, name) {
+    this.c = client;
+    this.name = name;
+    this.id = randomKey(); // this client among the group
+    this.bc = null; // the BroadcastChannel, while joined
+    this.joined = false;
+    this.leading = false;
+    this.term = 0; // the newest leadership seen: term and leader id
+    this.leader = "";
+    this.peers = {}; // "#" + client id -> {wire: [...], at: ms}: every client's channels
+    this.ledAt = 0; // when this client took over (0: pruned already, or not leading)
+    this.lastBeat = 0; // when the leader was last heard from
+    this.lastTick = 0; // when tick last ran
+    this.grant = 0; // numbers the locks granted, so a stale grant is told apart
+    this.release = null; // releases the lock held
+    this.queued = null; // {abort()} of the pending lock request
+    this.timer = null; // the heartbeat / watchdog interval
+    // How long a leader may be silent before this client takes over: spread,
+    // so that the tabs of a hung leader do not all take the lock in turn.
+    this.patience = SHARE_STALE + Math.floor(Math.random() * SHARE_BEAT * 2);
+    var self = this;
+    this.onMessage = function (e) {
+      self.receive(e.data);
+    };
+    this.onPageHide = function (e) {
+      if (e && e.persisted) {
+        self.frozen(); // kept in the back/forward cache: may come back
+      } else {
+        self.leave();
+      }
+    };
+    this.onFreeze = function () {
+      self.frozen();
+    };
+    this.onResume = function () {
+      if (self.joined && !self.queued && !self.leading) {
+        self.announce(true);
+        self.queue();
+      }
+    };
+  }
+
+  Share.prototype.post = function (msg) {
+    if (!this.bc) {
+      return;
+    }
+    msg.from = this.id;
+    msg.term = this.term;
+    this.bc.postMessage(msg);
+  };
+
+  Share.prototype.postState = function () {
+    var c = this.c;
+    this.post({ t: "state", status: c.status, transport: c.transport, cursor: c.cursor, wire: c._wire });
+  };
+
+  // announce tells the group this client's channels (hello: and asks the
+  // leader for its state).
+  Share.prototype.announce = function (hello) {
+    var wire = this.peers["#" + this.id].wire;
+    this.post({ t: "subs", wire: wire, hello: !!hello });
+  };
+
+  // join sets this client's channels and takes part in the group.
+  Share.prototype.join = function (wire) {
+    var c = this.c;
+    this.peers["#" + this.id] = { wire: wire, at: now() };
+    if (!this.joined) {
+      this.joined = true;
+      this.bc = new global.BroadcastChannel(this.name);
+      this.bc.onmessage = this.onMessage;
+      listen(global, "pagehide", this.onPageHide);
+      listen(global.document, "freeze", this.onFreeze);
+      listen(global.document, "resume", this.onResume);
+      listen(global, "pageshow", this.onResume);
+      var self = this;
+      this.timer = setInterval(function () {
+        self.tick();
+      }, SHARE_BEAT);
+      c._setRole("follower");
+      if (c.status === "idle" || c.status === "closed") {
+        c._setStatus("connecting");
+      }
+      this.announce(true);
+      this.queue();
+      return;
+    }
+    this.announce(false);
+    if (this.leading) {
+      this.apply();
+    }
+  };
+
+  // leave ends this client's part: the others drop its channels, and the
+  // next client in line takes over if it led.
+  Share.prototype.leave = function () {
+    if (!this.joined) {
+      return;
+    }
+    if (this.leading) {
+      this.stepDown(true);
+    }
+    this.post({ t: "bye" });
+    this.unqueue();
+    clearInterval(this.timer);
+    unlisten(global, "pagehide", this.onPageHide);
+    unlisten(global.document, "freeze", this.onFreeze);
+    unlisten(global.document, "resume", this.onResume);
+    unlisten(global, "pageshow", this.onResume);
+    this.bc.close();
+    this.bc = null;
+    this.joined = false;
+    this.peers = {};
+    this.c._setRole("solo");
+  };
+
+  // frozen: the page is about to be frozen (or cached); a frozen leader
+  // would hold the lock and relay nothing, so it hands over at once.
+  Share.prototype.frozen = function () {
+    if (this.leading) {
+      this.stepDown(true);
+    }
+    this.unqueue();
+  };
+
+  // queue asks for the lock; the callback runs when this client is to lead.
+  Share.prototype.queue = function (steal) {
+    var self = this;
+    var locks = global.navigator.locks;
+    this.unqueue();
+    var opts = {};
+    var ctl = null;
+    if (steal) {
+      opts.steal = true; // a lock request that steals cannot be aborted
+    } else if (typeof global.AbortController === "function") {
+      ctl = new global.AbortController();
+      opts.signal = ctl.signal;
+    }
+    var cancelled = false;
+    this.queued = {
+      abort: function () {
+        cancelled = true;
+        if (ctl) {
+          ctl.abort();
+        }
+      }
+    };
+    var grant = 0;
+    locks.request(this.name, opts, function () {
+      if (cancelled || !self.joined) {
+        return null; // released at once
+      }
+      self.queued = null;
+      grant = ++self.grant;
+      return new Promise(function (resolve) {
+        self.release = resolve;
+        self.lead();
+      });
+    }).then(null, function () {
+      // Aborted while queued, or stolen while held: in the latter case
+      // another tab leads now.
+      if (grant && grant === self.grant && self.leading) {
+        self.stepDown(false);
+      }
+    });
+  };
+
+  Share.prototype.unqueue = function () {
+    if (this.queued) {
+      this.queued.abort();
+      this.queued = null;
+    }
+  };
+
+  // lead: this client holds the lock; it opens the shared feed for the
+  // union of the group's channels from the shared cursor.
+  Share.prototype.lead = function () {
+    this.term++;
+    this.leader = this.id;
+    this.leading = true;
+    this.ledAt = now();
+    this.post({ t: "lead" });
+    this.c._setRole("leader");
+    this.c._applyWire(this.union(), true);
+    this.postState();
+  };
+
+  // stepDown ends this client's lead (resign: tell the group, so the next
+  // in line is not kept waiting) and queues again unless it is leaving.
+  Share.prototype.stepDown = function (resign) {
+    this.leading = false;
+    this.c._stop();
+    this.c._wire = [];
+    if (resign) {
+      this.post({ t: "resign" });
+    }
+    if (this.release) {
+      this.release();
+      this.release = null;
+    }
+    this.c._setRole("follower");
+    if (!resign) {
+      this.queue();
+    }
+  };
+
+  // union is every client's channels together, sorted.
+  Share.prototype.union = function () {
+    var seen = {};
+    var out = [];
+    for (var key in this.peers) {
+      if (has(this.peers, key)) {
+        var wire = this.peers[key].wire;
+        for (var i = 0; i < wire.length; i++) {
+          if (!has(seen, "#" + wire[i])) {
+            seen["#" + wire[i]] = 1;
+            out.push(wire[i]);
+          }
+        }
+      }
+    }
+    return out.sort();
+  };
+
+  Share.prototype.apply = function () {
+    this.c._applyWire(this.union(), false);
+  };
+
+  // tick: the leader's heartbeat (its state) and its pruning of clients
+  // that did not answer its takeover; a follower's watchdog.
+  Share.prototype.tick = function () {
+    if (this.leading) {
+      if (this.ledAt && now() - this.ledAt > SHARE_PRUNE) {
+        var ledAt = this.ledAt;
+        this.ledAt = 0;
+        for (var key in this.peers) {
+          if (has(this.peers, key) && this.peers[key].at < ledAt && key !== "#" + this.id) {
+            delete this.peers[key];
+          }
+        }
+        this.apply();
+      }
+      this.postState();
+      return;
+    }
+    var doc = global.document;
+    var t = now();
+    if (t - this.lastTick > SHARE_BEAT * 3) {
+      // This tab itself did not run for a while (a busy or starved thread,
+      // a throttled timer): the leader's messages may be waiting in its
+      // queue. Silence counts from now.
+      this.lastBeat = this.lastBeat && t;
+    }
+    this.lastTick = t;
+    if (this.leader && this.lastBeat && t - this.lastBeat > this.patience &&
+      doc.visibilityState !== "hidden") {
+      // The leader holds the lock but says nothing (hung, or frozen without
+      // notice): take the lock from it. Its relays carry an older term from
+      // now on and are ignored.
+      this.lastBeat = 0;
+      this.queue(true);
+    }
+  };
+
+  // receive handles a message of another client of the group.
+  Share.prototype.receive = function (m) {
+    if (!m || typeof m !== "object" || !this.joined) {
+      return;
+    }
+    var c = this.c;
+    if (m.t === "subs") {
+      this.peers["#" + m.from] = { wire: m.wire || [], at: now() };
+      if (this.leading) {
+        this.apply();
+        if (m.hello) {
+          this.postState();
+        }
+      }
+      return;
+    }
+    if (m.t === "bye") {
+      delete this.peers["#" + m.from];
+      if (this.leading) {
+        this.apply();
+      }
+      return;
+    }
+    // The rest comes from a leader: only the newest counts.
+    if (newer(this.term, this.leader, m.term, m.from)) {
+      return;
+    }
+    if (m.term !== this.term || m.from !== this.leader) {
+      this.term = m.term;
+      this.leader = m.from;
+      if (this.leading) {
+        this.stepDown(false); // two leaders: the newer one stays
+      }
+    }
+    this.lastBeat = now();
+    switch (m.t) {
+      case "lead":
+        this.announce(false); // so the new leader knows this client is there
+        break;
+      case "ev":
+        c._deliver(m.env);
+        break;
+      case "cur":
+        c._advance(m.cursor);
+        break;
+      case "reset":
+        c._reset(m.info);
+        break;
+      case "err":
+        c._error(m.err);
+        break;
+      case "state":
+        c._advance(m.cursor);
+        c.transport = m.transport;
+        // Connected means: this client's channels are on the leader's feed.
+        var mine = this.peers["#" + this.id].wire;
+        var covered = !minus(mine, m.wire || []).length;
+        c._setStatus(m.status === "connected" && !covered ? "connecting" : m.status);
+        break;
+      case "resign":
+        this.leader = "";
+        this.lastBeat = 0;
+        break;
+    }
   };
 
   Plexor.isAfter = isAfter;
