@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ type Response struct {
 	deadlineMu sync.Mutex
 	cut        time.Time // the cut's deadline; zero: none
 	closed     bool      // the stream is over: the handler may have returned, and w is not to be touched
+	writing    bool      // WriteWithin is under way (for CutStalledWrite over HTTP/2)
 }
 
 // NewResponse returns the writer of a feed answered on w. Its
@@ -53,7 +56,23 @@ func (r *Response) WriteWithin(b []byte, timeout time.Duration) error {
 		deadline = r.cut
 	}
 	_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
+	r.writing = true
 	r.deadlineMu.Unlock()
+	err := r.write(b)
+	r.deadlineMu.Lock()
+	r.writing = false
+	r.deadlineMu.Unlock()
+	if err != nil && !time.Now().Before(deadline) {
+		// HTTP/2 ends a stream whose write deadline passed (RST_STREAM)
+		// and its writes fail with "stream closed": say it was the
+		// deadline, as a connection's write does.
+		return fmt.Errorf("%w (%w)", os.ErrDeadlineExceeded, err)
+	}
+	return err
+}
+
+// write writes b and flushes it.
+func (r *Response) write(b []byte) error {
 	if len(b) > 0 {
 		if _, err := r.w.Write(b); err != nil {
 			return err
@@ -72,7 +91,9 @@ func (r *Response) Close() {
 
 // CutShort implements hub.Cutter (for a drain). A Response is no
 // hub.StallCutter: every write goes through WriteWithin, so a write in
-// progress need not be one the client stalls.
+// progress need not be one the client stalls (over HTTP/1.x it may be a
+// write the client is taking, just not at once); over HTTP/2 it is one
+// (see ForRequest).
 func (r *Response) CutShort(deadline time.Time) {
 	r.deadlineMu.Lock()
 	defer r.deadlineMu.Unlock()
@@ -103,4 +124,33 @@ func (r *Response) TakeOver(req *http.Request, gone func()) (sink *ConnSink, ok 
 		gone()
 	}
 	return cs, true
+}
+
+// ForRequest returns the sink through which a stream is served on r's
+// request: r itself, or, for an HTTP/2 request, r as a hub.StallCutter.
+// Over HTTP/2 a write returns as soon as the connection's writer has taken
+// its frames, which it does at once unless the stream's (or the
+// connection's) flow-control window is full: a write in progress is one
+// the client is stalling, and the hub may cut it when the stream's queue
+// overflows. The cut ends that stream alone (RST_STREAM), never the
+// connection and its other streams.
+func (r *Response) ForRequest(req *http.Request) hub.Sink {
+	if req.ProtoMajor == 2 {
+		return &http2Response{r}
+	}
+	return r
+}
+
+// http2Response is a Response on an HTTP/2 stream.
+type http2Response struct{ *Response }
+
+// CutStalledWrite implements hub.StallCutter: the write in progress, if
+// any, gives up at deadline (a deadline already past resets the stream at
+// once). Any goroutine may call it.
+func (r *http2Response) CutStalledWrite(deadline time.Time) {
+	r.deadlineMu.Lock()
+	defer r.deadlineMu.Unlock()
+	if r.writing && !r.closed {
+		_ = r.rc.SetWriteDeadline(deadline)
+	}
 }
