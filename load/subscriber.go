@@ -29,7 +29,7 @@ const maxHeaderBytes = 16 << 10
 type subscriber struct {
 	chans      []int // indexes of the channels it subscribed to
 	publishers int
-	conn       net.Conn
+	conn       io.ReadCloser // the connection (HTTP/1.1) or the response body (HTTP/2)
 	buf        []byte
 	pending    []byte // body bytes that came with the response header
 	chunked    bool

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/plexor/plexor/internal/selfsigned"
 	"github.com/plexor/plexor/load"
 )
 
@@ -47,11 +50,24 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 	sources := fs.Int("source-addrs", 64, "loopback source addresses (127.0.1.1 onwards) to spread subscribers over")
 	wait := fs.Duration("wait", 10*time.Second, "wait up to this long for the server to accept connections")
 	freePort := fs.Bool("free-port", false, "print a free TCP port on 127.0.0.1 and exit (for scripts)")
+	http2 := fs.Bool("http2", false, "subscribers speak HTTP/2: h2 over TLS for an https --url, h2c with prior knowledge for http (publishers stay on HTTP/1.1)")
+	feedsPerConn := fs.Int("feeds-per-conn", 1, "with --http2: feeds sharing each connection")
+	writeCert := fs.String("write-cert", "", "write a throw-away certificate for 127.0.0.1 and localhost (DIR/cert.pem, DIR/key.pem) for a server to serve HTTPS with, and exit")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *writeCert != "" {
+		if err := writeThrowAwayCert(*writeCert); err != nil {
+			fmt.Fprintln(sio.Err, "plexor load:", err)
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	if *feedsPerConn < 1 || (*feedsPerConn > 1 && !*http2) {
+		return usageError(fs, "--feeds-per-conn %d: want 1, or more with --http2", *feedsPerConn)
 	}
 	if *freePort {
 		port, err := pickFreePort()
@@ -106,7 +122,7 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 		}
 	}
 
-	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.Err}
+	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.Err, HTTP2: *http2, FeedsPerConn: *feedsPerConn}
 	if len(nodes) > 1 {
 		cfg.Nodes = nodes
 	}
@@ -135,6 +151,19 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 		return ExitFailure
 	}
 	return code
+}
+
+// writeThrowAwayCert writes a self-signed certificate for 127.0.0.1 and
+// localhost, and its key, into dir (cert.pem, key.pem).
+func writeThrowAwayCert(dir string) error {
+	pair, err := selfsigned.New("plexor load", "127.0.0.1", "::1", "localhost")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pair.CertPEM, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "key.pem"), pair.KeyPEM, 0o600)
 }
 
 // parsePIDs parses a comma-separated list of process IDs.
