@@ -5,6 +5,7 @@ import (
 
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ func dialSubscriber(ctx context.Context, t Target, local net.Addr, channels []st
 		return nil, nil, false, err
 	}
 	conn := rawio.Wrap(c) // reads without the scheduler's system-call bookkeeping, as the server's
+	if t.TLS {
+		conn = tls.Client(c, tlsConfig("http/1.1"))
+	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(t.subscribeRequest(channels)); err != nil {
 		conn.Close()

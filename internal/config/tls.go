@@ -22,6 +22,9 @@ func (c Config) validateTLS() []error {
 	case c.TLSCertFile == "" && c.TLSKeyFile != "":
 		errs = append(errs, fmt.Errorf("%sTLS_CERT_FILE: must be set with PLEXOR_TLS_KEY_FILE (the certificate chain, PEM)", EnvPrefix))
 	}
+	if c.H2C && (c.TLSCertFile != "" || c.TLSKeyFile != "") {
+		errs = append(errs, fmt.Errorf("%sH2C: has no effect with PLEXOR_TLS_CERT_FILE (a TLS server speaks HTTP/2 by ALPN and nothing in cleartext)", EnvPrefix))
+	}
 	if c.H2MaxStreams < 1 || c.H2MaxStreams > MaxH2Streams {
 		errs = append(errs, fmt.Errorf("%sH2_MAX_STREAMS: must be between 1 and %d streams per HTTP/2 connection, got %d", EnvPrefix, MaxH2Streams, c.H2MaxStreams))
 	}

@@ -80,6 +80,7 @@ func TestLoadConfigTLS(t *testing.T) {
 		{"key file holds the certificate", map[string]string{"PLEXOR_TLS_CERT_FILE": certFile, "PLEXOR_TLS_KEY_FILE": certFile}, "PLEXOR_TLS_KEY_FILE: " + certFile + ": tls:"},
 		{"key not PEM", map[string]string{"PLEXOR_TLS_CERT_FILE": certFile, "PLEXOR_TLS_KEY_FILE": garbage}, "PLEXOR_TLS_KEY_FILE: " + garbage + ": tls:"},
 		{"mismatched pair", map[string]string{"PLEXOR_TLS_CERT_FILE": certFile, "PLEXOR_TLS_KEY_FILE": otherKey}, "PLEXOR_TLS_KEY_FILE: " + otherKey + ": tls: private key does not match public key"},
+		{"h2c with TLS", map[string]string{"PLEXOR_TLS_CERT_FILE": certFile, "PLEXOR_TLS_KEY_FILE": keyFile, "PLEXOR_H2C": "true"}, "PLEXOR_H2C: has no effect with PLEXOR_TLS_CERT_FILE"},
 		{"no streams", map[string]string{"PLEXOR_H2_MAX_STREAMS": "0"}, "PLEXOR_H2_MAX_STREAMS: must be between 1 and 10000"},
 		{"too many streams", map[string]string{"PLEXOR_H2_MAX_STREAMS": "10001"}, "PLEXOR_H2_MAX_STREAMS: must be between 1 and 10000"},
 		{"h2c not a bool", map[string]string{"PLEXOR_H2C": "maybe"}, "PLEXOR_H2C: invalid value: expected true or false"},
