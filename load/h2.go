@@ -7,8 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/plexor/plexor/internal/selfsigned"
 )
 
 // HTTP/2 subscribers: Go's HTTP/2 client, one http.Transport (so one
@@ -22,6 +26,20 @@ import (
 // servers, whose certificates are throw-away ones.
 func tlsConfig(protos ...string) *tls.Config {
 	return &tls.Config{InsecureSkipVerify: true, NextProtos: protos} //nolint:gosec // loopback only (ParseTarget)
+}
+
+// WriteCertificate writes a throw-away self-signed certificate for
+// 127.0.0.1, ::1 and localhost, and its key, into dir (cert.pem, key.pem),
+// for a server under test to serve HTTPS with.
+func WriteCertificate(dir string) error {
+	pair, err := selfsigned.New("plexor load", "127.0.0.1", "::1", "localhost")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pair.CertPEM, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "key.pem"), pair.KeyPEM, 0o600)
 }
 
 // h2Conns are the transports of a run's HTTP/2 subscribers (mu guards

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/plexor/plexor/internal/selfsigned"
 	"github.com/plexor/plexor/load"
 )
 
@@ -60,7 +57,7 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
 	if *writeCert != "" {
-		if err := writeThrowAwayCert(*writeCert); err != nil {
+		if err := load.WriteCertificate(*writeCert); err != nil {
 			fmt.Fprintln(sio.Err, "plexor load:", err)
 			return ExitFailure
 		}
@@ -151,19 +148,6 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 		return ExitFailure
 	}
 	return code
-}
-
-// writeThrowAwayCert writes a self-signed certificate for 127.0.0.1 and
-// localhost, and its key, into dir (cert.pem, key.pem).
-func writeThrowAwayCert(dir string) error {
-	pair, err := selfsigned.New("plexor load", "127.0.0.1", "::1", "localhost")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pair.CertPEM, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "key.pem"), pair.KeyPEM, 0o600)
 }
 
 // parsePIDs parses a comma-separated list of process IDs.
