@@ -123,6 +123,7 @@ func TestLoadOverHTTP2(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.env["PLEXOR_MAX_CONNECTIONS_PER_IP"] = "0"
+			tt.env["PLEXOR_WRITE_TIMEOUT"] = "10s" // over HTTP/2 a write waits for the connection's goroutine: generous on a loaded machine
 			s := startServer(t, tt.env)
 			tg, err := load.ParseTarget("plexor", tt.url(s.base), testToken)
 			if err != nil {

@@ -228,7 +228,7 @@ func TestH2StalledStreamIsCutAlone(t *testing.T) {
 // is refused.
 func TestH2CPriorKnowledge(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, map[string]string{"PLEXOR_H2C": "true"})
+	s := startServer(t, map[string]string{"PLEXOR_H2C": "true", "PLEXOR_WRITE_TIMEOUT": "10s"})
 	c := h2cClient(nil, 0)
 	f := openClientFeed(t, c, s.base, feedURL("", "h2c"), "", 2)
 	h1, err := dialSSE(hostOf(s.base), feedURL("", "h2c"), "")

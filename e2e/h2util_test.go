@@ -54,7 +54,10 @@ func (f tlsFiles) write(t *testing.T, certFile, keyFile string) {
 func startTLSServer(t *testing.T, env map[string]string, log *slog.Logger) (*testServer, tlsFiles) {
 	t.Helper()
 	files := makeTLSFiles(t, t.TempDir(), "plexor-test")
-	vars := map[string]string{"PLEXOR_TLS_CERT_FILE": files.certFile, "PLEXOR_TLS_KEY_FILE": files.keyFile}
+	// A generous write timeout: over HTTP/2 a write waits for the
+	// connection's serving goroutine, which a loaded machine may not run
+	// for a second (the tests about timeouts set their own).
+	vars := map[string]string{"PLEXOR_TLS_CERT_FILE": files.certFile, "PLEXOR_TLS_KEY_FILE": files.keyFile, "PLEXOR_WRITE_TIMEOUT": "10s"}
 	for k, v := range env {
 		vars[k] = v
 	}

@@ -48,7 +48,7 @@ func TestBehavioursOverEveryTransport(t *testing.T) {
 	for _, tc := range everyTransport {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, c := tc.start(t, map[string]string{"PLEXOR_HISTORY_SIZE": "2"})
+			s, c := tc.start(t, map[string]string{"PLEXOR_HISTORY_SIZE": "2", "PLEXOR_WRITE_TIMEOUT": "10s"})
 			s.client = c
 			do := func(method, path, contentType string, body []byte, header ...string) (int, string) {
 				t.Helper()
