@@ -177,3 +177,45 @@ func TestH2StalledConnectionEndsItsFeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestH2ShutdownSendsGoAway: at shutdown a feed on an HTTP/2 connection gets
+// its goodbye (a retry hint) and the end of its stream, and the connection
+// gets GOAWAY before it closes (a raw frame client sees every frame).
+func TestH2ShutdownSendsGoAway(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PLEXOR_H2C": "true", "PLEXOR_WRITE_TIMEOUT": "10s"})
+	addr := hostOf(s.base)
+	c := dialRawH2(t, addr)
+	c.get(t, 1, addr, feedURL("", "goaway"))
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.readUntil(func() bool { b := c.bodies[1]; return b != nil && strings.Contains(b.String(), "\n\n") }); err != nil {
+		t.Fatalf("the feed did not start: %v", err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	var ended, goAway bool
+	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for !(ended && goAway) {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("the connection ended (%v) with the stream ended %v, GOAWAY seen %v; want both", err, ended, goAway)
+		}
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			c.bodies[1].Write(f.Data())
+			if f.StreamEnded() {
+				ended = true
+				if !strings.Contains(c.bodies[1].String(), "retry: ") {
+					t.Errorf("the stream ended without its goodbye: %q", c.bodies[1].String())
+				}
+			}
+		case *http2.RSTStreamFrame:
+			t.Fatalf("the feed was reset (%v), want its goodbye and a clean end", f.ErrCode)
+		case *http2.GoAwayFrame:
+			goAway = true
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
