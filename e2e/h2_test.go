@@ -373,3 +373,39 @@ func TestH2ShutdownSaysGoodbye(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 }
+
+// TestH2BodyTimeoutKeepsTheConnection: over HTTP/2 a publish whose body
+// stalls is answered 408 body_timeout and only its stream ends: the
+// connection is not closed (no GOAWAY), so the feed on it goes on and the
+// next request uses it.
+func TestH2BodyTimeoutKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	s, files := startTLSServer(t, map[string]string{"PLEXOR_BODY_TIMEOUT": "200ms"}, nil)
+	var dials atomic.Int32
+	c := h2Client(files.pair.Pool(), &dials, 0)
+	f := openClientFeed(t, c, s.base, feedURL("", "h2body"), "", 2)
+	body, stall := io.Pipe()
+	defer stall.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/publish", body)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "body_timeout") {
+		t.Fatalf("a stalled body: %s %s, want 408 body_timeout", resp.Status, answer)
+	}
+	ids, err := publishMsgs(c, s.base, []pubMsg{{Channels: []string{"h2body"}, Data: "after"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := f.nextWithin(10 * time.Second); err != nil || ev.ID != strconv.FormatUint(ids[0], 10) {
+		t.Errorf("the feed after the 408 got %+v, %v; want id %d", ev, err, ids[0])
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("the client dialled %d connections, want 1: a 408 must not close an HTTP/2 connection", n)
+	}
+}
