@@ -53,6 +53,12 @@ func TestBrowser(t *testing.T) {
 // test opens its own tab.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
+	return startBrowserWith(t)
+}
+
+// startBrowserWith is startBrowser with extra options (flags) for chromium.
+func startBrowserWith(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	if os.Getenv("PLEXOR_SKIP_BROWSER") == "1" {
 		t.Skip("PLEXOR_SKIP_BROWSER=1: browser tests skipped")
 	}
@@ -78,6 +84,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("disable-popup-blocking", true), // tabs opened by window.open (share_browser_test.go)
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	// The first Run starts the browser; it lives as long as ctx (no timeout on it).
@@ -257,7 +264,11 @@ func (s *testServer) publishQuietly(channels []string, data any) (string, error)
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/publish", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	client := s.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,49 @@ func TestLoadRandomArrivals(t *testing.T) {
 	}
 	if res.Published != 90 || res.Expected == 0 || res.Delivered != res.Expected || !res.Clean() {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+// TestLoadOverHTTP2: the load tool's HTTP/2 mode against the real service,
+// over TLS with a certificate written by "plexor load --write-cert" and over
+// h2c: 20 subscribers, 10 feeds on each connection, 2 of 3 channels each;
+// every message reaches every subscriber of its channels exactly once, in
+// order.
+func TestLoadOverHTTP2(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	sio := cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut, Env: map[string]string{}}
+	if code := cli.Main(context.Background(), []string{"load", "--write-cert", dir}, sio); code != cli.ExitOK {
+		t.Fatalf("--write-cert: exit %d: %s", code, errOut.String())
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		url  func(base string) string
+	}{
+		{"h2 over TLS", map[string]string{"PLEXOR_TLS_CERT_FILE": filepath.Join(dir, "cert.pem"), "PLEXOR_TLS_KEY_FILE": filepath.Join(dir, "key.pem")},
+			func(base string) string { return strings.Replace(base, "http://", "https://", 1) }},
+		{"h2c", map[string]string{"PLEXOR_H2C": "true"}, func(base string) string { return base }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["PLEXOR_MAX_CONNECTIONS_PER_IP"] = "0"
+			tt.env["PLEXOR_WRITE_TIMEOUT"] = "10s" // over HTTP/2 a write waits for the connection's goroutine: generous on a loaded machine
+			s := startServer(t, tt.env)
+			tg, err := load.ParseTarget("plexor", tt.url(s.base), testToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := load.Run(ctx, load.Config{Target: tg, SourceAddrs: 4, HTTP2: true, FeedsPerConn: 10},
+				load.Point{Name: "h2", Subscribers: 20, Channels: 3, ChannelsPerSub: 2, Messages: 60, Publishers: 2, Size: 100, Settle: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Published != 60 || res.Expected != 800 || res.Delivered != 800 || !res.Clean() {
+				t.Fatalf("result %+v", res)
+			}
+		})
 	}
 }

@@ -30,6 +30,7 @@ const testAdminToken = "test-admin-token-0123456789"
 type testServer struct {
 	t      *testing.T
 	base   string
+	client *http.Client // for post; nil: http.DefaultClient (a TLS server sets one trusting its certificate)
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -115,7 +116,11 @@ func (s *testServer) post(t *testing.T, path, contentType string, body []byte, w
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := s.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

@@ -22,6 +22,6 @@ func (a *API) serveLive(c echo.Context, w *transport.Response, s *hub.Stream) er
 			return nil
 		}
 	}
-	s.Serve(w, req.Context().Done())
+	s.Serve(w.ForRequest(req), req.Context().Done())
 	return nil
 }

@@ -163,6 +163,14 @@ func TestParseTarget(t *testing.T) {
 	if err != nil || tg.Addr != "127.0.0.1:9000" || tg.Path != "/rt" {
 		t.Fatalf("%+v, %v", tg, err)
 	}
+	for _, tc := range []struct {
+		url, addr string
+		tls       bool
+	}{{"https://127.0.0.1", "127.0.0.1:443", true}, {"https://127.0.0.1:8443", "127.0.0.1:8443", true}, {"http://127.0.0.1", "127.0.0.1:80", false}} {
+		if got, err := ParseTarget("plexor", tc.url, "tok"); err != nil || got.Addr != tc.addr || got.TLS != tc.tls {
+			t.Errorf("ParseTarget(%s) = %+v, %v; want addr %s, TLS %v", tc.url, got, err, tc.addr, tc.tls)
+		}
+	}
 	req := string(tg.appendPublishRequest(nil, "c-1", []byte("0 1 2 3")))
 	if !strings.HasPrefix(req, "POST /rt/pub?ch=c-1 HTTP/1.1\r\n") || !strings.HasSuffix(req, "Content-Length: 7\r\n\r\n0 1 2 3") {
 		t.Fatalf("nchan publish request %q", req)

@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,9 @@ func (p *publisher) connect(ctx context.Context) error {
 		return err
 	}
 	p.conn = rawio.Wrap(conn) // the tool shares the cores with the server: spare it the scheduler's system-call bookkeeping
+	if p.target.TLS {
+		p.conn = tls.Client(conn, tlsConfig("http/1.1"))
+	}
 	p.br = bufio.NewReaderSize(p.conn, 4096)
 	return nil
 }

@@ -70,6 +70,11 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// HTTP2 makes the subscribers speak HTTP/2 (h2 over TLS for an https
+	// target, h2c with prior knowledge for http), FeedsPerConn feeds on
+	// each connection (default 1). Publishers stay on HTTP/1.1.
+	HTTP2        bool
+	FeedsPerConn int
 }
 
 // Result is what one point measured.

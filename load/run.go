@@ -17,6 +17,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ func Run(ctx context.Context, cfg Config, p Point) (Result, error) {
 	var delivered atomic.Int64
 	var wg sync.WaitGroup
 	subs := make([]*subscriber, p.Subscribers)
+	h2 := &h2Conns{}
 	defer func() {
 		// The read goroutines end when their connections are closed.
 		closing.Store(true)
@@ -74,9 +76,10 @@ func Run(ctx context.Context, cfg Config, p Point) (Result, error) {
 			}
 		}
 		wg.Wait()
+		h2.closeAll()
 	}()
 	logf("connecting %d subscribers over %d channels", p.Subscribers, p.Channels)
-	if err := connectAll(ctx, cfg, p, subs, &closing, &delivered, res.Latency, &wg); err != nil {
+	if err := connectAll(ctx, cfg, p, subs, &closing, &delivered, res.Latency, &wg, h2); err != nil {
 		return res, err
 	}
 	res.Connected = p.Subscribers
@@ -159,63 +162,84 @@ func (cfg Config) node(i int) Target {
 }
 
 // connectAll connects the subscribers with a bounded number of dials at a
-// time and starts each one's read goroutine (counted in wg).
-func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, closing *atomic.Bool, delivered *atomic.Int64, hist *Histogram, wg *sync.WaitGroup) error {
+// time and starts each one's read goroutine (counted in wg). Over HTTP/2
+// the subscribers come in groups of cfg.FeedsPerConn sharing a connection
+// (whose transports h2 keeps, to close them at the end).
+func connectAll(ctx context.Context, cfg Config, p Point, subs []*subscriber, closing *atomic.Bool, delivered *atomic.Int64, hist *Histogram, wg *sync.WaitGroup, h2 *h2Conns) error {
 	host, _, _ := net.SplitHostPort(cfg.Target.Addr)
 	spread := net.ParseIP(host).To4() != nil
+	per := 1
+	if cfg.HTTP2 && cfg.FeedsPerConn > 1 {
+		per = cfg.FeedsPerConn
+	}
 	const dialers = 32
 	next := atomic.Int64{}
 	var mu sync.Mutex
 	var firstErr error
 	var dwg sync.WaitGroup
-	for range min(dialers, len(subs)) {
+	groups := (len(subs) + per - 1) / per
+	for range min(dialers, groups) {
 		dwg.Add(1)
-		go func() { // a dialer: ends when every subscriber is taken or one failed
+		go func() { // a dialer: ends when every group is taken or one failed
 			defer dwg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(subs) || ctx.Err() != nil {
+				g := int(next.Add(1) - 1)
+				if g >= groups || ctx.Err() != nil {
 					return
-				}
-				mu.Lock()
-				failed := firstErr != nil
-				mu.Unlock()
-				if failed {
-					return
-				}
-				chans := make([]int, p.ChannelsPerSub)
-				names := make([]string, p.ChannelsPerSub)
-				for j := range chans {
-					chans[j] = (i*p.ChannelsPerSub + j) % p.Channels
-					names[j] = channelName(p.Name, chans[j])
 				}
 				var local net.Addr
 				if spread {
-					a := i % cfg.SourceAddrs
+					a := g % cfg.SourceAddrs
 					local = &net.TCPAddr{IP: net.IPv4(127, byte(1+a/250), byte(1+a%250), 1)}
 				}
-				conn, rest, chunked, err := dialSubscriber(ctx, cfg.node(i), local, names, cfg.ConnectTimeout)
-				if err != nil {
+				var tr *http.Transport
+				if cfg.HTTP2 {
+					tr = h2.add(cfg.node(g*per), local, cfg.ConnectTimeout)
+				}
+				for i := g * per; i < min((g+1)*per, len(subs)); i++ {
 					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("subscriber %d: %w", i, err)
-					}
+					failed := firstErr != nil
 					mu.Unlock()
-					return
+					if failed {
+						return
+					}
+					chans := make([]int, p.ChannelsPerSub)
+					names := make([]string, p.ChannelsPerSub)
+					for j := range chans {
+						chans[j] = (i*p.ChannelsPerSub + j) % p.Channels
+						names[j] = channelName(p.Name, chans[j])
+					}
+					var conn io.ReadCloser
+					var rest []byte
+					var chunked bool
+					var err error
+					if tr != nil {
+						conn, err = dialH2Feed(ctx, tr, cfg.node(g*per), names)
+					} else {
+						conn, rest, chunked, err = dialSubscriber(ctx, cfg.node(i), local, names, cfg.ConnectTimeout)
+					}
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = fmt.Errorf("subscriber %d: %w", i, err)
+						}
+						mu.Unlock()
+						return
+					}
+					s := &subscriber{
+						chans: chans, publishers: p.Publishers, conn: conn, buf: make([]byte, readBufSize),
+						pending: rest, chunked: chunked, streams: make([]stream, p.ChannelsPerSub*p.Publishers),
+						closing: closing, delivered: delivered, latency: hist,
+					}
+					mu.Lock()
+					subs[i] = s
+					mu.Unlock()
+					wg.Add(1)
+					go func() { // the subscriber: ends when its connection is closed
+						defer wg.Done()
+						s.read()
+					}()
 				}
-				s := &subscriber{
-					chans: chans, publishers: p.Publishers, conn: conn, buf: make([]byte, readBufSize),
-					pending: rest, chunked: chunked, streams: make([]stream, p.ChannelsPerSub*p.Publishers),
-					closing: closing, delivered: delivered, latency: hist,
-				}
-				mu.Lock()
-				subs[i] = s
-				mu.Unlock()
-				wg.Add(1)
-				go func() { // the subscriber: ends when its connection is closed
-					defer wg.Done()
-					s.read()
-				}()
 			}
 		}()
 	}

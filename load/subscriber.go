@@ -5,6 +5,7 @@ import (
 
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ const maxHeaderBytes = 16 << 10
 type subscriber struct {
 	chans      []int // indexes of the channels it subscribed to
 	publishers int
-	conn       net.Conn
+	conn       io.ReadCloser // the connection (HTTP/1.1) or the response body (HTTP/2)
 	buf        []byte
 	pending    []byte // body bytes that came with the response header
 	chunked    bool
@@ -58,6 +59,9 @@ func dialSubscriber(ctx context.Context, t Target, local net.Addr, channels []st
 		return nil, nil, false, err
 	}
 	conn := rawio.Wrap(c) // reads without the scheduler's system-call bookkeeping, as the server's
+	if t.TLS {
+		conn = tls.Client(c, tlsConfig("http/1.1"))
+	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(t.subscribeRequest(channels)); err != nil {
 		conn.Close()

@@ -34,22 +34,25 @@ type Target struct {
 	Path string
 	// Token is Plexor's publisher token.
 	Token string
+	// TLS: the URL is https (the certificate is not verified: the target is
+	// on loopback, its certificate a throw-away one).
+	TLS bool
 }
 
-// ParseTarget checks a base URL (http, a loopback host: 127.0.0.0/8, ::1 or
-// localhost) and the kind, and returns the target.
+// ParseTarget checks a base URL (http or https, a loopback host:
+// 127.0.0.0/8, ::1 or localhost) and the kind, and returns the target.
 func ParseTarget(kind, rawURL, token string) (Target, error) {
 	k := Kind(kind)
 	if k != Plexor && k != Nchan {
 		return Target{}, fmt.Errorf("target %q: want plexor or nchan", kind)
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return Target{}, fmt.Errorf("url %q: want an http URL such as http://127.0.0.1:8080", rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Target{}, fmt.Errorf("url %q: want an http or https URL such as http://127.0.0.1:8080", rawURL)
 	}
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
-		port = "80"
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	if host == "localhost" {
 		host = "127.0.0.1"
@@ -61,21 +64,23 @@ func ParseTarget(kind, rawURL, token string) (Target, error) {
 	if k == Plexor && token == "" {
 		return Target{}, fmt.Errorf("a publisher token is required for plexor (--token or PLEXOR_TOKEN)")
 	}
-	return Target{Kind: k, Addr: net.JoinHostPort(host, port), Host: u.Host, Path: strings.TrimRight(u.Path, "/"), Token: token}, nil
+	return Target{Kind: k, Addr: net.JoinHostPort(host, port), Host: u.Host, Path: strings.TrimRight(u.Path, "/"), Token: token, TLS: u.Scheme == "https"}, nil
+}
+
+// feedPath returns the path and query of a feed of the channels.
+func (t Target) feedPath(channels []string) string {
+	endpoint := "/events?channels="
+	if t.Kind == Nchan {
+		endpoint = "/sub?ch="
+	}
+	return t.Path + endpoint + strings.Join(channels, ",")
 }
 
 // subscribeRequest returns the GET request of a feed of the channels.
 func (t Target) subscribeRequest(channels []string) []byte {
 	var b strings.Builder
 	b.WriteString("GET ")
-	b.WriteString(t.Path)
-	switch t.Kind {
-	case Nchan:
-		b.WriteString("/sub?ch=")
-	default:
-		b.WriteString("/events?channels=")
-	}
-	b.WriteString(strings.Join(channels, ","))
+	b.WriteString(t.feedPath(channels))
 	b.WriteString(" HTTP/1.1\r\nHost: ")
 	b.WriteString(t.Host)
 	b.WriteString("\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n")

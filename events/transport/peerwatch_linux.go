@@ -27,9 +27,14 @@ var hangups struct {
 
 // watchPeer calls gone once when conn's peer hangs up; stop ends the
 // watching (call it before closing conn). It costs no goroutine per
-// connection when conn is a plain TCP connection.
+// connection when conn is a plain TCP connection or a TLS connection over
+// one (whose socket is watched: a hang-up is the peer's FIN, whatever the
+// TLS layer above it carries).
 func watchPeer(conn net.Conn, gone func()) (stop func()) {
 	hangups.once.Do(startHangups)
+	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = tc.NetConn()
+	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return watchByReading(conn, gone)

@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +25,8 @@ type Response struct {
 	deadlineMu sync.Mutex
 	cut        time.Time // the cut's deadline; zero: none
 	closed     bool      // the stream is over: the handler may have returned, and w is not to be touched
+	writing    bool      // WriteWithin is under way (for CutStalledWrite over HTTP/2)
+	set        time.Time // the writer's deadline, as last set; zero: none yet
 }
 
 // NewResponse returns the writer of a feed answered on w. Its
@@ -44,16 +48,42 @@ func (*Response) Single(f *hub.Frame) []byte { return f.Data }
 // always wait).
 func (*Response) WriteNow([]byte) (int, error) { return 0, nil }
 
-// WriteWithin writes b and flushes it, giving up after timeout (or at a
-// cut, when sooner). It implements hub.Sink.
+// WriteWithin writes b and flushes it, giving up after at most timeout and
+// at least 7/8 of it (or at a cut, when sooner). It implements hub.Sink.
+//
+// The writer's deadline is moved only when the one set would leave less
+// than 7/8 of timeout, or more than timeout: over HTTP/2 each
+// SetWriteDeadline is a message to the connection's goroutine and a timer
+// reset, which a busy feed would otherwise pay on every write.
 func (r *Response) WriteWithin(b []byte, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	r.deadlineMu.Lock()
 	if !r.cut.IsZero() && r.cut.Before(deadline) {
 		deadline = r.cut
 	}
-	_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
+	if r.set.IsZero() || r.set.After(deadline) || deadline.Sub(r.set) > timeout/8 {
+		_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
+		r.set = deadline
+	}
+	deadline = r.set
+	r.writing = true
 	r.deadlineMu.Unlock()
+	err := r.write(b)
+	r.deadlineMu.Lock()
+	r.writing = false
+	deadline = r.set // a cut may have come
+	r.deadlineMu.Unlock()
+	if err != nil && !time.Now().Before(deadline) {
+		// HTTP/2 ends a stream whose write deadline passed (RST_STREAM)
+		// and its writes fail with "stream closed": say it was the
+		// deadline, as a connection's write does.
+		return fmt.Errorf("%w (%w)", os.ErrDeadlineExceeded, err)
+	}
+	return err
+}
+
+// write writes b and flushes it.
+func (r *Response) write(b []byte) error {
 	if len(b) > 0 {
 		if _, err := r.w.Write(b); err != nil {
 			return err
@@ -72,7 +102,9 @@ func (r *Response) Close() {
 
 // CutShort implements hub.Cutter (for a drain). A Response is no
 // hub.StallCutter: every write goes through WriteWithin, so a write in
-// progress need not be one the client stalls.
+// progress need not be one the client stalls (over HTTP/1.x it may be a
+// write the client is taking, just not at once); over HTTP/2 it is one
+// (see ForRequest).
 func (r *Response) CutShort(deadline time.Time) {
 	r.deadlineMu.Lock()
 	defer r.deadlineMu.Unlock()
@@ -80,6 +112,7 @@ func (r *Response) CutShort(deadline time.Time) {
 		return
 	}
 	r.cut = deadline
+	r.set = deadline
 	_ = r.rc.SetWriteDeadline(deadline)
 }
 
@@ -103,4 +136,34 @@ func (r *Response) TakeOver(req *http.Request, gone func()) (sink *ConnSink, ok 
 		gone()
 	}
 	return cs, true
+}
+
+// ForRequest returns the sink through which a stream is served on r's
+// request: r itself, or, for an HTTP/2 request, r as a hub.StallCutter.
+// Over HTTP/2 a write returns as soon as the connection's writer has taken
+// its frames, which it does at once unless the stream's (or the
+// connection's) flow-control window is full: a write in progress is one
+// the client is stalling, and the hub may cut it when the stream's queue
+// overflows. The cut ends that stream alone (RST_STREAM), never the
+// connection and its other streams.
+func (r *Response) ForRequest(req *http.Request) hub.Sink {
+	if req.ProtoMajor == 2 {
+		return &http2Response{r}
+	}
+	return r
+}
+
+// http2Response is a Response on an HTTP/2 stream.
+type http2Response struct{ *Response }
+
+// CutStalledWrite implements hub.StallCutter: the write in progress, if
+// any, gives up at deadline (a deadline already past resets the stream at
+// once). Any goroutine may call it.
+func (r *http2Response) CutStalledWrite(deadline time.Time) {
+	r.deadlineMu.Lock()
+	defer r.deadlineMu.Unlock()
+	if r.writing && !r.closed {
+		r.set = deadline
+		_ = r.rc.SetWriteDeadline(deadline)
+	}
 }

@@ -99,7 +99,8 @@ type timedOutBody interface{ BodyTimedOut() bool }
 //     answered 503 too_many_publishes with Retry-After: a publish whose body
 //     stalls holds its place until the body timeout;
 //   - a request whose body timed out (its read failed after bodyTimeout
-//     without progress) is answered 408 body_timeout with Connection: close,
+//     without progress) is answered 408 body_timeout with Connection: close
+//     (over HTTP/1.x; over HTTP/2 its stream ends, the connection stays),
 //     whatever the handler made of the failed read.
 //
 // It must come before any middleware that replaces the request's body.
@@ -119,7 +120,11 @@ func publishGate(routes string, maxInFlight int, bodyTimeout time.Duration) echo
 			body := c.Request().Body // the transport's, before a body limit wraps it
 			err := next(c)
 			if b, ok := body.(timedOutBody); ok && b.BodyTimedOut() && !c.Response().Committed {
-				c.Response().Header().Set(echo.HeaderConnection, "close")
+				if c.Request().ProtoMajor == 1 {
+					// Over HTTP/2 only the stream ends (net/http would take
+					// Connection: close for a GOAWAY to every stream).
+					c.Response().Header().Set(echo.HeaderConnection, "close")
+				}
 				return &events.Error{Status: http.StatusRequestTimeout, Code: "body_timeout",
 					Message: fmt.Sprintf("the request body made no progress for %s (PLEXOR_BODY_TIMEOUT); the connection is closed", bodyTimeout)}
 			}

@@ -135,9 +135,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Protocols:         protocols(cfg),
+		HTTP2:             http2Config(cfg),
+	}
+	serve := srv.Serve
+	if cfg.TLS() {
+		certs := newCertificates(cfg, log)
+		srv.TLSConfig = certs.tlsConfig()
+		certs.reloadOnHangup(ctx)
+		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
 	}
 
-	announce(log, ln.Addr().String(), tokens[0], generated)
+	announce(log, ln.Addr().String(), tokens[0], generated, cfg.TLS())
 	if ready != nil {
 		select {
 		case ready <- ln.Addr().String():
@@ -146,7 +155,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }() // ends when Shutdown or Close is called
+	go func() { served <- serve(ln) }() // ends when Shutdown or Close is called
 	select {
 	case err := <-served:
 		_ = in.stop(context.Background())
@@ -196,13 +205,18 @@ func isPublishRequest(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Path == "/publish"
 }
 
-// announce logs where the service listens and a curl line that publishes.
-func announce(log *slog.Logger, addr, token string, generated bool) {
+// announce logs where the service listens and a curl line that publishes;
+// https tells the scheme.
+func announce(log *slog.Logger, addr, token string, generated, https bool) {
 	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	base := "http://" + net.JoinHostPort(host, port)
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
+	base := scheme + net.JoinHostPort(host, port)
 	shown := "<a token from PLEXOR_PUBLISH_TOKENS>"
 	if generated {
 		shown = token

@@ -47,11 +47,24 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 	sources := fs.Int("source-addrs", 64, "loopback source addresses (127.0.1.1 onwards) to spread subscribers over")
 	wait := fs.Duration("wait", 10*time.Second, "wait up to this long for the server to accept connections")
 	freePort := fs.Bool("free-port", false, "print a free TCP port on 127.0.0.1 and exit (for scripts)")
+	http2 := fs.Bool("http2", false, "subscribers speak HTTP/2: h2 over TLS for an https --url, h2c with prior knowledge for http (publishers stay on HTTP/1.1)")
+	feedsPerConn := fs.Int("feeds-per-conn", 1, "with --http2: feeds sharing each connection")
+	writeCert := fs.String("write-cert", "", "write a throw-away certificate for 127.0.0.1 and localhost (DIR/cert.pem, DIR/key.pem) for a server to serve HTTPS with, and exit")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *writeCert != "" {
+		if err := load.WriteCertificate(*writeCert); err != nil {
+			fmt.Fprintln(sio.Err, "plexor load:", err)
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	if *feedsPerConn < 1 || (*feedsPerConn > 1 && !*http2) {
+		return usageError(fs, "--feeds-per-conn %d: want 1, or more with --http2", *feedsPerConn)
 	}
 	if *freePort {
 		port, err := pickFreePort()
@@ -106,7 +119,7 @@ func cmdLoad(ctx context.Context, args []string, sio Stdio) int {
 		}
 	}
 
-	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.Err}
+	cfg := load.Config{Target: tgt, PIDs: pidList, SourceAddrs: *sources, Log: sio.Err, HTTP2: *http2, FeedsPerConn: *feedsPerConn}
 	if len(nodes) > 1 {
 		cfg.Nodes = nodes
 	}

@@ -6,11 +6,12 @@
 // Files: config.go (Config, Load, the validation, JWT keys and verifier,
 // trusted proxies), hook_config.go (the webhooks of PLEXOR_HOOKS and their
 // PLEXOR_HOOK_<NAME>_* variables), history.go (the in-memory history's
-// settings).
+// settings), tls.go (HTTPS, HTTP/2 and h2c).
 package config
 
 import (
 	"crypto"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,8 +97,16 @@ type Config struct {
 	JWTIssuer        string        `env:"JWT_ISSUER"`
 	JWTAudience      string        `env:"JWT_AUDIENCE"`
 
+	// HTTPS, HTTP/2 and h2c (see tls.go).
+	TLSCertFile  string `env:"TLS_CERT_FILE"`
+	TLSKeyFile   string `env:"TLS_KEY_FILE"`
+	H2C          bool   `env:"H2C" envDefault:"false"`
+	H2MaxStreams int    `env:"H2_MAX_STREAMS" envDefault:"250"`
+
 	// jwtPublicKey is the key read from JWTPublicKeyFile by Load.
 	jwtPublicKey crypto.PublicKey
+	// tlsCert is the pair read from TLSCertFile and TLSKeyFile by Load.
+	tlsCert *tls.Certificate
 }
 
 // EnvPrefix is the prefix of every configuration variable.
@@ -116,7 +125,10 @@ func Load(environ map[string]string) (Config, error) {
 	if err := errors.Join(cfg.validate(), herr, cfg.loadRealplexor()); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.loadJWTKey()
+	if err := cfg.loadJWTKey(); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.loadTLSPair()
 }
 
 // loadJWTKey reads the public key of PLEXOR_JWT_PUBLIC_KEY_FILE, if set.
@@ -396,6 +408,7 @@ func (c Config) validate() error {
 	if c.IdempotencyMaxBytes < 1<<20 {
 		bad("IDEMPOTENCY_MAX_BYTES", "must be at least 1048576 bytes, got %d", c.IdempotencyMaxBytes)
 	}
+	errs = append(errs, c.validateTLS()...)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
 	}

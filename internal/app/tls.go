@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/plexor/plexor/internal/config"
+)
+
+// HTTPS, HTTP/2 and h2c: which protocols the server speaks (protocols),
+// and the certificate it presents (certificates), reloaded from its files
+// on SIGHUP without a connection being dropped: a handshake reads the pair
+// in force when it happens, and connections already open keep theirs.
+
+// protocols returns the server's protocols for cfg: HTTP/1.1 always;
+// HTTP/2 by ALPN with TLS; cleartext HTTP/2 with prior knowledge with
+// PLEXOR_H2C.
+func protocols(cfg config.Config) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(cfg.TLS())
+	p.SetUnencryptedHTTP2(cfg.H2C)
+	return p
+}
+
+// http2Config is the server's HTTP/2 settings: PLEXOR_H2_MAX_STREAMS
+// streams (feeds, requests) per connection, and a connection whose socket
+// takes no byte for PLEXOR_WRITE_TIMEOUT is closed (a stalled TCP
+// connection; a single stream that its client stops reading is ended by
+// its own write deadline instead, see transport.Response).
+func http2Config(cfg config.Config) *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxConcurrentStreams: cfg.H2MaxStreams,
+		WriteByteTimeout:     cfg.WriteTimeout,
+	}
+}
+
+// certificates holds the certificate the server presents and reloads it
+// from its files.
+type certificates struct {
+	certFile, keyFile string
+	log               *slog.Logger
+	current           atomic.Pointer[tls.Certificate] // what new handshakes get
+}
+
+// newCertificates starts with the pair that config.Load read.
+func newCertificates(cfg config.Config, log *slog.Logger) *certificates {
+	c := &certificates{certFile: cfg.TLSCertFile, keyFile: cfg.TLSKeyFile, log: log}
+	c.current.Store(cfg.TLSCertificate())
+	return c
+}
+
+// tlsConfig is the server's TLS configuration: TLS 1.2 or later, the
+// current certificate at each handshake.
+func (c *certificates) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return c.current.Load(), nil
+		},
+	}
+}
+
+// reload reads the pair from the files again. A pair that cannot be
+// loaded leaves the current one in force and is logged with the variable
+// at fault.
+func (c *certificates) reload() error {
+	cert, err := config.LoadTLSPair(c.certFile, c.keyFile)
+	if err != nil {
+		c.log.Error("TLS certificate not reloaded: keeping the current one", "err", err)
+		return err
+	}
+	c.current.Store(&cert)
+	c.log.Info("TLS certificate reloaded", "subject", cert.Leaf.Subject.String(), "not_after", cert.Leaf.NotAfter)
+	return nil
+}
+
+// reloadOnHangup reloads c on every SIGHUP until ctx ends. It starts a
+// goroutine, which ends with ctx; SIGHUP's handling is given back then.
+func (c *certificates) reloadOnHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-hup:
+				_ = c.reload() // logged
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
