@@ -13,6 +13,8 @@ export type PlexorError = Plexor.Error;
 export type ResetInfo = Plexor.ResetInfo;
 export type Stats = Plexor.Stats;
 export type Options = Plexor.Options;
+export type Realplexor = Plexor.Realplexor;
+export type RealplexorCallback = Plexor.RealplexorCallback;
 
 export { Plexor };
 export default Plexor;

@@ -80,6 +80,37 @@ interface PlexorConstructor {
   /** isAfter reports whether event ID a comes after b. */
   isAfter(a: string, b: string): boolean;
   version: string;
+  /** Dklab Realplexor's browser API (also the global Dklab_Realplexor). */
+  Dklab_Realplexor: DklabRealplexorConstructor;
+}
+
+/** A Dklab_Realplexor callback: the published JSON value, the ID without namespace and login prefixes, the event's ID (a cursor setCursor takes). */
+type DklabRealplexorCallback = (data: unknown, id: string, cursor: string) => void;
+
+/** Dklab Realplexor's browser API on top of Plexor (docs/migration-realplexor.md). */
+interface DklabRealplexor {
+  readonly version: string;
+  /** logon prefixes IDs with login + "_" (before the namespace) from the next execute(). */
+  logon(login: string): this;
+  /** setCursor makes an ID deliver only what comes after cursor (an event ID). */
+  setCursor(id: string, cursor: string): this;
+  /** subscribe adds a callback to an ID; call execute() to apply. */
+  subscribe(id: string, callback: DklabRealplexorCallback): this;
+  /** unsubscribe removes a callback (null or none: every callback) of an ID, at once. */
+  unsubscribe(id: string, callback?: DklabRealplexorCallback | null): this;
+  /** execute (re)connects to the subscribed IDs; IDs that stay lose nothing. */
+  execute(): this;
+}
+
+interface DklabRealplexorConstructor {
+  new (fullUrl: string, namespace?: string): DklabRealplexor;
+  (fullUrl: string, namespace?: string): DklabRealplexor;
+  readonly prototype: DklabRealplexor;
+}
+
+declare global {
+  /** Set by plexor.js as a script: Dklab Realplexor's browser API. */
+  var Dklab_Realplexor: DklabRealplexorConstructor;
 }
 
 interface Plexor {
@@ -126,6 +157,8 @@ declare namespace Plexor {
   type ResetInfo = PlexorResetInfo;
   type Stats = PlexorStats;
   type Options = PlexorOptions;
+  type Realplexor = DklabRealplexor;
+  type RealplexorCallback = DklabRealplexorCallback;
 }
 
 export = Plexor;

@@ -3,7 +3,7 @@
 // an ES module user sees it. The @ts-expect-error lines must stay errors:
 // they prove the declarations are not just `any`.
 import Plexor, { Plexor as Named } from "plexor";
-import type { Options, Role, Status, Transport, ResetInfo, PlexorError, Stats, Callback } from "plexor";
+import type { Options, Role, Status, Transport, ResetInfo, PlexorError, Stats, Callback, Realplexor, RealplexorCallback } from "plexor";
 
 const options: Options = {
   namespace: "demo_",
@@ -51,3 +51,13 @@ plexor.subscribe("Alpha");
 plexor.role = "leader";
 // @ts-expect-error: share is a boolean
 new Plexor("", { share: "no" });
+
+// Dklab Realplexor's API, for pages written against it.
+const onAlpha: RealplexorCallback = (data, id, cursor) => console.log(data, id.length, cursor.length);
+const rpl: Realplexor = new Plexor.Dklab_Realplexor("https://rt.example.com/", "demo_");
+rpl.logon("user").setCursor("Alpha", "123").subscribe("Alpha", onAlpha).execute();
+rpl.unsubscribe("Alpha", null).unsubscribe("Beta").execute();
+const global: Realplexor = Dklab_Realplexor("https://rt.example.com/");
+console.log(rpl.version, global.version);
+// @ts-expect-error: a Realplexor callback gets (data, id, cursor), no type
+rpl.subscribe("Alpha", (data: unknown, id: string, cursor: string, type: string) => console.log(data, id, cursor, type));
