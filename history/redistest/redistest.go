@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -172,10 +173,36 @@ func (s *Server) Restart() error {
 	return nil
 }
 
+// Pause stops the server's process (SIGSTOP) as a stalled host would: its
+// sockets stay open and the kernel keeps accepting connections and
+// queueing commands, which it carries out only after Resume.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+// Kill kills the server at once (SIGKILL), as a crash would, and waits until
+// it has exited; Restart brings it back (with whatever it last saved).
+func (s *Server) Kill() error {
+	if err := s.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	<-s.exited
+	return nil
+}
+
+func (s *Server) signal(sig syscall.Signal) error {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("redistest: %v to redis-server on %s: %w", sig, s.Addr, err)
+	}
+	return nil
+}
+
 // Stop kills the server and removes its directory. It may be called more
 // than once.
 func (s *Server) Stop() {
 	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies only once it runs
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 		_ = os.RemoveAll(s.dir)

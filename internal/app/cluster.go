@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -45,12 +46,24 @@ func newClusterStore(cfg config.Config, log *slog.Logger) (*redis.Client, *histo
 	if err != nil {
 		return nil, nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
 	}
-	store, err := history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL})
+	store, err := history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL,
+		Budget: commandBudget(client.Options().ReadTimeout)})
 	if err != nil {
 		_ = client.Close()
 		return nil, nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
 	}
 	return client, store, nil
+}
+
+// commandBudget is how long after sending a write Redis may still carry it
+// out (history.RedisConfig.Budget): the read timeout less a quarter (at
+// most 500ms), the time the answer has to come back in before the node
+// gives up on it.
+func commandBudget(readTimeout time.Duration) time.Duration {
+	if readTimeout <= 0 {
+		return 0 // go-redis's default or no read timeout: the store's default
+	}
+	return readTimeout - min(readTimeout/4, 500*time.Millisecond)
 }
 
 // startCluster starts the backplane and presence of hub, which must be in

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/history/redistest"
+)
+
+// publishAnswer is what a publisher of the fault tests was told.
+type publishAnswer struct {
+	data   string // the message's data, unique per message
+	key    string // its Idempotency-Key, if any
+	status int
+	code   string // the error code of a refusal
+	id     uint64 // the ID of a 2xx
+}
+
+// publishData posts {"channels":[channel],"data":data} to base with key as
+// Idempotency-Key (none when empty) and reads the answer.
+func publishData(c *http.Client, base, channel, data, key string) publishAnswer {
+	a := publishAnswer{data: data, key: key}
+	body := fmt.Sprintf(`{"channels":[%q],"data":%q}`, channel, data)
+	req, _ := http.NewRequest(http.MethodPost, base+"/publish", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		a.code = "transport: " + err.Error()
+		return a
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a.status = resp.StatusCode
+	if resp.StatusCode/100 == 2 {
+		var ok struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &ok); err == nil {
+			a.id, _ = strconv.ParseUint(ok.ID, 10, 64)
+		}
+		return a
+	}
+	var refusal struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(b, &refusal)
+	a.code = refusal.Error.Code
+	return a
+}
+
+// storedData reads a channel's stream straight from Redis: data → the IDs
+// it is stored under (the data of the fault tests is a JSON string).
+func storedData(t *testing.T, redisAddr, prefix, channel string) (map[string][]uint64, []uint64) {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rc.Close()
+	entries, err := rc.XRange(context.Background(), "{"+prefix+"}:ch:"+channel, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byData := map[string][]uint64{}
+	var order []uint64
+	for _, e := range entries {
+		id, err := strconv.ParseUint(strings.TrimSuffix(e.ID, "-0"), 10, 64)
+		if err != nil {
+			t.Fatalf("stream entry %q: %v", e.ID, err)
+		}
+		d, _ := e.Values["d"].(string)
+		var data string
+		if err := json.Unmarshal([]byte(d), &data); err != nil {
+			t.Fatalf("stream entry %s holds %q: %v", e.ID, d, err)
+		}
+		byData[data] = append(byData[data], id)
+		order = append(order, id)
+	}
+	return byData, order
+}
+
+// faultTally counts the answers of a fault run.
+type faultTally struct {
+	ok, unavailable, unknown, other int
+}
+
+func (f *faultTally) add(a publishAnswer) {
+	switch {
+	case a.status/100 == 2:
+		f.ok++
+	case a.code == "history_unavailable":
+		f.unavailable++
+	case a.code == "publish_outcome_unknown":
+		f.unknown++
+	default:
+		f.other++
+	}
+}
+
+// checkAnswersAgainstHistory checks what each publisher was told against
+// what Redis holds: a 2xx is stored exactly once, under the ID it was
+// given; a 503 history_unavailable is not stored at all; a 504
+// publish_outcome_unknown is stored at most once. It returns the tally.
+func checkAnswersAgainstHistory(t *testing.T, answers []publishAnswer, stored map[string][]uint64) faultTally {
+	t.Helper()
+	var tally faultTally
+	for _, a := range answers {
+		tally.add(a)
+		ids := stored[a.data]
+		switch {
+		case a.status/100 == 2:
+			if len(ids) != 1 || ids[0] != a.id {
+				t.Errorf("%s answered %d with ID %d is stored under %v, want exactly once under its ID", a.data, a.status, a.id, ids)
+			}
+		case a.code == "publish_outcome_unknown":
+			if len(ids) > 1 {
+				t.Errorf("%s answered %d %s is stored %d times, want at most once", a.data, a.status, a.code, len(ids))
+			}
+		case len(ids) != 0:
+			t.Errorf("%s answered %d %s (nothing was stored) is stored under %v", a.data, a.status, a.code, ids)
+		}
+	}
+	return tally
+}
+
+// TestClusterStallAnswersTellTheTruth: Redis stops (SIGSTOP) mid-publish
+// for longer than the command timeout, then continues. Every publish
+// answered 503 history_unavailable is absent from history, every 2xx is
+// there exactly once under its ID, every 504 publish_outcome_unknown at most
+// once; a feed open throughout gets exactly what is stored, in order.
+func TestClusterStallAnswersTellTheTruth(t *testing.T) {
+	t.Parallel()
+	rds := redistest.New(t)
+	nodes := startNodes(t, rds.Addr, 2, map[string]string{"PLEXOR_HISTORY_SIZE": "100000"})
+	feed := openFeed(t, nodes[1], "", "stall")
+
+	const publishers, stall = 4, 3 * time.Second
+	client := newTestClient(30 * time.Second)
+	var (
+		mu      sync.Mutex // guards answers
+		answers []publishAnswer
+		wg      sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for p := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				a := publishData(client, nodes[p%len(nodes)].base, "stall", fmt.Sprintf("p%d-%d", p, i), "")
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rds.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(stall)
+	if err := rds.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	stored, order := storedData(t, rds.Addr, "test", "stall")
+	tally := checkAnswersAgainstHistory(t, answers, stored)
+	t.Logf("stall of %v: %d publishes: %d 2xx, %d 503 history_unavailable, %d 504 publish_outcome_unknown, %d other; %d stored",
+		stall, len(answers), tally.ok, tally.unavailable, tally.unknown, tally.other, len(order))
+	if tally.ok == len(answers) {
+		t.Fatalf("every publish succeeded: the stall was not hit")
+	}
+	if got := readIDs(t, feed, len(order)); fmt.Sprint(got) != fmt.Sprint(order) {
+		t.Errorf("feed open throughout got %v, want what is stored, in order: %v", got, order)
+	}
+}
