@@ -196,3 +196,93 @@ func TestClusterStallAnswersTellTheTruth(t *testing.T) {
 		t.Errorf("feed open throughout got %v, want what is stored, in order: %v", got, order)
 	}
 }
+
+// TestClusterStallKeyedRetriesGetThrough: publishers that send an
+// Idempotency-Key and retry with it until they get a 2xx, while Redis stops
+// (SIGSTOP) for longer than the command timeout. Each message is stored
+// exactly once, under the ID its publisher was finally given, and a retry
+// after the recovery succeeds (or replays) within 2 s: no key stays blocked
+// by a reservation its request gave up on.
+func TestClusterStallKeyedRetriesGetThrough(t *testing.T) {
+	t.Parallel()
+	rds := redistest.New(t)
+	nodes := startNodes(t, rds.Addr, 2, map[string]string{"PLEXOR_HISTORY_SIZE": "100000"})
+
+	const publishers, stall, within = 4, 3 * time.Second, 2 * time.Second
+	client := newTestClient(30 * time.Second)
+	var (
+		mu       sync.Mutex // guards answers, tally, resumed and slowest
+		answers  []publishAnswer
+		tally    faultTally
+		resumed  time.Time // when Redis was resumed; zero before
+		slowest  time.Duration
+		conflict int
+		wg       sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for p := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("k%d-%d", p, i)
+				for try := 0; ; try++ {
+					a := publishData(client, nodes[(p+try)%len(nodes)].base, "keyed", key, key)
+					mu.Lock()
+					tally.add(a)
+					if a.status == http.StatusConflict {
+						conflict++
+					}
+					if a.status/100 == 2 {
+						answers = append(answers, a)
+						if try > 0 && !resumed.IsZero() {
+							slowest = max(slowest, time.Since(resumed))
+						}
+					}
+					mu.Unlock()
+					if a.status/100 == 2 {
+						break
+					}
+					if try > 300 {
+						t.Errorf("%s: no 2xx after %d tries (last %d %s)", key, try, a.status, a.code)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rds.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(stall)
+	if err := rds.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	resumed = time.Now()
+	mu.Unlock()
+	time.Sleep(within + 500*time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	stored, order := storedData(t, rds.Addr, "test", "keyed")
+	checkAnswersAgainstHistory(t, answers, stored)
+	if len(order) != len(answers) {
+		t.Errorf("%d messages stored, want the %d acknowledged ones", len(order), len(answers))
+	}
+	t.Logf("stall of %v, keyed publishes with retries: %d messages acknowledged; answers: %d 2xx, %d 503, %d 504, %d other (%d 409); %d stored; last retry through %v after the recovery",
+		stall, len(answers), tally.ok, tally.unavailable, tally.unknown, tally.other, conflict, len(order), slowest.Round(time.Millisecond))
+	if tally.ok == len(answers) && tally.unavailable+tally.unknown+tally.other == 0 {
+		t.Fatalf("every publish succeeded at once: the stall was not hit")
+	}
+	if slowest > within {
+		t.Errorf("a retry got through %v after the recovery, want within %v", slowest, within)
+	}
+}

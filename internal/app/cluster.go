@@ -11,8 +11,10 @@ import (
 
 	"github.com/plexor/plexor/events/cluster"
 	"github.com/plexor/plexor/events/hub"
+	"github.com/plexor/plexor/events/idempotency"
 	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/internal/config"
+	"github.com/plexor/plexor/internal/redisclock"
 )
 
 // clusterNode is what cluster mode adds to a node: the Redis connection, the
@@ -38,21 +40,42 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
+// clusterConn is a node's connection to the deployment's Redis: the client,
+// the history store over it, and the estimate of Redis's clock that the
+// deadlines of its writes are set on (kept fresh by the health probe).
+type clusterConn struct {
+	client *redis.Client
+	store  *history.Redis
+	clock  *redisclock.Clock
+	budget time.Duration // see commandBudget
+}
+
 // newClusterStore connects to PLEXOR_REDIS_URL (lazily: a Redis that is down
 // makes requests fail, not the start-up) and returns the Redis history store.
-func newClusterStore(cfg config.Config, log *slog.Logger) (*redis.Client, *history.Redis, error) {
+func newClusterStore(cfg config.Config, log *slog.Logger) (*clusterConn, error) {
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
 	client, err := cluster.NewClient(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
+		return nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
 	}
-	store, err := history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL,
-		Budget: commandBudget(client.Options().ReadTimeout)})
+	c := &clusterConn{client: client, budget: commandBudget(client.Options().ReadTimeout)}
+	c.clock = redisclock.New(client, "{"+cfg.RedisPrefix+"}:last")
+	c.store, err = history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL,
+		Budget: c.budget, RedisClock: c.clock})
 	if err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
+		return nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
 	}
-	return client, store, nil
+	return c, nil
+}
+
+// idempotency returns the Redis idempotency store of the deployment, whose
+// reservations have the deadlines of the history's appends.
+func (c *clusterConn) idempotency(cfg config.Config) (*idempotency.Redis, error) {
+	return idempotency.NewRedis(idempotency.RedisConfig{
+		Client: c.client, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
+		Budget: c.budget, RedisClock: c.clock,
+	})
 }
 
 // commandBudget is how long after sending a write Redis may still carry it
@@ -61,7 +84,7 @@ func newClusterStore(cfg config.Config, log *slog.Logger) (*redis.Client, *histo
 // gives up on it.
 func commandBudget(readTimeout time.Duration) time.Duration {
 	if readTimeout <= 0 {
-		return 0 // go-redis's default or no read timeout: the store's default
+		return 0 // no read timeout: the stores' default
 	}
 	return readTimeout - min(readTimeout/4, 500*time.Millisecond)
 }
