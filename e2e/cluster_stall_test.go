@@ -92,6 +92,63 @@ func storedData(t *testing.T, redisAddr, prefix, channel string) (map[string][]u
 	return byData, order
 }
 
+// readyWatch polls a node's /readyz every 25ms and keeps the changes.
+type readyWatch struct {
+	mu      sync.Mutex // guards changes
+	changes []readyChange
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type readyChange struct {
+	at     time.Time
+	status int
+}
+
+// watchReady starts polling base/readyz; the watch ends with the test.
+func watchReady(t *testing.T, base string) *readyWatch {
+	w := &readyWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		last := -1
+		for {
+			status, _ := readyz(base)
+			if status != last {
+				w.mu.Lock()
+				w.changes = append(w.changes, readyChange{time.Now(), status})
+				w.mu.Unlock()
+				last = status
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { close(w.stop); <-w.done })
+	return w
+}
+
+// firstAfter returns how long after since /readyz first answered status
+// (-1 if it has not).
+func (w *readyWatch) firstAfter(since time.Time, status int) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, ch := range w.changes {
+		if ch.status != status {
+			continue
+		}
+		if !ch.at.Before(since) {
+			return ch.at.Sub(since)
+		}
+		if i == len(w.changes)-1 || !w.changes[i+1].at.Before(since) {
+			return 0 // it already answered status then
+		}
+	}
+	return -1
+}
+
 // faultTally counts the answers of a fault run.
 type faultTally struct {
 	ok, unavailable, unknown, other int
@@ -173,15 +230,18 @@ func TestClusterStallAnswersTellTheTruth(t *testing.T) {
 			}
 		}()
 	}
+	ready := watchReady(t, nodes[0].base)
 	time.Sleep(300 * time.Millisecond)
 	if err := rds.Pause(); err != nil {
 		t.Fatal(err)
 	}
+	paused := time.Now()
 	time.Sleep(stall)
 	if err := rds.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	resumed := time.Now()
+	time.Sleep(2500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 
@@ -191,6 +251,15 @@ func TestClusterStallAnswersTellTheTruth(t *testing.T) {
 		stall, len(answers), tally.ok, tally.unavailable, tally.unknown, tally.other, len(order))
 	if tally.ok == len(answers) {
 		t.Fatalf("every publish succeeded: the stall was not hit")
+	}
+	const within = 2 * time.Second
+	notReady, readyAgain := ready.firstAfter(paused, http.StatusServiceUnavailable), ready.firstAfter(resumed, http.StatusOK)
+	t.Logf("/readyz: 503 %v after the stop, 200 %v after the recovery", notReady.Round(time.Millisecond), readyAgain.Round(time.Millisecond))
+	if notReady < 0 || notReady > within {
+		t.Errorf("/readyz answered 503 %v after Redis stopped (-1: never), want within %v", notReady, within)
+	}
+	if readyAgain < 0 || readyAgain > within {
+		t.Errorf("/readyz answered 200 %v after Redis continued (-1: never), want within %v", readyAgain, within)
 	}
 	if got := readIDs(t, feed, len(order)); fmt.Sprint(got) != fmt.Sprint(order) {
 		t.Errorf("feed open throughout got %v, want what is stored, in order: %v", got, order)

@@ -46,6 +46,10 @@ type RedisConfig struct {
 	// 0 means 1.5s (for go-redis's default 3s read timeout and Plexor's 2s);
 	// a negative value sends no deadline.
 	Budget time.Duration
+	// Gate, when set, is asked before each Append: while it returns an
+	// error (cluster mode: the health probe finds Redis unresponsive), Append
+	// fails at once with it, sending nothing, so a certain "not stored".
+	Gate func() error
 	// RedisClock estimates Redis's clock for the deadlines; nil means one of
 	// the store's own, which samples on first use only (cluster mode passes
 	// the one its health probe keeps fresh).
@@ -118,6 +122,7 @@ type Redis struct {
 	keys   redisKeys
 	budget time.Duration // 0: no deadline
 	rclock *redisclock.Clock
+	gate   func() error // nil: none
 	closed atomic.Bool
 	// stop ends the sweep goroutine, which NewRedis starts (with a TTL) and
 	// Close waits for via done.
@@ -163,7 +168,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	case cfg.Budget > 0:
 		r.budget = cfg.Budget
 	}
-	r.rclock = cfg.RedisClock
+	r.rclock, r.gate = cfg.RedisClock, cfg.Gate
 	if r.rclock == nil {
 		r.rclock = redisclock.New(cfg.Client, r.keys.last())
 	}
@@ -253,6 +258,11 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	}
 	for _, name := range names {
 		args = append(args, name)
+	}
+	if r.gate != nil {
+		if err := r.gate(); err != nil {
+			return nil, fmt.Errorf("history: redis append: %w", err)
+		}
 	}
 	deadline := int64(0)
 	if r.budget > 0 {

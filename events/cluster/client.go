@@ -36,6 +36,7 @@ func NewClient(raw string) (*redis.Client, error) {
 //     A publisher that gets a 503 retries itself, with an Idempotency-Key.
 //   - Dial, read and write time out after 2s, so a publish against an
 //     unreachable Redis fails with a 503 quickly rather than hanging.
+//   - A command's context deadline is honoured (context_timeout_enabled).
 //
 // Its connections are dialled by rawDialer. Its errors never repeat the URL,
 // which may hold a password.
@@ -72,6 +73,11 @@ func Options(raw string) (*redis.Options, error) {
 	}
 	if !q["write_timeout"] {
 		opts.WriteTimeout = 2 * time.Second
+	}
+	if !q["context_timeout_enabled"] {
+		// A context's deadline bounds the command (the health probe's
+		// one-second probes rely on it), not the read timeout alone.
+		opts.ContextTimeoutEnabled = true
 	}
 	opts.Dialer = rawDialer(opts)
 	return opts, nil

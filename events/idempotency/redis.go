@@ -38,6 +38,10 @@ type RedisConfig struct {
 	// out (see history.RedisConfig.Budget, which it should equal); 0 means
 	// 1.5s, a negative value sends no deadline.
 	Budget time.Duration
+	// Gate, when set, is asked before each Reserve: while it returns an
+	// error, Reserve fails at once with it, sending nothing (see
+	// history.RedisConfig.Gate).
+	Gate func() error
 	// RedisClock estimates Redis's clock for Reserve's deadline; nil means
 	// one of the store's own, sampled on first use.
 	RedisClock *redisclock.Clock
@@ -89,6 +93,7 @@ type Redis struct {
 	marker string // "R" + this store's owner ID; a reservation's value is the marker with its own suffix
 	budget time.Duration
 	rclock *redisclock.Clock
+	gate   func() error // nil: none
 
 	mu       sync.Mutex           // guards held, pending, seq, retrying and closed
 	held     map[string]string    // key → the value of this store's reservation of it
@@ -147,6 +152,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		marker:  reservationTag + hex.EncodeToString(owner[:]),
 		budget:  1500 * time.Millisecond,
 		rclock:  cfg.RedisClock,
+		gate:    cfg.Gate,
 		held:    map[string]string{},
 		pending: map[string]pendingOp{},
 		stop:    make(chan struct{}),
@@ -214,6 +220,11 @@ return 0
 // of an answer cannot take the key later; one that may have taken it is
 // released in the background.
 func (r *Redis) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
+	if r.gate != nil {
+		if err := r.gate(); err != nil {
+			return nil, fmt.Errorf("idempotency: redis idempotency reserve: %w", err)
+		}
+	}
 	deadline := int64(0)
 	if r.budget > 0 {
 		var err error

@@ -21,10 +21,11 @@ import (
 // backplane that carries every node's events to the hub, and presence
 // across nodes. Its goroutines run from start until stop.
 type clusterNode struct {
+	health    *cluster.Health
 	backplane *cluster.Backplane
 	presence  *cluster.Presence
 	cancel    context.CancelFunc
-	done      sync.WaitGroup // the backplane's and presence's goroutines
+	done      sync.WaitGroup // the health probe's, the backplane's and presence's goroutines
 }
 
 // redisLogOnce sets go-redis's process-wide logger once.
@@ -47,7 +48,8 @@ type clusterConn struct {
 	client *redis.Client
 	store  *history.Redis
 	clock  *redisclock.Clock
-	budget time.Duration // see commandBudget
+	health *cluster.Health // started by startCluster; until then Redis counts as not answering
+	budget time.Duration   // see commandBudget
 }
 
 // newClusterStore connects to PLEXOR_REDIS_URL (lazily: a Redis that is down
@@ -60,8 +62,12 @@ func newClusterStore(cfg config.Config, log *slog.Logger) (*clusterConn, error) 
 	}
 	c := &clusterConn{client: client, budget: commandBudget(client.Options().ReadTimeout)}
 	c.clock = redisclock.New(client, "{"+cfg.RedisPrefix+"}:last")
+	if c.health, err = cluster.NewHealth(cluster.HealthConfig{Clock: c.clock, Log: log}); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
 	c.store, err = history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL,
-		Budget: c.budget, RedisClock: c.clock})
+		Budget: c.budget, RedisClock: c.clock, Gate: c.health.Ready})
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)
@@ -74,7 +80,7 @@ func newClusterStore(cfg config.Config, log *slog.Logger) (*clusterConn, error) 
 func (c *clusterConn) idempotency(cfg config.Config) (*idempotency.Redis, error) {
 	return idempotency.NewRedis(idempotency.RedisConfig{
 		Client: c.client, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
-		Budget: c.budget, RedisClock: c.clock,
+		Budget: c.budget, RedisClock: c.clock, Gate: c.health.Ready,
 	})
 }
 
@@ -91,7 +97,8 @@ func commandBudget(readTimeout time.Duration) time.Duration {
 
 // startCluster starts the backplane and presence of hub, which must be in
 // cluster mode over store.
-func startCluster(cfg config.Config, client *redis.Client, store *history.Redis, core *hub.Hub, log *slog.Logger) (*clusterNode, error) {
+func startCluster(cfg config.Config, conn *clusterConn, core *hub.Hub, log *slog.Logger) (*clusterNode, error) {
+	client, store := conn.client, conn.store
 	backplane, err := cluster.NewBackplane(cluster.BackplaneConfig{
 		Client: client, Channel: store.FanoutChannel(), Hub: core, Log: log,
 	})
@@ -105,16 +112,23 @@ func startCluster(cfg config.Config, client *redis.Client, store *history.Redis,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &clusterNode{backplane: backplane, presence: presence, cancel: cancel}
-	c.done.Add(2)
+	c := &clusterNode{health: conn.health, backplane: backplane, presence: presence, cancel: cancel}
+	c.done.Add(3)
+	go func() { defer c.done.Done(); c.health.Run(ctx) }()
 	go func() { defer c.done.Done(); backplane.Run(ctx) }()
 	go func() { defer c.done.Done(); presence.Run(ctx) }()
 	log.Info("cluster mode: history, fan-out and presence over Redis", "node", presence.Node(), "prefix", cfg.RedisPrefix)
 	return c, nil
 }
 
-// ready is nil while the node is connected to the cluster.
-func (c *clusterNode) ready() error { return c.backplane.Ready() }
+// ready is nil while the node is connected to the cluster: Redis answers
+// the health probe, and the backplane is subscribed and caught up.
+func (c *clusterNode) ready() error {
+	if err := c.health.Ready(); err != nil {
+		return err
+	}
+	return c.backplane.Ready()
+}
 
 // stop ends the goroutines (presence removes this node's counts). The
 // connection stays open: Run closes it after the store.

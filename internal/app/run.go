@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	})
 	deps := appDeps{ready: func() error { return nil }}
 	if redisClient != nil {
-		cl, err := startCluster(cfg, redisClient, redisStore, core, log)
+		cl, err := startCluster(cfg, conn, core, log)
 		if err != nil {
 			return err
 		}
