@@ -70,6 +70,12 @@ func storedData(t *testing.T, redisAddr, prefix, channel string) (map[string][]u
 	t.Helper()
 	rc := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rc.Close()
+	return storedDataIn(t, rc, prefix, channel)
+}
+
+// storedDataIn is storedData through a client of any kind.
+func storedDataIn(t *testing.T, rc redis.UniversalClient, prefix, channel string) (map[string][]uint64, []uint64) {
+	t.Helper()
 	entries, err := rc.XRange(context.Background(), "{"+prefix+"}:ch:"+channel, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -266,54 +272,49 @@ func TestClusterStallAnswersTellTheTruth(t *testing.T) {
 	}
 }
 
-// TestClusterStallKeyedRetriesGetThrough: publishers that send an
-// Idempotency-Key and retry with it until they get a 2xx, while Redis stops
-// (SIGSTOP) for longer than the command timeout. Each message is stored
-// exactly once, under the ID its publisher was finally given, and a retry
-// after the recovery succeeds (or replays) within 2 s: no key stays blocked
-// by a reservation its request gave up on.
-func TestClusterStallKeyedRetriesGetThrough(t *testing.T) {
-	t.Parallel()
-	rds := redistest.New(t)
-	nodes := startNodes(t, rds.Addr, 2, map[string]string{"PLEXOR_HISTORY_SIZE": "100000"})
+// keyedRun is a run of publishers that send an Idempotency-Key and retry
+// with it (every 100ms, on the next node) until they get a 2xx.
+type keyedRun struct {
+	mu        sync.Mutex // guards the fields below
+	answers   []publishAnswer
+	tally     faultTally
+	conflicts int
+	recovered time.Time     // set by the test when the fault ended; zero before
+	slowest   time.Duration // the longest wait, after recovered, of a retry that got through
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
 
-	const publishers, stall, within = 4, 3 * time.Second, 2 * time.Second
+// startKeyedPublishers starts n keyed publishers over nodes on channel; each
+// message's data is its key. stopAndWait ends them.
+func startKeyedPublishers(t *testing.T, nodes []*testServer, channel string, n int) *keyedRun {
+	r := &keyedRun{stop: make(chan struct{})}
 	client := newTestClient(30 * time.Second)
-	var (
-		mu       sync.Mutex // guards answers, tally, resumed and slowest
-		answers  []publishAnswer
-		tally    faultTally
-		resumed  time.Time // when Redis was resumed; zero before
-		slowest  time.Duration
-		conflict int
-		wg       sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	for p := range publishers {
-		wg.Add(1)
+	for p := range n {
+		r.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.wg.Done()
 			for i := 0; ; i++ {
 				select {
-				case <-stop:
+				case <-r.stop:
 					return
 				default:
 				}
-				key := fmt.Sprintf("k%d-%d", p, i)
+				key := fmt.Sprintf("%s-k%d-%d", channel, p, i)
 				for try := 0; ; try++ {
-					a := publishData(client, nodes[(p+try)%len(nodes)].base, "keyed", key, key)
-					mu.Lock()
-					tally.add(a)
+					a := publishData(client, nodes[(p+try)%len(nodes)].base, channel, key, key)
+					r.mu.Lock()
+					r.tally.add(a)
 					if a.status == http.StatusConflict {
-						conflict++
+						r.conflicts++
 					}
 					if a.status/100 == 2 {
-						answers = append(answers, a)
-						if try > 0 && !resumed.IsZero() {
-							slowest = max(slowest, time.Since(resumed))
+						r.answers = append(r.answers, a)
+						if try > 0 && !r.recovered.IsZero() {
+							r.slowest = max(r.slowest, time.Since(r.recovered))
 						}
 					}
-					mu.Unlock()
+					r.mu.Unlock()
 					if a.status/100 == 2 {
 						break
 					}
@@ -326,6 +327,36 @@ func TestClusterStallKeyedRetriesGetThrough(t *testing.T) {
 			}
 		}()
 	}
+	return r
+}
+
+// markRecovered records that the fault ended now.
+func (r *keyedRun) markRecovered() {
+	r.mu.Lock()
+	r.recovered = time.Now()
+	r.mu.Unlock()
+}
+
+// stopAndWait ends the publishers once their messages in progress are
+// acknowledged.
+func (r *keyedRun) stopAndWait() {
+	close(r.stop)
+	r.wg.Wait()
+}
+
+// TestClusterStallKeyedRetriesGetThrough: publishers that send an
+// Idempotency-Key and retry with it until they get a 2xx, while Redis stops
+// (SIGSTOP) for longer than the command timeout. Each message is stored
+// exactly once, under the ID its publisher was finally given, and a retry
+// after the recovery succeeds (or replays) within 2 s: no key stays blocked
+// by a reservation its request gave up on.
+func TestClusterStallKeyedRetriesGetThrough(t *testing.T) {
+	t.Parallel()
+	rds := redistest.New(t)
+	nodes := startNodes(t, rds.Addr, 2, map[string]string{"PLEXOR_HISTORY_SIZE": "100000"})
+
+	const stall, within = 3 * time.Second, 2 * time.Second
+	run := startKeyedPublishers(t, nodes, "keyed", 4)
 	time.Sleep(300 * time.Millisecond)
 	if err := rds.Pause(); err != nil {
 		t.Fatal(err)
@@ -334,24 +365,22 @@ func TestClusterStallKeyedRetriesGetThrough(t *testing.T) {
 	if err := rds.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	resumed = time.Now()
-	mu.Unlock()
+	run.markRecovered()
 	time.Sleep(within + 500*time.Millisecond)
-	close(stop)
-	wg.Wait()
+	run.stopAndWait()
 
 	stored, order := storedData(t, rds.Addr, "test", "keyed")
-	checkAnswersAgainstHistory(t, answers, stored)
-	if len(order) != len(answers) {
-		t.Errorf("%d messages stored, want the %d acknowledged ones", len(order), len(answers))
+	checkAnswersAgainstHistory(t, run.answers, stored)
+	if len(order) != len(run.answers) {
+		t.Errorf("%d messages stored, want the %d acknowledged ones", len(order), len(run.answers))
 	}
+	tally := run.tally
 	t.Logf("stall of %v, keyed publishes with retries: %d messages acknowledged; answers: %d 2xx, %d 503, %d 504, %d other (%d 409); %d stored; last retry through %v after the recovery",
-		stall, len(answers), tally.ok, tally.unavailable, tally.unknown, tally.other, conflict, len(order), slowest.Round(time.Millisecond))
-	if tally.ok == len(answers) && tally.unavailable+tally.unknown+tally.other == 0 {
+		stall, len(run.answers), tally.ok, tally.unavailable, tally.unknown, tally.other, run.conflicts, len(order), run.slowest.Round(time.Millisecond))
+	if tally.ok == len(run.answers) && tally.unavailable+tally.unknown+tally.other == 0 {
 		t.Fatalf("every publish succeeded at once: the stall was not hit")
 	}
-	if slowest > within {
-		t.Errorf("a retry got through %v after the recovery, want within %v", slowest, within)
+	if run.slowest > within {
+		t.Errorf("a retry got through %v after the recovery, want within %v", run.slowest, within)
 	}
 }

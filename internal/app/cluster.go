@@ -45,7 +45,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // the history store over it, and the estimate of Redis's clock that the
 // deadlines of its writes are set on (kept fresh by the health probe).
 type clusterConn struct {
-	client *redis.Client
+	client redis.UniversalClient // a single-server, Sentinel failover or Cluster client
 	store  *history.Redis
 	clock  *redisclock.Clock
 	health *cluster.Health // started by startCluster; until then Redis counts as not answering
@@ -56,11 +56,12 @@ type clusterConn struct {
 // makes requests fail, not the start-up) and returns the Redis history store.
 func newClusterStore(cfg config.Config, log *slog.Logger) (*clusterConn, error) {
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
-	client, err := cluster.NewClient(cfg.RedisURL)
+	target, err := cluster.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("PLEXOR_REDIS_URL: %w", err)
 	}
-	c := &clusterConn{client: client, budget: commandBudget(client.Options().ReadTimeout)}
+	client := target.NewClient()
+	c := &clusterConn{client: client, budget: commandBudget(target.ReadTimeout())}
 	c.clock = redisclock.New(client, "{"+cfg.RedisPrefix+"}:last")
 	if c.health, err = cluster.NewHealth(cluster.HealthConfig{Clock: c.clock, Log: log}); err != nil {
 		_ = client.Close()

@@ -27,7 +27,7 @@ import (
 // once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
 	var store history.Store
-	var redisClient *redis.Client
+	var redisClient redis.UniversalClient
 	var redisStore *history.Redis
 	var conn *clusterConn
 	var err error
