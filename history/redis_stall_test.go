@@ -23,14 +23,14 @@ func TestRedisAppendRunLateStoresNothing(t *testing.T) {
 		budget     time.Duration
 		wantStored int64
 	}{
-		{"with a deadline", 200 * time.Millisecond, 0},
+		{"with a deadline", 700 * time.Millisecond, 0},
 		{"without a deadline", -1, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1})
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Second, MaxRetries: -1})
 			t.Cleanup(func() { _ = client.Close() })
 			s := newRedis(t, history.RedisConfig{Client: client, Prefix: "stall", Size: 10, Budget: tc.budget})
 			ctx := t.Context()
@@ -41,7 +41,7 @@ func TestRedisAppendRunLateStoresNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := s.Append(ctx, []history.Message{{Channels: []string{"late"}, Data: []byte(`1`)}})
-			time.Sleep(300 * time.Millisecond) // past the deadline while Redis is stopped
+			time.Sleep(time.Second) // past the deadline while Redis is stopped
 			if err := srv.Resume(); err != nil {
 				t.Fatal(err)
 			}
