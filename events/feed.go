@@ -207,9 +207,17 @@ func parseFormat(values []string) (envelope bool, err error) {
 		"format %s is unknown: use raw or envelope", wire.Quote(values[0]))
 }
 
-// unavailable turns a store failure into a 503 the client may retry. The
-// failure itself is logged, not sent: it may name internal addresses.
+// unavailable turns a store failure into a 503 the client may retry, or, for
+// an append whose outcome is unknown (history.ErrOutcomeUnknown), a 504
+// that says so. The failure itself is logged, not sent: it may name
+// internal addresses.
 func unavailable(err error) error {
+	if errors.Is(err, history.ErrOutcomeUnknown) {
+		return &Error{Status: http.StatusGatewayTimeout, Code: "publish_outcome_unknown",
+			Message: "Redis did not answer in time: the message may or may not have been published; " +
+				"retry with the same Idempotency-Key, which publishes it at most once",
+			RetryAfter: 1, cause: err}
+	}
 	return &Error{Status: http.StatusServiceUnavailable, Code: "history_unavailable",
 		Message:    "the history store is unavailable (in cluster mode: Redis cannot be reached); nothing was done, try again shortly",
 		RetryAfter: 1, cause: err}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/internal/redisclock"
 )
 
 // RedisConfig configures the Redis Streams store.
@@ -36,6 +38,22 @@ type RedisConfig struct {
 	// Clock tells the time that IDs and ages are taken from; nil means
 	// time.Now. In cluster mode every node's clock matters; see Redis.
 	Clock Clock
+	// Budget is how long after an append is sent Redis may still carry it
+	// out: the script checks its deadline against Redis's clock (see package
+	// redisclock) and stores nothing when it runs later, e.g. queued while
+	// Redis was stalled. Set it below the client's read timeout, so that an
+	// append the node gave up waiting for is not carried out after all.
+	// 0 means 1.5s (for go-redis's default 3s read timeout and Plexor's 2s);
+	// a negative value sends no deadline.
+	Budget time.Duration
+	// Gate, when set, is asked before each Append: while it returns an
+	// error (cluster mode: the health probe finds Redis unresponsive), Append
+	// fails at once with it, sending nothing, so a certain "not stored".
+	Gate func() error
+	// RedisClock estimates Redis's clock for the deadlines; nil means one of
+	// the store's own, which samples on first use only (cluster mode passes
+	// the one its health probe keeps fresh).
+	RedisClock *redisclock.Clock
 	// SweepEvery is how often a background sweep forgets the metadata of
 	// channels gone for longer than the TTL (see Sweep); 0 means TTL/4
 	// (at least a second, at most 10 minutes), a negative value disables it
@@ -102,6 +120,9 @@ type Redis struct {
 	expire int64 // stream key expiry in milliseconds; 0 = none
 	now    Clock
 	keys   redisKeys
+	budget time.Duration // 0: no deadline
+	rclock *redisclock.Clock
+	gate   func() error // nil: none
 	closed atomic.Bool
 	// stop ends the sweep goroutine, which NewRedis starts (with a TTL) and
 	// Close waits for via done.
@@ -141,6 +162,16 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		// last append; the second of slack covers clock differences.
 		r.expire = cfg.TTL.Milliseconds() + 1000
 	}
+	switch {
+	case cfg.Budget == 0:
+		r.budget = defaultBudget
+	case cfg.Budget > 0:
+		r.budget = cfg.Budget
+	}
+	r.rclock, r.gate = cfg.RedisClock, cfg.Gate
+	if r.rclock == nil {
+		r.rclock = redisclock.New(cfg.Client, r.keys.last())
+	}
 	every := cfg.SweepEvery
 	if every == 0 {
 		every = min(max(cfg.TTL/4, time.Second), 10*time.Minute)
@@ -153,14 +184,25 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	return r, nil
 }
 
+// defaultBudget is RedisConfig.Budget's default.
+const defaultBudget = 1500 * time.Millisecond
+
+// ErrOutcomeUnknown is wrapped by the error of an Append that may have been
+// stored: Redis did not answer in time (or the connection was lost) after
+// the script was sent, and its deadline had not passed yet. Any other
+// Append error means nothing was stored.
+var ErrOutcomeUnknown = errors.New("history: the append may or may not have been stored")
+
 // FanoutChannel is the Redis pub/sub channel on which the store publishes
 // every event it stores, encoded for DecodeFanout.
 func (r *Redis) FanoutChannel() string { return r.keys.events() }
 
 // Append implements Store, with one script call (one round trip) for the
-// whole batch. An error means nothing is acknowledged, not always that
-// nothing was stored: a connection lost after Redis ran the script stores
-// the batch all the same, as a whole.
+// whole batch. An error means nothing was stored, unless it wraps
+// ErrOutcomeUnknown: Redis may have stored the batch (as a whole) before the
+// answer was lost or late. The script does nothing when Redis runs it after
+// its deadline (RedisConfig.Budget), so an append that failed is not stored
+// later.
 func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
@@ -217,8 +259,23 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	for _, name := range names {
 		args = append(args, name)
 	}
+	if r.gate != nil {
+		if err := r.gate(); err != nil {
+			return nil, fmt.Errorf("history: redis append: %w", err)
+		}
+	}
+	deadline := int64(0)
+	if r.budget > 0 {
+		if deadline, err = r.rclock.Deadline(ctx, r.budget); err != nil {
+			return nil, fmt.Errorf("history: redis append: read Redis's clock: %w", err)
+		}
+	}
+	args = append(args, deadline)
 	res, err := appendScript.Run(ctx, r.client, keys, args...).Text()
-	if err != nil {
+	switch {
+	case err != nil && !redisclock.NotCarriedOut(err):
+		return nil, fmt.Errorf("history: redis append: %w: %w", ErrOutcomeUnknown, err)
+	case err != nil:
 		return nil, fmt.Errorf("history: redis append: %w", err)
 	}
 	first, err := strconv.ParseUint(res, 10, 64)

@@ -1,6 +1,10 @@
 package history
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/internal/redisclock"
+)
 
 // The Redis store's scripts. Each runs atomically in Redis, so every write of
 // one call is seen by every reader all at once or not at all. IDs travel as
@@ -84,8 +88,9 @@ end
 // max(now, last+1): the caller's clock, bumped past the last ID of the whole
 // deployment, so IDs strictly increase whatever the clocks of the nodes do.
 // With a token (see WithAppendToken) that an earlier call already stored,
-// it stores nothing and returns that call's first ID.
-var appendScript = redis.NewScript(luaLib + `
+// it stores nothing and returns that call's first ID. A deadline follows
+// the arguments above (redisclock.CheckLua): run later, it does nothing.
+var appendScript = redis.NewScript(luaLib + redisclock.CheckLua + `
 local now = tonumber(ARGV[1])
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])

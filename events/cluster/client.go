@@ -15,17 +15,6 @@ import (
 	"github.com/plexor/plexor/internal/rawio"
 )
 
-// NewClient returns a client of the Redis at the URL raw, with the options
-// Options reads from it. It connects lazily: a Redis that is down makes
-// commands fail, not the construction.
-func NewClient(raw string) (*redis.Client, error) {
-	opts, err := Options(raw)
-	if err != nil {
-		return nil, err
-	}
-	return redis.NewClient(opts), nil
-}
-
 // Options reads a Redis URL (redis://[user:password@]host:port[/db] or
 // rediss:// for TLS, with go-redis's query options such as
 // ?dial_timeout=3s&pool_size=50; PLEXOR_REDIS_URL). Where the URL says
@@ -36,6 +25,8 @@ func NewClient(raw string) (*redis.Client, error) {
 //     A publisher that gets a 503 retries itself, with an Idempotency-Key.
 //   - Dial, read and write time out after 2s, so a publish against an
 //     unreachable Redis fails with a 503 quickly rather than hanging.
+//   - A command's context deadline is honoured (context_timeout_enabled):
+//     the health probe's one-second probes rely on it.
 //
 // Its connections are dialled by rawDialer. Its errors never repeat the URL,
 // which may hold a password.
@@ -55,25 +46,8 @@ func Options(raw string) (*redis.Options, error) {
 		}
 		return nil, fmt.Errorf("not a usable Redis URL (redis://[user:password@]host:port[/db], or rediss:// for TLS): %s", detail)
 	}
-	q := map[string]bool{}
-	if u, err := url.Parse(raw); err == nil {
-		for k := range u.Query() {
-			q[k] = true
-		}
-	}
-	if !q["max_retries"] {
-		opts.MaxRetries = -1
-	}
-	if !q["dial_timeout"] {
-		opts.DialTimeout = 2 * time.Second
-	}
-	if !q["read_timeout"] {
-		opts.ReadTimeout = 2 * time.Second
-	}
-	if !q["write_timeout"] {
-		opts.WriteTimeout = 2 * time.Second
-	}
-	opts.Dialer = rawDialer(opts)
+	applyDefaults(queryKeys(raw), &opts.MaxRetries, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.ContextTimeoutEnabled)
+	opts.Dialer = rawDialer(opts.DialTimeout, opts.TLSConfig)
 	return opts, nil
 }
 
@@ -82,27 +56,27 @@ func Options(raw string) (*redis.Options, error) {
 // package rawio's calls, as the feeds and the publishers' lane do: each
 // publish is a Redis round trip, and the first system call after an idle
 // spell would otherwise wake the runtime's monitor thread.
-func rawDialer(opts *redis.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func rawDialer(dialTimeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		// go-redis's own dialer without TLS: its dial timeout and its
 		// keep-alive policy (probes after 30 s idle, not 5 min).
-		plain := redis.NewDialer(&redis.Options{DialTimeout: opts.DialTimeout})
+		plain := redis.NewDialer(&redis.Options{DialTimeout: dialTimeout})
 		conn, err := plain(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		conn = rawio.Wrap(conn)
-		if opts.TLSConfig == nil {
+		if tlsConfig == nil {
 			return conn, nil
 		}
 		// The handshake is part of the dial, within the dial timeout, as
 		// with tls.DialWithDialer: left to the first command's write, it
 		// would wait for the server's answer with no read deadline.
-		tc := tls.Client(conn, opts.TLSConfig)
+		tc := tls.Client(conn, tlsConfig)
 		hctx := ctx
-		if opts.DialTimeout > 0 {
+		if dialTimeout > 0 {
 			var cancel context.CancelFunc
-			hctx, cancel = context.WithTimeout(ctx, opts.DialTimeout)
+			hctx, cancel = context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
 		}
 		if err := tc.HandshakeContext(hctx); err != nil {

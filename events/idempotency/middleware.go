@@ -85,10 +85,13 @@ var DefaultConfig = Config{
 //   - Save fails after the request succeeded: the client gets its answer
 //     all the same (what it asked for has been done and must be reported),
 //     and the failure is logged. The key keeps its reservation, so a retry
-//     gets a 409 until the store's lease ends (see Redis), and is
-//     carried out again after that: the reservation is deliberately not
-//     released, which would let a prompt retry through at once;
-//   - Release fails: logged; the key stays reserved until the lease ends.
+//     gets a 409, until the store saves the answer after all (the Redis
+//     store retries in the background until the lease ends) or the lease
+//     ends; after that a retry is carried out again, and its append token
+//     keeps it from being stored twice (history.WithAppendToken);
+//   - Release fails: logged; the key stays reserved until the store
+//     manages to release it (the Redis store retries in the background) or
+//     the lease ends.
 //
 // It reads the body to fingerprint it: put a body limit in front of it.
 func (config Config) ToMiddleware() (echo.MiddlewareFunc, error) {

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/internal/redisclock"
 )
 
 // RedisConfig configures a Redis.
@@ -31,6 +34,17 @@ type RedisConfig struct {
 	// Lease is how long a reservation holds a key before Redis drops it on
 	// its own. Default DefaultLease; see Redis.
 	Lease time.Duration
+	// Budget is how long after a Reserve is sent Redis may still carry it
+	// out (see history.RedisConfig.Budget, which it should equal); 0 means
+	// 1.5s, a negative value sends no deadline.
+	Budget time.Duration
+	// Gate, when set, is asked before each Reserve: while it returns an
+	// error, Reserve fails at once with it, sending nothing (see
+	// history.RedisConfig.Gate).
+	Gate func() error
+	// RedisClock estimates Redis's clock for Reserve's deadline; nil means
+	// one of the store's own, sampled on first use.
+	RedisClock *redisclock.Clock
 }
 
 // DefaultLease is the lease of a reservation when
@@ -76,11 +90,33 @@ type Redis struct {
 	base   string // "{prefix}:idem:"
 	ttl    int64  // milliseconds
 	lease  int64  // milliseconds
-	marker string // this store's reservation value: "R" + owner ID
+	marker string // "R" + this store's owner ID; a reservation's value is the marker with its own suffix
+	budget time.Duration
+	rclock *redisclock.Clock
+	gate   func() error // nil: none
+
+	mu       sync.Mutex           // guards held, pending, seq, retrying and closed
+	held     map[string]string    // key → the value of this store's reservation of it
+	pending  map[string]pendingOp // key → a write to Redis that failed and is retried
+	seq      uint64               // numbers this store's reservations
+	retrying bool                 // the retry goroutine runs (it stops when pending is empty)
+	closed   bool
+	stop     chan struct{}  // closed by Close: ends the retry goroutine
+	done     sync.WaitGroup // the retry goroutine
+}
+
+// pendingOp is a write the store retries in the background until it lands
+// or the key's lease is over: releasing a reservation (answer empty) or
+// saving an answer.
+type pendingOp struct {
+	reservation string // the value of the reservation to release
+	answer      string // the encoded answer to save; "" = release
+	until       time.Time
 }
 
 // NewRedis returns a Redis-backed Store. It does not talk to Redis: a Redis
-// that is down makes the methods fail, not the construction.
+// that is down makes the methods fail, not the construction. Close ends its
+// background retries.
 func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("idempotency: the Redis store needs a client")
@@ -104,17 +140,46 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
 	}
-	var owner [8]byte
+	var owner [4]byte
 	if _, err := rand.Read(owner[:]); err != nil {
 		return nil, fmt.Errorf("idempotency: owner ID: %w", err)
 	}
-	return &Redis{
-		client: cfg.Client,
-		base:   "{" + prefix + "}:idem:",
-		ttl:    ceilMillis(cfg.TTL),
-		lease:  ceilMillis(cfg.Lease),
-		marker: reservationTag + hex.EncodeToString(owner[:]),
-	}, nil
+	r := &Redis{
+		client:  cfg.Client,
+		base:    "{" + prefix + "}:idem:",
+		ttl:     ceilMillis(cfg.TTL),
+		lease:   ceilMillis(cfg.Lease),
+		marker:  reservationTag + hex.EncodeToString(owner[:]),
+		budget:  1500 * time.Millisecond,
+		rclock:  cfg.RedisClock,
+		gate:    cfg.Gate,
+		held:    map[string]string{},
+		pending: map[string]pendingOp{},
+		stop:    make(chan struct{}),
+	}
+	switch {
+	case cfg.Budget > 0:
+		r.budget = cfg.Budget
+	case cfg.Budget < 0:
+		r.budget = 0
+	}
+	if r.rclock == nil {
+		r.rclock = redisclock.New(cfg.Client, r.base)
+	}
+	return r, nil
+}
+
+// Close ends the background retries of writes that failed (their keys'
+// leases end them in Redis). The store is not to be used after.
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.stop)
+	}
+	r.mu.Unlock()
+	r.done.Wait()
+	return nil
 }
 
 // ceilMillis is d in whole milliseconds, rounded up (PX takes milliseconds
@@ -127,11 +192,12 @@ func ceilMillis(d time.Duration) int64 {
 func (r *Redis) redisKey(key string) string { return r.base + key }
 
 // reserveScript takes a key for a reservation when it is absent and returns
-// nothing, or returns what the key holds.
+// nothing, or returns what the key holds. Run after its deadline, it does
+// nothing (redisclock.CheckLua).
 //
 //	KEYS: the key
-//	ARGV: the reservation value, the lease in milliseconds
-var reserveScript = redis.NewScript(`
+//	ARGV: the reservation value, the lease in milliseconds, the deadline
+var reserveScript = redis.NewScript(redisclock.CheckLua + `
 local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -149,13 +215,35 @@ end
 return 0
 `)
 
-// Reserve implements Store.
+// Reserve implements Store. Its reservation carries a deadline (the
+// budget): Redis takes it only before, so a Reserve that failed for lack
+// of an answer cannot take the key later; one that may have taken it is
+// released in the background.
 func (r *Redis) Reserve(ctx context.Context, key string) (*StoredResponse, error) {
-	v, err := reserveScript.Run(ctx, r.client, []string{r.redisKey(key)}, r.marker, r.lease).Text()
+	if r.gate != nil {
+		if err := r.gate(); err != nil {
+			return nil, fmt.Errorf("idempotency: redis idempotency reserve: %w", err)
+		}
+	}
+	deadline := int64(0)
+	if r.budget > 0 {
+		var err error
+		if deadline, err = r.rclock.Deadline(ctx, r.budget); err != nil {
+			return nil, fmt.Errorf("idempotency: redis idempotency reserve: read Redis's clock: %w", err)
+		}
+	}
+	value := r.newReservation()
+	v, err := reserveScript.Run(ctx, r.client, []string{r.redisKey(key)}, value, r.lease, deadline).Text()
 	switch {
 	case errors.Is(err, redis.Nil):
+		r.mu.Lock()
+		r.held[key] = value
+		r.mu.Unlock()
 		return nil, nil // reserved
 	case err != nil:
+		if !redisclock.NotCarriedOut(err) {
+			r.later(key, pendingOp{reservation: value})
+		}
 		return nil, fmt.Errorf("idempotency: redis idempotency reserve: %w", err)
 	case len(v) == reservationLen && strings.HasPrefix(v, reservationTag):
 		return nil, ErrKeyInFlight
@@ -167,32 +255,72 @@ func (r *Redis) Reserve(ctx context.Context, key string) (*StoredResponse, error
 	return resp, nil
 }
 
+// newReservation returns a reservation value no other reservation has.
+func (r *Redis) newReservation() string {
+	r.mu.Lock()
+	r.seq++
+	n := r.seq
+	r.mu.Unlock()
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(n))
+	return r.marker + hex.EncodeToString(b[:])
+}
+
+// taken removes and returns this store's reservation of key ("" if none).
+func (r *Redis) taken(key string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.held[key]
+	delete(r.held, key)
+	return v
+}
+
 // Save implements Store. It refuses a status that is not a valid
-// HTTP status (100-999), which could not be replayed.
+// HTTP status (100-999), which could not be replayed. When Redis does not
+// take the answer, the store keeps trying in the background until the
+// key's lease is over, so a retry after Redis is back gets the answer.
 func (r *Redis) Save(ctx context.Context, key string, resp StoredResponse) error {
 	v, err := encodeStoredResponse(resp)
 	if err != nil {
 		return err
 	}
-	if err := r.client.Set(ctx, r.redisKey(key), v, time.Duration(r.ttl)*time.Millisecond).Err(); err != nil {
+	r.taken(key) // the answer replaces the reservation
+	if err := r.save(ctx, key, string(v)); err != nil {
+		r.later(key, pendingOp{answer: string(v)})
 		return fmt.Errorf("idempotency: redis idempotency save: %w", err)
 	}
 	return nil
 }
 
-// Release implements Store. It leaves a saved answer, and a
-// reservation this store does not hold, in place.
+func (r *Redis) save(ctx context.Context, key, answer string) error {
+	return r.client.Set(ctx, r.redisKey(key), answer, time.Duration(r.ttl)*time.Millisecond).Err()
+}
+
+// Release implements Store. It leaves a saved answer, and a reservation
+// this store does not hold, in place. When Redis does not answer, the
+// store keeps trying in the background until the key's lease is over, so
+// the key does not stay blocked once Redis is back.
 func (r *Redis) Release(ctx context.Context, key string) error {
-	if err := releaseScript.Run(ctx, r.client, []string{r.redisKey(key)}, r.marker).Err(); err != nil {
+	reservation := r.taken(key)
+	if reservation == "" {
+		return nil
+	}
+	if err := r.release(ctx, key, reservation); err != nil {
+		r.later(key, pendingOp{reservation: reservation})
 		return fmt.Errorf("idempotency: redis idempotency release: %w", err)
 	}
 	return nil
 }
 
+func (r *Redis) release(ctx context.Context, key, reservation string) error {
+	return releaseScript.Run(ctx, r.client, []string{r.redisKey(key)}, reservation).Err()
+}
+
 // How a Redis writes a key's value.
 //
-// A reservation is "R" followed by the owner ID of the store that holds it
-// (16 hex digits, random per store). An answer is
+// A reservation is "R" followed by 16 hex digits: the owner ID of the store
+// that holds it (8, random per store) and the reservation's number in that
+// store (8). An answer is
 //
 //	"A1"                          tag and format version
 //	uvarint len, bytes            Fingerprint

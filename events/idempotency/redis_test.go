@@ -20,6 +20,7 @@ func newRedis(t testing.TB, cfg idempotency.RedisConfig) *idempotency.Redis {
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -385,8 +386,10 @@ func TestRedisDown(t *testing.T) {
 		call func(s *idempotency.Redis) error
 	}{
 		{"Reserve", func(s *idempotency.Redis) error { _, err := s.Reserve(ctx, "k"); return err }},
-		{"Save", func(s *idempotency.Redis) error { return s.Save(ctx, "k", answer("x")) }},
+		// Only "server stopped" holds a reservation (taken before the stop)
+		// to release; Release of a key the store does not hold does nothing.
 		{"Release", func(s *idempotency.Redis) error { return s.Release(ctx, "k") }},
+		{"Save", func(s *idempotency.Redis) error { return s.Save(ctx, "k", answer("x")) }},
 	}
 	const prompt = 2 * time.Second
 	for name, s := range stores {
@@ -395,6 +398,12 @@ func TestRedisDown(t *testing.T) {
 				began := time.Now()
 				err := c.call(s)
 				took := time.Since(began)
+				if name == "closed port" && c.name == "Release" {
+					if err != nil {
+						t.Errorf("Release of a key the store holds no reservation of: err = %v, want nil", err)
+					}
+					return
+				}
 				if err == nil || errors.Is(err, idempotency.ErrKeyInFlight) || !strings.Contains(err.Error(), "redis idempotency") {
 					t.Errorf("%s with Redis down: err = %v, want a Redis error", c.name, err)
 				}

@@ -12,8 +12,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,7 +69,7 @@ func Start() (*Server, error) {
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken between picking and binding
-		s, err := start(path)
+		s, err := start(path, nil)
 		if err == nil {
 			return s, nil
 		}
@@ -75,7 +78,55 @@ func Start() (*Server, error) {
 	return nil, lastErr
 }
 
-func start(path string) (*Server, error) {
+// StartWith starts redis-server as Start does, with args added to the
+// command line (e.g. "--cluster-enabled", "yes"). When configFile is not
+// empty, the server first reads a configuration file of its own directory
+// with that content (redis-server --sentinel needs one it can rewrite).
+func StartWith(configFile string, args ...string) (*Server, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	var lastErr error
+	for range 3 {
+		s, err := start(path, func(dir string) ([]string, error) {
+			var pre []string
+			if configFile != "" {
+				conf := filepath.Join(dir, "redis.conf")
+				if err := os.WriteFile(conf, []byte(configFile), 0o600); err != nil {
+					return nil, err
+				}
+				pre = []string{conf}
+			}
+			return append(pre, args...), nil
+		})
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// NewWith is StartWith for one test: skipped with PLEXOR_SKIP_REDIS=1,
+// stopped when the test ends.
+func NewWith(t testing.TB, configFile string, args ...string) *Server {
+	t.Helper()
+	if Skipped() {
+		t.Skip(SkipEnv + "=1")
+	}
+	s, err := StartWith(configFile, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// start starts redis-server in a new directory; extra, when not nil, gives
+// the arguments to add for that directory (a configuration file comes
+// first on the command line, the other arguments last).
+func start(path string, extra func(dir string) ([]string, error)) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -85,10 +136,22 @@ func start(path string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, out: &syncBuffer{}}
-	s.cmd = exec.Command(path,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--databases", "1", "--loglevel", "warning")
+		"--databases", "1", "--loglevel", "warning"}
+	if extra != nil {
+		more, err := extra(dir)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		if len(more) > 0 && !strings.HasPrefix(more[0], "--") { // a configuration file
+			args = append([]string{more[0]}, args...)
+			more = more[1:]
+		}
+		args = append(args, more...)
+	}
+	s.cmd = exec.Command(path, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	setDeathSignal(s.cmd)
 	if err := s.cmd.Start(); err != nil {
@@ -172,10 +235,36 @@ func (s *Server) Restart() error {
 	return nil
 }
 
+// Pause stops the server's process (SIGSTOP) as a stalled host would: its
+// sockets stay open and the kernel keeps accepting connections and
+// queueing commands, which it carries out only after Resume.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+// Kill kills the server at once (SIGKILL), as a crash would, and waits until
+// it has exited; Restart brings it back (with whatever it last saved).
+func (s *Server) Kill() error {
+	if err := s.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	<-s.exited
+	return nil
+}
+
+func (s *Server) signal(sig syscall.Signal) error {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("redistest: %v to redis-server on %s: %w", sig, s.Addr, err)
+	}
+	return nil
+}
+
 // Stop kills the server and removes its directory. It may be called more
 // than once.
 func (s *Server) Stop() {
 	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies only once it runs
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 		_ = os.RemoveAll(s.dir)

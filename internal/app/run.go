@@ -27,13 +27,15 @@ import (
 // once the service accepts connections (so tests can use PLEXOR_ADDR=:0).
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
 	var store history.Store
-	var redisClient *redis.Client
+	var redisClient redis.UniversalClient
 	var redisStore *history.Redis
+	var conn *clusterConn
 	var err error
 	if cfg.RedisURL != "" {
-		if redisClient, redisStore, err = newClusterStore(cfg, log); err != nil {
+		if conn, err = newClusterStore(cfg, log); err != nil {
 			return err
 		}
+		redisClient, redisStore = conn.client, conn.store
 		defer func() { _ = redisClient.Close() }() // last: after the store and the cluster's goroutines
 		store = redisStore
 	} else {
@@ -51,17 +53,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	})
 	deps := appDeps{ready: func() error { return nil }}
 	if redisClient != nil {
-		cl, err := startCluster(cfg, redisClient, redisStore, core, log)
+		cl, err := startCluster(cfg, conn, core, log)
 		if err != nil {
 			return err
 		}
 		defer cl.stop() // after the server has shut down
 		deps.ready = cl.ready
-		if deps.idempotency, err = idempotency.NewRedis(idempotency.RedisConfig{
-			Client: redisClient, Prefix: cfg.RedisPrefix, TTL: cfg.IdempotencyTTL, Lease: cfg.IdempotencyLease,
-		}); err != nil {
+		answers, err := conn.idempotency(cfg)
+		if err != nil {
 			return err
 		}
+		defer func() { _ = answers.Close() }()
+		deps.idempotency = answers
 	} else {
 		deps.idempotency = idempotency.NewMemory(idempotency.MemoryConfig{
 			TTL: cfg.IdempotencyTTL, MaxEntries: cfg.IdempotencyMax, MaxBytes: cfg.IdempotencyMaxBytes,

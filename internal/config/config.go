@@ -250,7 +250,7 @@ func (c Config) validate() error {
 		bad("ADDR", "%q is not a listen address: use host:port, e.g. :8080 or 127.0.0.1:8080", c.Addr)
 	}
 	if c.RedisURL != "" {
-		if _, err := cluster.Options(c.RedisURL); err != nil {
+		if _, err := cluster.ParseURL(c.RedisURL); err != nil {
 			bad("REDIS_URL", "%s", err)
 		}
 	}
