@@ -27,11 +27,11 @@ func registerBuildInfo(reg prometheus.Registerer) error {
 // registerRedisMetrics exports the health of a node's Redis connection in
 // cluster mode: whether the backplane is subscribed (ready is nil, as for
 // /readyz) and the state of go-redis's connection pool.
-func registerRedisMetrics(reg prometheus.Registerer, client *redis.Client, ready func() error) error {
+func registerRedisMetrics(reg prometheus.Registerer, client redis.UniversalClient, ready func() error) error {
 	return registerAll(reg,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "plexor_redis_up",
-			Help: "1 while the node is subscribed to the Redis backplane (what /readyz reports), 0 otherwise (cluster mode).",
+			Help: "1 while Redis answers the health probe and the node is subscribed to the backplane (what /readyz reports), 0 otherwise (cluster mode).",
 		}, func() float64 {
 			if ready() != nil {
 				return 0
