@@ -31,7 +31,7 @@ func TestPushNginxLocations(t *testing.T) {
 		t.Skipf("nginx is not installed (%v): the deps task installs nginx-light; PLEXOR_SKIP_NGINX=1 skips this test on purpose", err)
 	}
 	s := startServer(t, map[string]string{"PLEXOR_POLL_TIMEOUT": "5s"})
-	base := startNginx(t, nginx, map[string]string{"@PLEXOR@": hostOf(s.base), "@TOKEN@": testToken})
+	base := startPushNginx(t, nginx, map[string]string{"@PLEXOR@": hostOf(s.base), "@TOKEN@": testToken})
 
 	poll := func(header http.Header) <-chan *http.Response {
 		answer := make(chan *http.Response, 1)
@@ -71,10 +71,10 @@ func TestPushNginxLocations(t *testing.T) {
 	}
 }
 
-// startNginx runs nginx with pushNginxConf, its @…@ values replaced by
+// startPushNginx runs nginx with pushNginxConf, its @…@ values replaced by
 // vars (and @DIR@, @PORT@ by its own), until the test ends; it returns
 // its base URL.
-func startNginx(t *testing.T, nginx string, vars map[string]string) string {
+func startPushNginx(t *testing.T, nginx string, vars map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
