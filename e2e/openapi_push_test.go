@@ -73,7 +73,7 @@ func checkWhilePushWaits(t *testing.T, s *testServer, router routers.Router, cha
 	req, reqIn := documentedRequest(t, s.base, router, waiting)
 	answered := make(chan documentedAnswer, 1)
 	failed := make(chan error, 1)
-	go func() { // ends with the request: an answer, or doDocumented's 10 s timeout
+	go func() { // ends with the request: an answer, or sendDocumented's 10 s timeout
 		got, err := sendDocumented(req, false)
 		if err != nil {
 			failed <- err
