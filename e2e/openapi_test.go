@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,7 +150,7 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		// The document's JSON body schema is the one without ?channels=: it
 		// cannot tell from the body alone that this one is the data.
 		{name: "publish JSON value, webhook style", method: "POST", target: "/publish?channels=news", header: jsonBearer, body: `[1,2,3]`, valid: false, wantStatus: 200},
-		{name: "publish with Basic", method: "POST", target: "/publish", header: []string{"Content-Type", "application/json", "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("publisher:"+testToken))}, body: `{"channels":["news"],"data":2}`, valid: true, wantStatus: 200},
+		{name: "publish with Basic", method: "POST", target: "/publish", header: []string{"Content-Type", "application/json", "Authorization", basicPublisher()}, body: `{"channels":["news"],"data":2}`, valid: true, wantStatus: 200},
 		{name: "publish idempotent, first", method: "POST", target: "/publish", header: append([]string{"Idempotency-Key", "openapi-1"}, jsonBearer...), body: `{"channels":["news"],"data":3}`, valid: true, wantStatus: 200},
 		{name: "publish idempotent, replayed", method: "POST", target: "/publish", header: append([]string{"Idempotency-Key", "openapi-1"}, jsonBearer...), body: `{"channels":["news"],"data":3}`, valid: true, wantStatus: 200},
 		{name: "publish idempotency key reused", method: "POST", target: "/publish", header: append([]string{"Idempotency-Key", "openapi-1"}, jsonBearer...), body: `{"channels":["news"],"data":4}`, valid: true, wantStatus: 422},
@@ -198,9 +197,12 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		{name: "page, If-Match not matching", method: "GET", target: "/", header: []string{"If-Match", `"nope"`}, valid: true, wantStatus: 412},
 		{name: "page, Range past the end", method: "GET", target: "/plexor.js", header: []string{"Range", "bytes=99999999-"}, valid: true, wantStatus: 416},
 	}
+	cases = append(cases, onlyForAPICases(jsonBearer)...)
+	cases = append(cases, pushAPICases(bearer, privateOnly, long)...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { checkDocumented(t, s.base, router, tc) })
 	}
+	pushWaitCases(t, s, router, bearer)
 
 	// Requests the router itself refuses: the document has no operation for
 	// them, and the server answers with the documented error body.
@@ -212,6 +214,7 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 	}{
 		{"unknown path", "GET", "/nope", 404, "Error404", routers.ErrPathNotFound},
 		{"wrong method", "PUT", "/publish", 405, "Error405", routers.ErrMethodNotAllowed},
+		{"wrong method, push subscriber", "POST", "/push/sub?id=a", 405, "Error405", routers.ErrMethodNotAllowed},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,6 +245,16 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 // tc.wantStatus, and that the answer is what the document says.
 func checkDocumented(t *testing.T, base string, router routers.Router, tc apiCase) {
 	t.Helper()
+	req, reqIn := documentedRequest(t, base, router, tc)
+	status, header, body := doDocumented(t, req, tc.stream)
+	checkDocumentedAnswer(t, reqIn, tc, documentedAnswer{status, header, body})
+}
+
+// documentedRequest builds the request of tc to base and checks that the
+// document admits it exactly when tc.valid says so; the request is ready
+// to send, and its validation input ready for checkDocumentedAnswer.
+func documentedRequest(t *testing.T, base string, router routers.Router, tc apiCase) (*http.Request, *openapi3filter.RequestValidationInput) {
+	t.Helper()
 	req, err := http.NewRequest(tc.method, base+tc.target, strings.NewReader(tc.body))
 	if err != nil {
 		t.Fatal(err)
@@ -261,24 +274,38 @@ func checkDocumented(t *testing.T, base string, router routers.Router, tc apiCas
 	}
 	// ValidateRequest read the body: send it again.
 	req.Body = io.NopCloser(strings.NewReader(tc.body))
-	status, header, body := doDocumented(t, req, tc.stream)
-	if status != tc.wantStatus {
-		t.Fatalf("status %d, want %d; body %.300s", status, tc.wantStatus, body)
+	return req, reqIn
+}
+
+// documentedAnswer is the server's answer to a request of a check.
+type documentedAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// checkDocumentedAnswer checks that got, the answer to the request of
+// reqIn, has tc.wantStatus (and tc.wantHeader), and is what the document
+// says.
+func checkDocumentedAnswer(t *testing.T, reqIn *openapi3filter.RequestValidationInput, tc apiCase, got documentedAnswer) {
+	t.Helper()
+	if got.status != tc.wantStatus {
+		t.Fatalf("status %d, want %d; body %.300s", got.status, tc.wantStatus, got.body)
 	}
-	respIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqIn, Status: status, Header: header,
-		Body: io.NopCloser(bytes.NewReader(body)), Options: reqIn.Options}
+	respIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqIn, Status: got.status, Header: got.header,
+		Body: io.NopCloser(bytes.NewReader(got.body)), Options: reqIn.Options}
 	if err := openapi3filter.ValidateResponse(context.Background(), respIn); err != nil {
-		t.Errorf("the answer is not what docs/openapi.yaml says: %v\nheaders %v\nbody %.500s", err, header, body)
+		t.Errorf("the answer is not what docs/openapi.yaml says: %v\nheaders %v\nbody %.500s", err, got.header, got.body)
 	}
-	if tc.wantHeader != "" && header.Get(tc.wantHeader) == "" {
-		t.Errorf("no %s header in the answer: %v", tc.wantHeader, header)
+	if tc.wantHeader != "" && got.header.Get(tc.wantHeader) == "" {
+		t.Errorf("no %s header in the answer: %v", tc.wantHeader, got.header)
 	}
 }
 
 // TestOpenAPILimitsAgainstTheServer: the answers of the limits - too many
 // connections from one address (429), too many in all (503), a publisher
-// over its rate (429) - are what docs/openapi.yaml says, Retry-After
-// included.
+// over its rate (429), a push subscriber at PLEXOR_POLL_TIMEOUT (408) - are
+// what docs/openapi.yaml says, Retry-After and Vary included.
 func TestOpenAPILimitsAgainstTheServer(t *testing.T) {
 	t.Parallel()
 	jsonBearer := []string{"Content-Type", "application/json", "Authorization", "Bearer " + testToken}
@@ -293,9 +320,15 @@ func TestOpenAPILimitsAgainstTheServer(t *testing.T) {
 			{name: "poll over the address's limit", method: "GET", target: "/poll?channels=news&timeout=0", valid: true, wantStatus: 429, wantHeader: "Retry-After"},
 			{name: "publish within the rate", method: "POST", target: "/publish", header: jsonBearer, body: publish, valid: true, wantStatus: 200},
 			{name: "publish over the rate", method: "POST", target: "/publish", header: jsonBearer, body: publish, valid: true, wantStatus: 429, wantHeader: "Retry-After"},
+			{name: "push subscriber over the address's limit", method: "GET", target: "/push/sub?id=news", valid: true, wantStatus: 429, wantHeader: "Retry-After"},
+			{name: "push publish over the rate", method: "POST", target: "/push/pub?id=news", header: jsonBearer, body: publish, valid: true, wantStatus: 429, wantHeader: "Retry-After"},
 		}},
 		{"in all", map[string]string{"PLEXOR_MAX_CONNECTIONS": "1"}, []apiCase{
 			{name: "feed over the limit", method: "GET", target: "/events?channels=news", valid: true, wantStatus: 503, wantHeader: "Retry-After"},
+			{name: "push subscriber over the limit", method: "GET", target: "/push/sub?id=news", valid: true, wantStatus: 503, wantHeader: "Retry-After"},
+		}},
+		{"poll timeout", map[string]string{"PLEXOR_POLL_TIMEOUT": "1s"}, []apiCase{
+			{name: "push subscriber at the poll timeout", method: "GET", target: "/push/sub?id=quiet", valid: true, wantStatus: 408, wantHeader: "Vary"},
 		}},
 	}
 	for _, srv := range servers {
@@ -318,19 +351,29 @@ func TestOpenAPILimitsAgainstTheServer(t *testing.T) {
 // beginning: up to the end of its first block after the retry hint.
 func doDocumented(t *testing.T, req *http.Request, stream bool) (int, http.Header, []byte) {
 	t.Helper()
+	got, err := sendDocumented(req, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.status, got.header, got.body
+}
+
+// sendDocumented is doDocumented for any goroutine: it returns what went
+// wrong instead of failing a test.
+func sendDocumented(req *http.Request, stream bool) (documentedAnswer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		return documentedAnswer{}, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	if !stream || resp.StatusCode != http.StatusOK {
 		b, err := io.ReadAll(resp.Body)
 		if err != nil {
-			t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
+			return documentedAnswer{}, fmt.Errorf("%s %s: reading the body: %w", req.Method, req.URL, err)
 		}
-		return resp.StatusCode, resp.Header, b
+		return documentedAnswer{resp.StatusCode, resp.Header, b}, nil
 	}
 	var got []byte
 	buf := make([]byte, 4096)
@@ -338,10 +381,10 @@ func doDocumented(t *testing.T, req *http.Request, stream bool) (int, http.Heade
 		n, err := resp.Body.Read(buf)
 		got = append(got, buf[:n]...)
 		if i := bytes.Index(got, []byte("retry:")); i >= 0 && bytes.Contains(got[i:], []byte("\n\n")) {
-			return resp.StatusCode, resp.Header, got
+			return documentedAnswer{resp.StatusCode, resp.Header, got}, nil
 		}
 		if err != nil {
-			t.Fatalf("%s %s: the stream ended before its retry hint: %v; got %q", req.Method, req.URL, err, got)
+			return documentedAnswer{}, fmt.Errorf("%s %s: the stream ended before its retry hint: %w; got %q", req.Method, req.URL, err, got)
 		}
 	}
 }

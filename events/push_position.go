@@ -46,11 +46,11 @@ func pushMessageID(id uint64) string {
 // (the next message published). If-None-Match alone names no second and is
 // refused.
 func pushCursor(h http.Header) (cursor uint64, has bool, err error) {
-	since, hasSince, err := pushOneHeader(h, "If-Modified-Since")
+	since, hasSince, err := pushOneHeader(h, "If-Modified-Since", errPushSinceTwice)
 	if err != nil {
 		return 0, false, err
 	}
-	tag, hasTag, err := pushOneHeader(h, "If-None-Match")
+	tag, hasTag, err := pushOneHeader(h, "If-None-Match", errPushTagTwice)
 	if err != nil {
 		return 0, false, err
 	}
@@ -78,15 +78,22 @@ func pushCursor(h http.Header) (cursor uint64, has bool, err error) {
 	return second*pushIDsPerSecond + place, true, nil
 }
 
-// pushOneHeader reads a header that may be given at most once.
-func pushOneHeader(h http.Header, name string) (string, bool, error) {
+// The answers to a position header given twice (each code a literal, as
+// the docs check of the error codes needs).
+var (
+	errPushSinceTwice = errorf(http.StatusBadRequest, "conflicting_if_modified_since", "If-Modified-Since given more than once")
+	errPushTagTwice   = errorf(http.StatusBadRequest, "conflicting_if_none_match", "If-None-Match given more than once")
+)
+
+// pushOneHeader reads a header that may be given at most once (twice: the
+// error twice).
+func pushOneHeader(h http.Header, name string, twice error) (string, bool, error) {
 	values := h.Values(name)
 	switch {
 	case len(values) == 0:
 		return "", false, nil
 	case len(values) > 1:
-		return "", false, errorf(http.StatusBadRequest, "conflicting_"+strings.ToLower(strings.ReplaceAll(name, "-", "_")),
-			"%s given more than once", name)
+		return "", false, twice
 	}
 	return strings.TrimSpace(values[0]), true, nil
 }

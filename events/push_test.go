@@ -247,6 +247,7 @@ func TestPushConditionalHeaders(t *testing.T) {
 		{"none-match not a number", hdr("If-Modified-Since", date(0), "If-None-Match", "abc"), 400, "invalid_if_none_match", "", ""},
 		{"none-match past the second", hdr("If-Modified-Since", date(0), "If-None-Match", "1000000"), 400, "invalid_if_none_match", "", ""},
 		{"since twice", hdr("If-Modified-Since", date(0), "If-Modified-Since", date(time.Second)), 400, "conflicting_if_modified_since", "", ""},
+		{"none-match twice", hdr("If-Modified-Since", date(0), "If-None-Match", "0", "If-None-Match", "1"), 400, "conflicting_if_none_match", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
