@@ -124,7 +124,7 @@ func TestSystemdUnit(t *testing.T) {
 	for k, want := range map[string]string{
 		"DynamicUser": "yes", "ProtectSystem": "strict", "NoNewPrivileges": "yes", "ProtectHome": "yes",
 		"PrivateTmp": "yes", "KillSignal": "SIGTERM", "EnvironmentFile": "/etc/plexor/plexor.env",
-		"ExecStart": "/usr/local/bin/plexor serve",
+		"ExecStart": "/usr/local/bin/plexor serve", "ExecReload": "/bin/kill -HUP $MAINPID",
 	} {
 		if got := settings[k]; got != want {
 			t.Errorf("%s=%q, want %q", k, got, want)

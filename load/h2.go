@@ -42,10 +42,9 @@ func WriteCertificate(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "key.pem"), pair.KeyPEM, 0o600)
 }
 
-// h2Conns are the transports of a run's HTTP/2 subscribers (mu guards
-// transports).
+// h2Conns are the transports of a run's HTTP/2 subscribers.
 type h2Conns struct {
-	mu         sync.Mutex
+	mu         sync.Mutex // guards transports
 	transports []*http.Transport
 }
 

@@ -26,7 +26,7 @@ type Response struct {
 	cut        time.Time // the cut's deadline; zero: none
 	closed     bool      // the stream is over: the handler may have returned, and w is not to be touched
 	writing    bool      // WriteWithin is under way (for CutStalledWrite over HTTP/2)
-	set        time.Time // the writer's deadline, as last set; zero: none yet
+	set        time.Time // the writer's deadline while armed; zero: none
 }
 
 // NewResponse returns the writer of a feed answered on w. Its
@@ -48,30 +48,32 @@ func (*Response) Single(f *hub.Frame) []byte { return f.Data }
 // always wait).
 func (*Response) WriteNow([]byte) (int, error) { return 0, nil }
 
-// WriteWithin writes b and flushes it, giving up after at most timeout and
-// at least 7/8 of it (or at a cut, when sooner). It implements hub.Sink.
+// WriteWithin writes b and flushes it, giving up after timeout (or at a
+// cut, when sooner). It implements hub.Sink.
 //
-// The writer's deadline is moved only when the one set would leave less
-// than 7/8 of timeout, or more than timeout: over HTTP/2 each
-// SetWriteDeadline is a message to the connection's goroutine and a timer
-// reset, which a busy feed would otherwise pay on every write.
+// The writer's deadline is armed only while the write is in progress: it
+// is set before the write and cleared once the write succeeded. Over
+// HTTP/2 the deadline is a timer of the stream that fires whether or not a
+// write is under way, and resets the stream (RST_STREAM): a deadline left
+// armed would end a feed that stays quiet for longer than its timeout.
 func (r *Response) WriteWithin(b []byte, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	r.deadlineMu.Lock()
 	if !r.cut.IsZero() && r.cut.Before(deadline) {
 		deadline = r.cut
 	}
-	if r.set.IsZero() || r.set.After(deadline) || deadline.Sub(r.set) > timeout/8 {
-		_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
-		r.set = deadline
-	}
-	deadline = r.set
+	_ = r.rc.SetWriteDeadline(deadline) // unsupported writers just have no deadline
+	r.set = deadline
 	r.writing = true
 	r.deadlineMu.Unlock()
 	err := r.write(b)
 	r.deadlineMu.Lock()
 	r.writing = false
 	deadline = r.set // a cut may have come
+	if err == nil && !r.closed {
+		_ = r.rc.SetWriteDeadline(time.Time{})
+		r.set = time.Time{}
+	}
 	r.deadlineMu.Unlock()
 	if err != nil && !time.Now().Before(deadline) {
 		// HTTP/2 ends a stream whose write deadline passed (RST_STREAM)

@@ -8,63 +8,82 @@ import (
 )
 
 // deadlineWriter is a ResponseWriter that records the write deadlines set
-// on it (mu guards sets).
+// on it and the deadline in force at each write (mu guards sets, current
+// and atWrite).
 type deadlineWriter struct {
-	mu   sync.Mutex
-	sets []time.Time
+	mu      sync.Mutex
+	sets    []time.Time
+	current time.Time   // the deadline in force; zero: none
+	atWrite []time.Time // current at each Write
 }
 
-func (*deadlineWriter) Header() http.Header         { return http.Header{} }
-func (*deadlineWriter) WriteHeader(int)             {}
-func (*deadlineWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (*deadlineWriter) FlushError() error           { return nil }
+func (*deadlineWriter) Header() http.Header { return http.Header{} }
+func (*deadlineWriter) WriteHeader(int)     {}
+func (*deadlineWriter) FlushError() error   { return nil }
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.atWrite = append(w.atWrite, w.current)
+	return len(p), nil
+}
 func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sets = append(w.sets, t)
+	w.current = t
 	return nil
 }
 
-// deadlines returns the deadlines set so far.
-func (w *deadlineWriter) deadlines() []time.Time {
+// state returns the deadlines set so far, the one in force and those in
+// force at each write.
+func (w *deadlineWriter) state() (sets []time.Time, current time.Time, atWrite []time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]time.Time(nil), w.sets...)
+	return append([]time.Time(nil), w.sets...), w.current, append([]time.Time(nil), w.atWrite...)
 }
 
-// TestResponseRenewsItsDeadlineSeldom: writes in quick succession set the
-// writer's deadline once (over HTTP/2 each setting is a message to the
-// connection's goroutine), a write always has at least 7/8 and at most all
-// of its timeout, and a shorter timeout or a cut is set at once.
-func TestResponseRenewsItsDeadlineSeldom(t *testing.T) {
+// TestResponseArmsItsDeadlineOnlyWhileWriting: each write is made under a
+// deadline of its timeout (or the cut's, when sooner), and once it is done
+// no deadline is left armed — over HTTP/2 an armed deadline resets the
+// stream when it passes, write or no write.
+func TestResponseArmsItsDeadlineOnlyWhileWriting(t *testing.T) {
 	w := &deadlineWriter{}
 	r := NewResponse(w)
-	const timeout = 10 * time.Second
-	start := time.Now()
-	for range 100 {
-		if err := r.WriteWithin([]byte("data: x\n\n"), timeout); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sets := w.deadlines()
-	if len(sets) != 1 {
-		t.Fatalf("100 quick writes set the deadline %d times, want once", len(sets))
-	}
-	if left := time.Until(sets[0]); left < timeout*7/8 || sets[0].After(time.Now().Add(timeout)) || sets[0].Before(start.Add(timeout)) {
-		t.Errorf("deadline %s from now, want between 7/8 of %s and all of it", left, timeout)
-	}
-	if err := r.WriteWithin(nil, time.Second); err != nil { // the goodbye's shorter bound
-		t.Fatal(err)
-	}
-	if sets = w.deadlines(); len(sets) != 2 || time.Until(sets[1]) > time.Second {
-		t.Errorf("a shorter timeout: deadlines %v, want a second one within 1s", sets)
-	}
-	cut := time.Now().Add(50 * time.Millisecond)
-	r.CutShort(cut)
-	if err := r.WriteWithin(nil, timeout); err != nil {
-		t.Fatal(err)
-	}
-	if sets = w.deadlines(); !sets[len(sets)-1].Equal(cut) {
-		t.Errorf("after a cut the last deadline is %v, want the cut's %v", sets[len(sets)-1], cut)
+	cut := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		cut     bool // CutShort(cut) before the write
+		want    func(start time.Time) (earliest, latest time.Time)
+	}{
+		{"a write", 10 * time.Second, false, func(start time.Time) (time.Time, time.Time) {
+			return start.Add(10 * time.Second), time.Now().Add(10 * time.Second)
+		}},
+		{"the next write, at once", 10 * time.Second, false, func(start time.Time) (time.Time, time.Time) {
+			return start.Add(10 * time.Second), time.Now().Add(10 * time.Second)
+		}},
+		{"a shorter timeout", time.Second, false, func(start time.Time) (time.Time, time.Time) {
+			return start.Add(time.Second), time.Now().Add(time.Second)
+		}},
+		{"a cut sooner than the timeout", 2 * time.Hour, true, func(time.Time) (time.Time, time.Time) { return cut, cut }},
+		{"a write after the cut", 2 * time.Hour, false, func(time.Time) (time.Time, time.Time) { return cut, cut }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.cut {
+				r.CutShort(cut)
+			}
+			start := time.Now()
+			if err := r.WriteWithin([]byte("data: x\n\n"), tc.timeout); err != nil {
+				t.Fatal(err)
+			}
+			sets, current, atWrite := w.state()
+			earliest, latest := tc.want(start)
+			if got := atWrite[len(atWrite)-1]; got.Before(earliest) || got.After(latest) {
+				t.Errorf("the write was made under deadline %v, want between %v and %v", got, earliest, latest)
+			}
+			if !current.IsZero() {
+				t.Errorf("after the write the deadline %v is armed (deadlines set: %v), want none", current, sets)
+			}
+		})
 	}
 }

@@ -145,8 +145,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	if cfg.TLS() {
 		certs := newCertificates(cfg, log)
 		srv.TLSConfig = certs.tlsConfig()
-		certs.reloadOnHangup(ctx)
+		onHangup(ctx, func() { _ = certs.reload() }) // logged
 		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+	} else {
+		onHangup(ctx, func() { log.Info("SIGHUP: nothing to reload (no TLS)") })
 	}
 
 	announce(log, ln.Addr().String(), tokens[0], generated, cfg.TLS())

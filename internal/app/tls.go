@@ -15,8 +15,9 @@ import (
 
 // HTTPS, HTTP/2 and h2c: which protocols the server speaks (protocols),
 // and the certificate it presents (certificates), reloaded from its files
-// on SIGHUP without a connection being dropped: a handshake reads the pair
-// in force when it happens, and connections already open keep theirs.
+// on SIGHUP (onHangup) without a connection being dropped: a handshake
+// reads the pair in force when it happens, and connections already open
+// keep theirs.
 
 // protocols returns the server's protocols for cfg: HTTP/1.1 always;
 // HTTP/2 by ALPN with TLS; cleartext HTTP/2 with prior knowledge with
@@ -81,9 +82,11 @@ func (c *certificates) reload() error {
 	return nil
 }
 
-// reloadOnHangup reloads c on every SIGHUP until ctx ends. It starts a
-// goroutine, which ends with ctx; SIGHUP's handling is given back then.
-func (c *certificates) reloadOnHangup(ctx context.Context) {
+// onHangup calls do on every SIGHUP (systemctl reload) until ctx ends:
+// with TLS it reloads the certificate; without, it logs that there is
+// nothing to reload, where Go's default would end the process. It starts
+// a goroutine, which ends with ctx; SIGHUP's handling is given back then.
+func onHangup(ctx context.Context, do func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -91,7 +94,7 @@ func (c *certificates) reloadOnHangup(ctx context.Context) {
 		for {
 			select {
 			case <-hup:
-				_ = c.reload() // logged
+				do()
 			case <-ctx.Done():
 				return
 			}
