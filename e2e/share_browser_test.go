@@ -70,6 +70,12 @@ func testSharing(t *testing.T, browser context.Context) {
 		t.Parallel()
 		testOwnFeeds(t, browser)
 	})
+	for _, transport := range []string{"auto", "jsonp"} {
+		t.Run("only_for_"+transport, func(t *testing.T) {
+			t.Parallel()
+			testOnlyForAcrossTabs(t, browser, transport) // onlyfor_browser_test.go
+		})
+	}
 }
 
 // waitConnections waits until the server holds want SSE feeds, and checks

@@ -118,7 +118,7 @@ func (a *API) Poll(c echo.Context) error {
 	m.AddDelivered(len(evs))
 	answer := pollAnswer{Events: make([]wire.Envelope, len(evs)), Cursor: wire.FormatID(next), Reset: !exact}
 	for i, ev := range evs {
-		answer.Events[i] = wire.NewEnvelope(ev, wire.SubscribedOf(ev.Channels, channels))
+		answer.Events[i] = wire.NewEnvelope(ev, channels)
 	}
 	return answerJSON(c, callback, answer)
 }

@@ -28,17 +28,9 @@ type pollAnswerOf struct {
 // poll performs GET /poll?query and decodes a 200 answer.
 func (s *hqTestServer) poll(t testing.TB, query string) pollAnswerOf {
 	t.Helper()
-	resp, err := s.client.Get(s.URL + "/poll?" + query)
-	if err != nil {
-		t.Fatalf("GET /poll?%s: %v", query, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /poll?%s: status %d, body %s", query, resp.StatusCode, body)
-	}
+	body := s.getBody(t, "/poll?"+query)
 	var a pollAnswerOf
-	if err := json.Unmarshal(body, &a); err != nil {
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
 		t.Fatalf("GET /poll?%s: %s is not a poll answer: %v", query, body, err)
 	}
 	if a.Events == nil {

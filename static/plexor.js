@@ -30,7 +30,9 @@
  * service URL, transport option and subscriber token share one connection.
  * One tab leads (it holds a Web Lock) and subscribes to the union of every
  * tab's channels; it relays each event, and the cursor, to the others over a
- * BroadcastChannel; each tab hands an event only to its own callbacks. When
+ * BroadcastChannel; each tab hands an event only to its own callbacks, and an
+ * event limited to an audience (only_for) only if the tab itself listens to
+ * one of the only_for channels the envelope names. When
  * the leader goes, the next tab takes the lock and resumes from the shared
  * cursor. {share: false} (or an explicit cursor) gives a tab its own feed, and
  * so does a browser without those APIs.
@@ -709,7 +711,10 @@
     }
   };
 
-  // _deliver hands one envelope to the callbacks of its channels, once.
+  // _deliver hands one envelope to the callbacks of its channels, once. An
+  // event limited to an audience (only_for) goes only to a client that
+  // listens to one of its only_for channels itself: a shared feed listens to
+  // every tab's channels, so the service's own check is not enough.
   Plexor.prototype._deliver = function (env) {
     if (!env || typeof env.id !== "string") {
       return;
@@ -721,6 +726,9 @@
       this._share.post({ t: "ev", env: env });
     }
     this.cursor = env.id;
+    if (env.only_for && !this._listensTo(env.only_for)) {
+      return; // for another tab of the shared feed
+    }
     var channels = env.channels || [];
     var ns = this.namespace;
     for (var i = 0; i < channels.length; i++) {
@@ -742,6 +750,23 @@
         }
       }
     }
+  };
+
+  // _listensTo reports whether one of the wire channel names is in this
+  // client's own channel set: the set it last applied, or, sharing a feed,
+  // the set it last announced to the other tabs (not the shared union).
+  Plexor.prototype._listensTo = function (names) {
+    var own = this._wire;
+    if (this._share && this._share.joined) {
+      var me = this._share.peers["#" + this._share.id];
+      own = me ? me.wire : [];
+    }
+    for (var i = 0; i < names.length; i++) {
+      if (contains(own, String(names[i]))) {
+        return true;
+      }
+    }
+    return false;
   };
 
   Plexor.prototype._reset = function (info) {

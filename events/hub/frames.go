@@ -49,24 +49,26 @@ func rawFrame(ev *history.Event, framer Framer) *Frame {
 	return newFrame(ev.ID, wire.AppendRaw(buf, ev), ev, framer)
 }
 
-// envelopeFrame is ev in the envelope format naming channels, as a frame
-// for live delivery.
-func envelopeFrame(ev *history.Event, channels []string, framer Framer) *Frame {
-	body := wire.EnvelopeBody(ev, channels)
+// envelopeFrame is ev in the envelope format naming heard (its channels a
+// subscriber hears) and onlyFor (its OnlyFor channels the subscriber listens
+// to), as a frame for live delivery.
+func envelopeFrame(ev *history.Event, heard, onlyFor []string, framer Framer) *Frame {
+	body := wire.EnvelopeBodyOf(ev, heard, onlyFor)
 	buf := make([]byte, Headroom, Headroom+len(body)+wire.EnvelopeSize+Tailroom)
 	return newFrame(ev.ID, wire.AppendEnvelope(buf, ev, body), ev, framer)
 }
 
 // frameCache encodes one event lazily: once in the raw format, once in the
 // envelope format for each distinct subset of its channels that
-// subscriptions hear (a subscriber's envelope names only those).
+// subscriptions hear (a subscriber's envelope names only those) and, for an
+// event with OnlyFor, of its OnlyFor channels they listen to.
 type frameCache struct {
 	ev      *history.Event
 	framer  Framer
 	raw     *Frame
 	envAll  *Frame
 	subsets map[uint64]*Frame // by bitmask over ev.Channels (events of ≤ 64 channels)
-	named   map[string]*Frame // by joined names (events of more channels)
+	named   map[string]*Frame // by joined names (events of more channels, or with OnlyFor)
 }
 
 func (c *frameCache) frameFor(sub *Subscription) *Frame {
@@ -76,13 +78,16 @@ func (c *frameCache) frameFor(sub *Subscription) *Frame {
 		}
 		return c.raw
 	}
+	if len(c.ev.OnlyFor) > 0 {
+		return c.audienceFrame(sub)
+	}
 	if len(c.ev.Channels) > 1 {
 		if f := c.subsetFrame(sub); f != nil {
 			return f
 		}
 	}
 	if c.envAll == nil {
-		c.envAll = envelopeFrame(c.ev, c.ev.Channels, c.framer)
+		c.envAll = envelopeFrame(c.ev, c.ev.Channels, nil, c.framer)
 	}
 	return c.envAll
 }
@@ -97,16 +102,7 @@ func (c *frameCache) subsetFrame(sub *Subscription) *Frame {
 		if len(heard) == len(chans) {
 			return nil
 		}
-		key := strings.Join(heard, ",")
-		if f := c.named[key]; f != nil {
-			return f
-		}
-		if c.named == nil {
-			c.named = make(map[string]*Frame)
-		}
-		f := envelopeFrame(c.ev, heard, c.framer)
-		c.named[key] = f
-		return f
+		return c.namedFrame(strings.Join(heard, ","), heard, nil)
 	}
 	var mask uint64
 	for i, ch := range chans {
@@ -123,7 +119,32 @@ func (c *frameCache) subsetFrame(sub *Subscription) *Frame {
 	if c.subsets == nil {
 		c.subsets = make(map[uint64]*Frame)
 	}
-	f := envelopeFrame(c.ev, wire.SubscribedOf(chans, sub.channels), c.framer)
+	f := envelopeFrame(c.ev, wire.SubscribedOf(chans, sub.channels), nil, c.framer)
 	c.subsets[mask] = f
+	return f
+}
+
+// audienceFrame returns the envelope frame of an event with OnlyFor for sub:
+// it names the channels sub hears and the OnlyFor channels it listens to.
+// Such an event reaches only its audience, usually a few subscriptions, so
+// the frames are keyed by name.
+func (c *frameCache) audienceFrame(sub *Subscription) *Frame {
+	heard := wire.SubscribedOf(c.ev.Channels, sub.channels)
+	onlyFor := wire.AudienceOf(c.ev, sub.channels)
+	// "|" is no channel name character: the two lists cannot run together.
+	return c.namedFrame(strings.Join(heard, ",")+"|"+strings.Join(onlyFor, ","), heard, onlyFor)
+}
+
+// namedFrame returns the cached envelope frame under key, encoding it
+// (naming heard and onlyFor) on the first call.
+func (c *frameCache) namedFrame(key string, heard, onlyFor []string) *Frame {
+	if f := c.named[key]; f != nil {
+		return f
+	}
+	if c.named == nil {
+		c.named = make(map[string]*Frame)
+	}
+	f := envelopeFrame(c.ev, heard, onlyFor, c.framer)
+	c.named[key] = f
 	return f
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +55,75 @@ func TestOnlyForFiltersTheFanOut(t *testing.T) {
 				got := frameIDs(hqTake(t, sub))
 				if reached := slices.Equal(got, []uint64{id}); reached != want[name] || (!reached && len(got) != 0) {
 					t.Errorf("subscription %s got %v, want the event: %v", name, got, want[name])
+				}
+			}
+		})
+	}
+}
+
+// TestOnlyForEnvelopeNamesTheHeardLimiters: the envelope of an event with
+// OnlyFor names, besides the channels a subscription hears, the OnlyFor
+// channels it listens to (so a client sharing one feed among several
+// listeners can tell who is in the audience), and nothing of the others;
+// subscriptions that hear the same parts share one encoded frame, others get
+// their own — for an event of a few channels and for one of more than the
+// 64 the bitmask cache covers.
+func TestOnlyForEnvelopeNamesTheHeardLimiters(t *testing.T) {
+	wide := make([]string, 70)
+	for i := range wide {
+		wide[i] = fmt.Sprintf("w%02d", i)
+	}
+	for _, tc := range []struct {
+		name     string
+		channels []string
+		subs     [][]string // each subscription's channels
+		want     [][2][]string
+		same     [][2]int // subscriptions that share one frame
+	}{
+		{
+			name:     "few channels",
+			channels: []string{"room", "lobby"},
+			subs: [][]string{
+				{"room", "u1"}, {"room", "u2"}, {"room", "lobby", "u2", "u1"}, {"u1", "room"},
+				{"lobby", "u2"}, {"room", "lobby", "u1"}, {"room", "lobby", "u2"},
+			},
+			want: [][2][]string{
+				{{"room"}, {"u1"}}, {{"room"}, {"u2"}}, {{"room", "lobby"}, {"u1", "u2"}}, {{"room"}, {"u1"}},
+				{{"lobby"}, {"u2"}}, {{"room", "lobby"}, {"u1"}}, {{"room", "lobby"}, {"u2"}},
+			},
+			same: [][2]int{{0, 3}},
+		},
+		{
+			name:     "more than 64 channels",
+			channels: wide,
+			subs:     [][]string{{"w03", "u1"}, {"w03", "u2"}, {"u1", "w03"}, append(slices.Clone(wide), "u2")},
+			want:     [][2][]string{{{"w03"}, {"u1"}}, {{"w03"}, {"u2"}}, {{"w03"}, {"u1"}}, {wide, {"u2"}}},
+			same:     [][2]int{{0, 2}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := hqNewHub(t, 10, 1<<20)
+			subs := make([]*Subscription, len(tc.subs))
+			for i, set := range tc.subs {
+				subs[i], _ = hqSubscribe(t, h, set, true)
+			}
+			hqPublish(t, h, history.Message{Channels: tc.channels, Data: []byte(`1`), OnlyFor: []string{"u1", "u2", "u3"}})
+			frames := make([]*Frame, len(subs))
+			for i, sub := range subs {
+				got := hqTake(t, sub)
+				if len(got) != 1 {
+					t.Fatalf("subscription %v got %d frames, want 1", tc.subs[i], len(got))
+				}
+				frames[i] = got[0]
+				env := hqEnvelopeOf(t, got[0])
+				if !slices.Equal(env.Channels, tc.want[i][0]) || !slices.Equal(env.OnlyFor, tc.want[i][1]) {
+					t.Errorf("subscription %v: envelope channels %v only_for %v, want %v and %v",
+						tc.subs[i], env.Channels, env.OnlyFor, tc.want[i][0], tc.want[i][1])
+				}
+			}
+			for _, pair := range tc.same {
+				if frames[pair[0]] != frames[pair[1]] {
+					t.Errorf("subscriptions %v and %v hear the same parts but got separately encoded frames", tc.subs[pair[0]], tc.subs[pair[1]])
 				}
 			}
 		})

@@ -599,6 +599,7 @@ type fpEnvelope struct {
 	Channels []string        `json:"channels"`
 	Type     string          `json:"type"`
 	Data     json.RawMessage `json:"data"`
+	OnlyFor  []string        `json:"only_for"`
 }
 
 func fpJSONValue(t *testing.T, b []byte) any {
@@ -616,10 +617,11 @@ func TestEncodeEnvelope(t *testing.T) {
 	tests := []struct {
 		name         string
 		ev           history.Event
-		channels     []string
+		channels     []string // the subscriber's
 		wantType     string
 		wantData     string // as JSON
 		wantChannels []string
+		wantOnlyFor  []string // nil: the only_for key is absent
 	}{
 		{
 			name:     "default type",
@@ -651,10 +653,25 @@ func TestEncodeEnvelope(t *testing.T) {
 			ev:       history.Event{ID: 9, Channels: []string{"a"}, Data: []byte("not json\n")},
 			channels: []string{"a"}, wantType: "message", wantData: `"not json\n"`, wantChannels: []string{"a"},
 		},
+		{
+			name:     "only_for names the limiters the subscriber listens to",
+			ev:       history.Event{ID: 10, Channels: []string{"room"}, Data: []byte(`1`), OnlyFor: []string{"u1", "u2", "u3"}},
+			channels: []string{"u3", "room", "u1"}, wantType: "message", wantData: `1`, wantChannels: []string{"room"},
+			wantOnlyFor: []string{"u1", "u3"},
+		},
+		{
+			name:     "only_for that is also a channel of the event",
+			ev:       history.Event{ID: 11, Channels: []string{"room", "u2"}, Data: []byte(`2`), OnlyFor: []string{"u1", "u2"}},
+			channels: []string{"u2"}, wantType: "message", wantData: `2`, wantChannels: []string{"u2"},
+			wantOnlyFor: []string{"u2"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			frame := AppendEnvelope(nil, &tt.ev, EnvelopeBody(&tt.ev, tt.channels))
+			if encoded := Encode(&tt.ev, true, tt.channels); !bytes.Equal(encoded, frame) {
+				t.Errorf("Encode = %q, want what AppendEnvelope(EnvelopeBody) makes: %q", encoded, frame)
+			}
 			evs := fpDecodeSSE(frame)
 			if len(evs) != 1 {
 				t.Fatalf("decoded %d events from %q, want 1", len(evs), frame)
@@ -676,8 +693,12 @@ func TestEncodeEnvelope(t *testing.T) {
 			if err := json.Unmarshal([]byte(ev.Data), &keys); err != nil {
 				t.Fatalf("envelope is not an object: %v", err)
 			}
-			if len(keys) != 4 {
-				t.Errorf("envelope keys = %v, want id, channels, type, data", fpKeys(keys))
+			want := 4 // id, channels, type, data
+			if tt.wantOnlyFor != nil {
+				want = 5
+			}
+			if len(keys) != want {
+				t.Errorf("envelope keys = %v, want id, channels, type, data (and only_for when limited): %d keys", fpKeys(keys), want)
 			}
 			var env fpEnvelope
 			if err := json.Unmarshal([]byte(ev.Data), &env); err != nil {
@@ -688,6 +709,9 @@ func TestEncodeEnvelope(t *testing.T) {
 			}
 			if !reflect.DeepEqual(env.Channels, tt.wantChannels) {
 				t.Errorf("envelope channels = %q, want %q", env.Channels, tt.wantChannels)
+			}
+			if !reflect.DeepEqual(env.OnlyFor, tt.wantOnlyFor) {
+				t.Errorf("envelope only_for = %q, want %q", env.OnlyFor, tt.wantOnlyFor)
 			}
 			if env.Type != tt.wantType {
 				t.Errorf("envelope type = %q, want %q", env.Type, tt.wantType)

@@ -65,21 +65,48 @@ const RawSize = 64
 // Envelope is the JSON carried in the data of an envelope-format event, and
 // an event of a long-poll answer.
 type Envelope struct {
-	ID       string          `json:"id"`
-	Channels []string        `json:"channels"`
-	Type     string          `json:"type"`
-	Data     json.RawMessage `json:"data"`
+	ID       string   `json:"id"`
+	Channels []string `json:"channels"`
+	Type     string   `json:"type"`
+	// OnlyFor names the event's audience limit (history.Event.OnlyFor) among
+	// the subscriber's channels, so a client that shares one feed among
+	// several listeners (plexor.js's tabs) hands the event only to those that
+	// listen to one of them; absent when the event has no limit.
+	OnlyFor []string        `json:"only_for,omitempty"`
+	Data    json.RawMessage `json:"data"`
 }
 
-// NewEnvelope is ev's envelope for a subscriber of channels (the event's
-// channels it hears).
+// NewEnvelope is ev's envelope for a subscriber of channels: it names only
+// the event's channels and OnlyFor channels among them, so a subscriber never
+// learns which other channels or audience a message had.
 func NewEnvelope(ev *history.Event, channels []string) Envelope {
-	return Envelope{ID: FormatID(ev.ID), Channels: channels, Type: EventType(ev), Data: ev.Data}
+	return envelopeOf(ev, SubscribedOf(ev.Channels, channels), AudienceOf(ev, channels))
+}
+
+// AudienceOf returns ev's OnlyFor channels that are among channels, in the
+// event's order; nil when ev has no audience limit.
+func AudienceOf(ev *history.Event, channels []string) []string {
+	if len(ev.OnlyFor) == 0 {
+		return nil
+	}
+	return SubscribedOf(ev.OnlyFor, channels)
+}
+
+func envelopeOf(ev *history.Event, heard, onlyFor []string) Envelope {
+	return Envelope{ID: FormatID(ev.ID), Channels: heard, Type: EventType(ev), OnlyFor: onlyFor, Data: ev.Data}
 }
 
 // EnvelopeBody is the JSON of ev's envelope for a subscriber of channels.
 func EnvelopeBody(ev *history.Event, channels []string) []byte {
-	env := NewEnvelope(ev, channels)
+	return EnvelopeBodyOf(ev, SubscribedOf(ev.Channels, channels), AudienceOf(ev, channels))
+}
+
+// EnvelopeBodyOf is the JSON of ev's envelope naming heard (the event's
+// channels a subscriber hears, SubscribedOf) and onlyFor (its OnlyFor
+// channels the subscriber listens to, AudienceOf), for a caller that knows
+// them already.
+func EnvelopeBodyOf(ev *history.Event, heard, onlyFor []string) []byte {
+	env := envelopeOf(ev, heard, onlyFor)
 	body, err := json.Marshal(env)
 	if err != nil {
 		// Data is validated compact JSON on the way in; a store that hands back
@@ -90,8 +117,8 @@ func EnvelopeBody(ev *history.Event, channels []string) []byte {
 	return body
 }
 
-// AppendEnvelope appends ev in the envelope format naming channels; body is
-// its EnvelopeBody.
+// AppendEnvelope appends ev in the envelope format; body is its
+// EnvelopeBody.
 func AppendEnvelope(dst []byte, ev *history.Event, body []byte) []byte {
 	return AppendEvent(dst, ev.ID, "", body)
 }
@@ -99,9 +126,10 @@ func AppendEnvelope(dst []byte, ev *history.Event, body []byte) []byte {
 // EnvelopeSize is room enough, beyond the body, for an envelope event.
 const EnvelopeSize = 32
 
-// SubscribedOf returns the event channels that are among subscribed, in the
-// event's order. An envelope names only those, so a subscriber never learns
-// which other channels a message went to.
+// SubscribedOf returns the event channels (its channels, or its OnlyFor
+// list) that are among subscribed, in the event's order. An envelope names
+// only those, so a subscriber never learns which other channels a message
+// went to.
 func SubscribedOf(eventChannels, subscribed []string) []string {
 	out := make([]string, 0, len(eventChannels))
 	for _, ch := range eventChannels {
@@ -113,11 +141,11 @@ func SubscribedOf(eventChannels, subscribed []string) []string {
 }
 
 // Encode encodes ev for a subscriber of channels: in the envelope format
-// (naming the channels of ev among them) or the raw one.
+// (its NewEnvelope) or the raw one.
 func Encode(ev *history.Event, envelope bool, channels []string) []byte {
 	if !envelope {
 		return AppendRaw(make([]byte, 0, len(ev.Data)+RawSize), ev)
 	}
-	body := EnvelopeBody(ev, SubscribedOf(ev.Channels, channels))
+	body := EnvelopeBody(ev, channels)
 	return AppendEnvelope(make([]byte, 0, len(body)+EnvelopeSize), ev, body)
 }
