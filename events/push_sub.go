@@ -45,7 +45,7 @@ func (a *API) PushSubscribe(c echo.Context) error {
 	if !until.IsZero() {
 		timeout = min(timeout, max(time.Until(until), 0))
 	}
-	c.Response().Header().Set("Vary", pushVary)
+	c.Response().Header().Add("Vary", pushVary) // beside the CORS middleware's Vary: Origin
 	a.pushRequests.note(channel)
 
 	// Register first, so nothing published from here on can be missed.
