@@ -65,9 +65,22 @@ func (s *Server) publish(ctx context.Context, r *inRequest) (string, error) {
 	out, err := s.cfg.Hub.Publish(ctx, []history.Message{{Channels: ids, Data: data.Bytes(), OnlyFor: r.limiters}})
 	if err != nil {
 		s.cfg.Log.Warn("realplexor publish failed", "err", err)
-		return "", refuse(http.StatusServiceUnavailable, "the history store is unavailable; nothing was published, try again shortly")
+		return "", publishFailure(err)
 	}
 	return strconv.FormatUint(out[0].ID, 10) + "\n", nil
+}
+
+// publishFailure is the answer to a publish the store failed. By
+// history.Store's contract nothing was stored, unless the error wraps
+// history.ErrOutcomeUnknown (Redis took the append but its answer was lost
+// or late): then the message may be published, which the answer says, as
+// POST /publish's 504 publish_outcome_unknown does.
+func publishFailure(err error) *refusal {
+	if errors.Is(err, history.ErrOutcomeUnknown) {
+		return refuse(http.StatusGatewayTimeout, "Redis did not answer in time: the message may or may not have been published; "+
+			"retry only if receiving it twice is harmless (the IN line takes no Idempotency-Key; POST /publish with one retries safely)")
+	}
+	return refuse(http.StatusServiceUnavailable, "the history store is unavailable; nothing was published, try again shortly")
 }
 
 // online answers "online [PREFIX ...]": each online ID and its number of
