@@ -14,10 +14,12 @@ import (
 	"github.com/plexor/plexor/history"
 )
 
-// serve acts on a request: a command or a publish. It returns the answer's
-// body (status 200) or a *refusal.
-func (s *Server) serve(ctx context.Context, r *inRequest) (string, error) {
+// serve acts on a request from remote: a command or a publish. It returns
+// the answer's body (status 200) or a *refusal. A refused login is logged
+// at warn (without the password it sent).
+func (s *Server) serve(ctx context.Context, r *inRequest, remote string) (string, error) {
 	if why := s.cfg.Users.check(r.login, r.password, s.cfg.Guest); why != "" {
+		s.cfg.Log.Warn("realplexor login refused", "login", r.login, "remote", remote, "reason", why)
 		return "", refuse(http.StatusForbidden, "%s", why)
 	}
 	if name, args, ok := command(r.body); ok {
