@@ -126,7 +126,8 @@ func waitPushSubscribers(t *testing.T, s *testServer, channel string, n int) {
 // TestPushCORS: with PLEXOR_CORS_ORIGINS, a preflight for /push/sub allows
 // the headers push subscribers send (If-Modified-Since, If-None-Match, and
 // the Etag NchanSubscriber adds after a reconnect), and a cross-origin
-// answer exposes Last-Modified and Etag to the page.
+// answer exposes Last-Modified and Etag to the page and varies on Origin,
+// If-None-Match and If-Modified-Since.
 func TestPushCORS(t *testing.T) {
 	const origin = "https://app.example"
 	s := startServer(t, map[string]string{"PLEXOR_CORS_ORIGINS": origin, "PLEXOR_POLL_TIMEOUT": "1s"})
@@ -163,6 +164,14 @@ func TestPushCORS(t *testing.T) {
 	exposed := strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers"))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(exposed, "last-modified") || !strings.Contains(exposed, "etag") {
 		t.Errorf("cross-origin answer: %d, Access-Control-Expose-Headers = %q; want 200 exposing Last-Modified and Etag", resp.StatusCode, exposed)
+	}
+	// A cache must key the answer on the Origin (CORS) and on the position
+	// headers (the push answer) both.
+	vary := strings.ToLower(strings.Join(resp.Header.Values("Vary"), ", "))
+	for _, h := range []string{"origin", "if-none-match", "if-modified-since"} {
+		if !strings.Contains(vary, h) {
+			t.Errorf("cross-origin answer: Vary = %q, missing %s", vary, h)
+		}
 	}
 }
 

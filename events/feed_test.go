@@ -56,6 +56,12 @@ type hqTestServer struct {
 // hqServer starts the feed and publish handlers over a fresh hub.
 func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg hub.Config) *hqTestServer {
 	t.Helper()
+	return hqServerOver(t, mem, hubCfg, nil)
+}
+
+// hqServerOver is hqServer with the hub's store wrapped by wrap (nil: none).
+func hqServerOver(t testing.TB, mem history.MemoryConfig, hubCfg hub.Config, wrap func(history.Store) history.Store) *hqTestServer {
+	t.Helper()
 	if mem.SweepEvery == 0 {
 		mem.SweepEvery = -1
 	}
@@ -70,7 +76,11 @@ func hqServer(t testing.TB, mem history.MemoryConfig, hubCfg hub.Config) *hqTest
 	hubCfg.Retry = cmp.Or(hubCfg.Retry, hqHubConfig.Retry)
 	hubCfg.WriteTimeout = cmp.Or(hubCfg.WriteTimeout, hqHubConfig.WriteTimeout)
 	hubCfg.Framer = transport.FrameChunk
-	h := hub.New(store, hubCfg)
+	var hubStore history.Store = store
+	if wrap != nil {
+		hubStore = wrap(store)
+	}
+	h := hub.New(hubStore, hubCfg)
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = ErrorHandler(slog.Default())

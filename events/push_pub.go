@@ -24,7 +24,9 @@ const maxPushContentType = 255
 // token), the publisher side of the push module: the body, as it is, with
 // its Content-Type, becomes one message of the channel (stored, and fanned
 // out to every subscriber of the channel, push or not). It answers 201
-// when the channel had subscribers, 202 when not, with the channel's info.
+// when the channel had subscribers, 202 when not, with the channel's info
+// (once stored, always: when the store cannot be read then, with what is
+// known, see pushInfoAfter).
 func (a *API) PushPublish(c echo.Context) error {
 	req := c.Request()
 	channel, err := a.pushPublisherChannel(c)
@@ -57,9 +59,25 @@ func (a *API) PushPublish(c echo.Context) error {
 	}
 	info, _, err := a.pushInfo(req.Context(), channel)
 	if err != nil {
-		return unavailable(err)
+		// The message is stored: a 503 would have the publisher send it
+		// again. Answer with what is known instead.
+		a.log.Warn("push publish: the channel's info could not be read after the message was stored",
+			"channel", channel, "id", published[0].ID, "err", err)
+		info = a.pushInfoAfter(channel, published[0].ID)
 	}
 	return answerPushInfo(c, status, info)
+}
+
+// pushInfoAfter is a channel's info as known without asking the store,
+// right after the message with event ID id was stored in it: its listeners
+// and last request from this node, that message as the newest, and
+// Messages 1 (at least that one; pushInfo puts the store's count there).
+func (a *API) pushInfoAfter(channel string, id uint64) pushChannelInfo {
+	info := pushChannelInfo{Messages: 1, Requested: -1, Subscribers: a.hub.Listeners(channel), LastMessageID: pushMessageID(id)}
+	if last, asked := a.pushRequests.last(channel); asked {
+		info.Requested = int64(max(a.pushRequests.now().Sub(last), 0) / time.Second)
+	}
+	return info
 }
 
 // PushInfo serves GET /push/pub?id=CHANNEL (behind the publisher token):
@@ -172,17 +190,9 @@ func (a *API) pushInfo(ctx context.Context, channel string) (pushChannelInfo, bo
 	if err != nil {
 		return pushChannelInfo{}, false, err
 	}
-	info := pushChannelInfo{
-		Messages:      stored.Retained,
-		Requested:     -1,
-		Subscribers:   a.hub.Listeners(channel),
-		LastMessageID: pushMessageID(stored.Newest),
-	}
-	last, asked := a.pushRequests.last(channel)
-	if asked {
-		info.Requested = int64(max(a.pushRequests.now().Sub(last), 0) / time.Second)
-	}
-	return info, stored.Retained > 0 || info.Subscribers > 0 || asked, nil
+	info := a.pushInfoAfter(channel, stored.Newest)
+	info.Messages = stored.Retained
+	return info, stored.Retained > 0 || info.Subscribers > 0 || info.Requested >= 0, nil
 }
 
 // answerPushInfo answers info as JSON when the client accepts JSON (and

@@ -1,12 +1,14 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +120,63 @@ func TestPushPublishAnswers(t *testing.T) {
 				t.Errorf("got %s, want %q as %s", got, tc.wantBody, tc.wantType)
 			}
 		})
+	}
+}
+
+// infoFailingStore is a history.Store whose Info fails once failInfo is
+// set: a store that took a publish and then could not be read (Redis lost
+// between the append and the info read).
+type infoFailingStore struct {
+	history.Store
+	failInfo atomic.Bool
+}
+
+func (s *infoFailingStore) Info(ctx context.Context, channel string) (history.ChannelInfo, error) {
+	if s.failInfo.Load() {
+		return history.ChannelInfo{}, errors.New("test: the info read failed")
+	}
+	return s.Store.Info(ctx, channel)
+}
+
+// TestPushPublishAnswersWhenTheInfoReadFails: a push publish that was stored
+// is answered 201/202 although the channel's info cannot be read afterwards
+// (a 503 would make the publisher send it again): the info then holds what
+// is known, the message's own ID and at least that one message.
+func TestPushPublishAnswersWhenTheInfoReadFails(t *testing.T) {
+	t.Parallel()
+	var store *infoFailingStore
+	s := hqServerOver(t, history.MemoryConfig{Size: 10}, hub.Config{}, func(inner history.Store) history.Store {
+		store = &infoFailingStore{Store: inner}
+		return store
+	})
+	feed := s.open("channels=flaky", nil)
+	s.waitListeners(t, "flaky", 1)
+	store.failInfo.Store(true)
+	for _, tc := range []struct {
+		name       string
+		wantStatus int
+	}{
+		{"with a subscriber", http.StatusCreated},
+		{"without", http.StatusAccepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.wantStatus == http.StatusAccepted {
+				feed.close()
+				s.waitListeners(t, "flaky", 0)
+			}
+			got := s.push(t, http.MethodPost, "/push/pub?id=flaky", http.Header{"Accept": {"application/json"}}, tc.name)
+			var info pushChannelInfo
+			if err := json.Unmarshal([]byte(got.body), &info); got.status != tc.wantStatus || err != nil {
+				t.Fatalf("publish while the info read fails: %s (%v), want %d with the info", got, err, tc.wantStatus)
+			}
+			if want := pushMessageID(s.newest()); info.LastMessageID != want || info.Messages < 1 {
+				t.Errorf("info %+v, want last_message_id %q (the message's) and messages >= 1", info, want)
+			}
+		})
+	}
+	store.failInfo.Store(false)
+	if got := s.push(t, http.MethodGet, "/push/pub?id=flaky", http.Header{"Accept": {"application/json"}}, ""); !strings.Contains(got.body, `"messages":2`) {
+		t.Errorf("info once the store answers again: %s, want both messages stored", got)
 	}
 }
 

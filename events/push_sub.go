@@ -45,7 +45,7 @@ func (a *API) PushSubscribe(c echo.Context) error {
 	if !until.IsZero() {
 		timeout = min(timeout, max(time.Until(until), 0))
 	}
-	c.Response().Header().Set("Vary", pushVary)
+	c.Response().Header().Add("Vary", pushVary) // beside the CORS middleware's Vary: Origin
 	a.pushRequests.note(channel)
 
 	// Register first, so nothing published from here on can be missed.
@@ -91,7 +91,8 @@ func (a *API) PushSubscribe(c echo.Context) error {
 }
 
 // pushFromHistory returns the oldest retained event of channels after
-// cursor, up to upTo (0: the newest), or nil.
+// cursor, up to upTo (0: the newest), that a subscriber of channels may
+// see (history.Event.VisibleTo), or nil.
 func (a *API) pushFromHistory(ctx context.Context, channels []string, cursor, upTo uint64) (*history.Event, error) {
 	store := a.hub.Store()
 	if upTo == 0 {
@@ -105,15 +106,21 @@ func (a *API) pushFromHistory(ctx context.Context, channels []string, cursor, up
 		return nil, nil
 	}
 	replay, err := store.Since(ctx, channels, cursor, upTo)
-	if err != nil || len(replay.Events) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	return replay.Events[0], nil
+	// A message limited to listeners of other channels (only_for) is not
+	// the subscriber's: the next one is.
+	if visible := history.Visible(replay.Events, channels); len(visible) > 0 {
+		return visible[0], nil
+	}
+	return nil, nil
 }
 
 // waitForPushMessage holds a push subscriber until an event after `after`
-// arrives on sub (the first one is returned), the timeout passes, the
-// client leaves or the queue is closed (its reason is returned).
+// that is visible to it arrives on sub (the first one is returned), the
+// timeout passes, the client leaves or the queue is closed (its reason is
+// returned).
 func waitForPushMessage(ctx context.Context, sub *hub.Subscription, after uint64, timeout time.Duration) (*history.Event, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -126,7 +133,7 @@ func waitForPushMessage(ctx context.Context, sub *hub.Subscription, after uint64
 		case <-sub.Ready():
 			frames, closed := sub.Take()
 			for _, f := range frames {
-				if f.ID > after {
+				if f.ID > after && f.Event.VisibleTo(sub.Channels()) {
 					return f.Event, nil // the rest are in history for the next poll
 				}
 			}

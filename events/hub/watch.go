@@ -139,9 +139,12 @@ func (w *watchLog) since(prefixes []string, cursor uint64) ([]transition, bool) 
 // listener (Online) or lost its last.
 type Transition struct {
 	// ID orders the transitions; it is the watch feed's event ID.
-	ID      uint64
+	ID uint64
+	// Channel is the channel whose presence changed.
 	Channel string
-	Online  bool
+	// Online is true when the channel got its first listener,
+	// false when it lost its last one.
+	Online bool
 }
 
 // Transitions returns the logged presence transitions after the cursor of

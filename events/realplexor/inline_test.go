@@ -303,3 +303,19 @@ func TestINLineRate(t *testing.T) {
 		t.Errorf("login b after login a ran out: %d %q, want 200", got.status, got.body)
 	}
 }
+
+// TestINLineStoreDown: a publish the store refuses outright (here: closed)
+// is a 503 that says nothing was published, which history.Store's contract
+// makes true; the publish whose outcome is unknown is a 504 instead
+// (TestRealplexorPublishOutcomeUnknown in e2e/realplexor_cluster_test.go).
+func TestINLineStoreDown(t *testing.T) {
+	t.Parallel()
+	s := startIN(t, Config{Guest: true})
+	if err := s.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.send(t, phpRequest("abc", `"lost"`))
+	if got.status != 503 || !strings.Contains(got.body, "nothing was published") {
+		t.Errorf("publish while the store is closed: %d %q, want 503 saying nothing was published", got.status, got.body)
+	}
+}

@@ -14,10 +14,12 @@ import (
 	"github.com/plexor/plexor/history"
 )
 
-// serve acts on a request: a command or a publish. It returns the answer's
-// body (status 200) or a *refusal.
-func (s *Server) serve(ctx context.Context, r *inRequest) (string, error) {
+// serve acts on a request from remote: a command or a publish. It returns
+// the answer's body (status 200) or a *refusal. A refused login is logged
+// at warn (without the password it sent).
+func (s *Server) serve(ctx context.Context, r *inRequest, remote string) (string, error) {
 	if why := s.cfg.Users.check(r.login, r.password, s.cfg.Guest); why != "" {
+		s.cfg.Log.Warn("realplexor login refused", "login", r.login, "remote", remote, "reason", why)
 		return "", refuse(http.StatusForbidden, "%s", why)
 	}
 	if name, args, ok := command(r.body); ok {
@@ -65,9 +67,22 @@ func (s *Server) publish(ctx context.Context, r *inRequest) (string, error) {
 	out, err := s.cfg.Hub.Publish(ctx, []history.Message{{Channels: ids, Data: data.Bytes(), OnlyFor: r.limiters}})
 	if err != nil {
 		s.cfg.Log.Warn("realplexor publish failed", "err", err)
-		return "", refuse(http.StatusServiceUnavailable, "the history store is unavailable; nothing was published, try again shortly")
+		return "", publishFailure(err)
 	}
 	return strconv.FormatUint(out[0].ID, 10) + "\n", nil
+}
+
+// publishFailure is the answer to a publish the store failed. By
+// history.Store's contract nothing was stored, unless the error wraps
+// history.ErrOutcomeUnknown (Redis took the append but its answer was lost
+// or late): then the message may be published, which the answer says, as
+// POST /publish's 504 publish_outcome_unknown does.
+func publishFailure(err error) *refusal {
+	if errors.Is(err, history.ErrOutcomeUnknown) {
+		return refuse(http.StatusGatewayTimeout, "Redis did not answer in time: the message may or may not have been published; "+
+			"retry only if receiving it twice is harmless (the IN line takes no Idempotency-Key; POST /publish with one retries safely)")
+	}
+	return refuse(http.StatusServiceUnavailable, "the history store is unavailable; nothing was published, try again shortly")
 }
 
 // online answers "online [PREFIX ...]": each online ID and its number of

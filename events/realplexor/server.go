@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -41,8 +42,8 @@ type Config struct {
 	// RequestTimeout bounds the time a client takes to send its whole
 	// request (PLEXOR_BODY_TIMEOUT); 0 means 10 s.
 	RequestTimeout time.Duration
-	// Log receives the refusals (debug) and failures (warn); nil means
-	// slog.Default().
+	// Log receives the refusals (debug; a refused login: warn) and failures
+	// (warn); nil means slog.Default().
 	Log *slog.Logger
 }
 
@@ -79,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Users == nil {
 		cfg.Users = Users{}
+	}
+	if err := cfg.Users.nested(); err != nil {
+		return nil, fmt.Errorf("realplexor: %w", err)
 	}
 	s := &Server{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{},
 		limiters: map[string]*rate.Limiter{}}
@@ -191,7 +195,7 @@ func (s *Server) handle(conn net.Conn) {
 	var body string
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-		body, err = s.serve(ctx, r)
+		body, err = s.serve(ctx, r, conn.RemoteAddr().String())
 		cancel()
 	}
 	status := http.StatusOK

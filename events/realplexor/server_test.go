@@ -1,11 +1,14 @@
 package realplexor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -117,4 +120,55 @@ func waitInFlight(t *testing.T, s *inServer, n int) {
 			t.Fatalf("%d connections served, want %d", got, n)
 		}
 	}
+}
+
+// TestINLineLogsRefusedLogins: a refused login (wrong password, unknown
+// login, a guest where none may publish) is logged at warn with the login
+// and the client's address, never the password it sent.
+func TestINLineLogsRefusedLogins(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	s := startIN(t, Config{Users: Users{"user": "secret"}, Log: slog.New(slog.NewTextHandler(&out, nil))})
+	for _, tc := range []struct{ name, identifier, wantLogin string }{
+		{"wrong password", "user:guessed-pw@user_a", "login=user"},
+		{"unknown login", "nobody:other-pw@nobody_a", "login=nobody"},
+		{"guest", "user_a", `login=""`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.send(t, phpRequest(tc.identifier, `1`)); got.status != 403 {
+				t.Fatalf("%d %q, want 403", got.status, got.body)
+			}
+			var line string
+			for l := range strings.SplitSeq(out.String(), "\n") {
+				if strings.Contains(l, tc.wantLogin+" ") {
+					line = l
+				}
+			}
+			if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "remote=127.0.0.1:") {
+				t.Errorf("log %q: no warn line with %s and remote=127.0.0.1:…", out.String(), tc.wantLogin)
+			}
+		})
+	}
+	if log := out.String(); strings.Contains(log, "guessed-pw") || strings.Contains(log, "other-pw") {
+		t.Errorf("the log holds a password: %q", log)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger that the connections'
+// goroutines write to while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

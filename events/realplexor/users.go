@@ -3,7 +3,9 @@ package realplexor
 import (
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -15,7 +17,8 @@ type Users map[string]string
 // file holding such pairs (one a line; blank lines and lines starting with
 // # are skipped). A login is 1-64 characters of A-Z a-z 0-9 _ (it prefixes
 // IDs as LOGIN_), a password 1-256 characters without white space, ',' or
-// '@' (the identifier's grammar ends it at '@').
+// '@' (the identifier's grammar ends it at '@'). No login may start with
+// another login and '_' (Users.nested).
 func ParseUsers(value string) (Users, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
@@ -50,7 +53,27 @@ func ParseUsers(value string) (Users, error) {
 		}
 		users[login] = password
 	}
+	if err := users.nested(); err != nil {
+		return nil, err
+	}
 	return users, nil
+}
+
+// nested reports a login whose IDs lie inside another login's: login a
+// owns every ID starting with a_, so it would own login a_b's IDs (a_b_…)
+// too. Such logins are refused rather than matched by the longer one, so
+// that a login's IDs are never in doubt.
+func (u Users) nested() error {
+	logins := slices.Sorted(maps.Keys(u))
+	for _, inner := range logins {
+		for _, outer := range logins {
+			if strings.HasPrefix(inner, outer+"_") {
+				return fmt.Errorf("login %q lies inside login %q's IDs: %s owns every ID starting with %s_, so %s_… too; rename one of them",
+					inner, outer, outer, outer, inner)
+			}
+		}
+	}
+	return nil
 }
 
 // validLogin reports whether login is 1-64 word characters.

@@ -36,13 +36,40 @@ func startRealplexor(cfg config.Config, core *hub.Hub, log *slog.Logger) (*inLin
 	if err != nil {
 		return nil, err
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && cfg.RealplexorGuest && !tcp.IP.IsLoopback() {
-		log.Warn("PLEXOR_REALPLEXOR_GUEST=true on an address beyond loopback: anyone who reaches it may publish", "addr", ln.Addr().String())
-	}
+	warnBeyondLoopback(log, ln.Addr(), cfg.RealplexorGuest)
 	log.Info("realplexor IN line listening", "addr", ln.Addr().String(), "logins", len(cfg.RealplexorUserList()), "guest", cfg.RealplexorGuest)
+	return serveInLine(srv, ln, log), nil
+}
+
+// serveInLine serves srv on ln on a goroutine that stop ends. Should Serve
+// fail before (its listener fails), the failure is logged at error when it
+// happens, and stop returns it.
+func serveInLine(srv *realplexor.Server, ln net.Listener, log *slog.Logger) *inLine {
 	in := &inLine{srv: srv, served: make(chan error, 1)}
-	go func() { in.served <- srv.Serve(ln) }() // ends with stop's Shutdown
-	return in, nil
+	go func() { // ends when Serve does: with stop's Shutdown, or on a failure of ln
+		err := srv.Serve(ln)
+		if err != nil {
+			log.Error("realplexor IN line stopped accepting connections; publishers cannot reach it until a restart",
+				"addr", ln.Addr().String(), "err", err)
+		}
+		in.served <- err
+	}()
+	return in
+}
+
+// warnBeyondLoopback warns when the IN line's address is beyond loopback:
+// the protocol sends its logins' passwords in clear text, and with guests
+// anyone who reaches it may publish.
+func warnBeyondLoopback(log *slog.Logger, addr net.Addr, guest bool) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return
+	}
+	log.Warn("realplexor IN line on an address beyond loopback: its logins' passwords travel in clear text; keep it on loopback or a private network",
+		"addr", addr.String())
+	if guest {
+		log.Warn("PLEXOR_REALPLEXOR_GUEST=true on an address beyond loopback: anyone who reaches it may publish", "addr", addr.String())
+	}
 }
 
 // stop closes the listener, lets the requests in progress finish within

@@ -27,6 +27,8 @@ func TestRealplexorConfig(t *testing.T) {
 			`PLEXOR_REALPLEXOR_ADDR: "10010" is not a listen address`},
 		{"bad users", map[string]string{"PLEXOR_REALPLEXOR_ADDR": ":10010", "PLEXOR_REALPLEXOR_USERS": "a-b:c"}, nil,
 			`PLEXOR_REALPLEXOR_USERS: login "a-b" is invalid`},
+		{"nested logins", map[string]string{"PLEXOR_REALPLEXOR_ADDR": ":10010", "PLEXOR_REALPLEXOR_USERS": "a:x,a_b:y"}, nil,
+			`PLEXOR_REALPLEXOR_USERS: login "a_b" lies inside login "a"'s IDs`},
 		{"users without address", map[string]string{"PLEXOR_REALPLEXOR_USERS": "a:b"}, nil,
 			"PLEXOR_REALPLEXOR_USERS: has no effect without PLEXOR_REALPLEXOR_ADDR"},
 		{"guest without address", map[string]string{"PLEXOR_REALPLEXOR_GUEST": "true"}, nil,
