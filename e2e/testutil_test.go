@@ -24,25 +24,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/internal/syncbuf"
 )
 
-// lockedBuffer is an io.Writer safe for concurrent use (a log sink).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a log sink safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer
 
 // startServerLogged is startServer with a debug-level text log kept in a
 // buffer, so a test can inspect everything the service logged.

@@ -1,7 +1,6 @@
 package idempotency_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/idempotency"
+	"github.com/plexor/plexor/internal/syncbuf"
 )
 
 // The middleware's refusals are rendered by the service's own error handler
@@ -285,23 +284,8 @@ func (s *failingStore) Release(ctx context.Context, key string) error {
 	return s.Memory.Release(ctx, key)
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is a log sink safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // TestMiddlewareStoreFailures: a store that cannot reserve stops
 // the request with a 503 before anything is published; one that cannot save

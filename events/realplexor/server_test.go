@@ -1,16 +1,16 @@
 package realplexor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/internal/syncbuf"
 )
 
 // TestINLineSlowClient: a client that does not send its whole request
@@ -154,21 +154,5 @@ func TestINLineLogsRefusedLogins(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a logger that the connections'
-// goroutines write to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a log sink safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/realplexor"
 	"github.com/plexor/plexor/history"
+	"github.com/plexor/plexor/internal/syncbuf"
 )
 
 // TestRealplexorWarnsBeyondLoopback: the IN line's start-up warns when its
@@ -90,21 +90,5 @@ func TestRealplexorServeFailureIsLogged(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a logger writes to from another
-// goroutine while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink safe for concurrent use.
+type syncBuffer = syncbuf.Buffer

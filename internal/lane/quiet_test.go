@@ -2,29 +2,14 @@ package lane
 
 import (
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexor/plexor/internal/syncbuf"
 )
 
 // syncBuffer is a log sink safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // TestSlowHeaderClosesQuietly: a header that stops coming, even in the
 // middle of a line that would not parse, is closed without an answer and
