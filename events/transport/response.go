@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plexor/plexor/events/hub"
+	"github.com/plexor/plexor/internal/h2"
 )
 
 // Response writes a feed through its handler's http.ResponseWriter, with
@@ -118,14 +119,23 @@ func (r *Response) CutShort(deadline time.Time) {
 	_ = r.rc.SetWriteDeadline(deadline)
 }
 
-// TakeOver takes the connection of an HTTP/1.x feed over from net/http once
-// its headers and replay are written (every write was flushed): the stream
-// then writes to it directly and the handler returns, so no goroutine and
-// no net/http buffers stay with an idle feed. gone is called once when the
-// peer hangs up, until the sink is closed. It returns ok false when the
-// connection cannot be taken over (HTTP/2, a recorder): the caller then
-// serves the stream through r.
-func (r *Response) TakeOver(req *http.Request, gone func()) (sink *ConnSink, ok bool) {
+// TakeOver takes a feed over from its handler once its headers and replay
+// are written (every write was flushed): the stream then writes to the
+// connection directly and the handler returns, so no goroutine and no
+// net/http buffers stay with an idle feed. Over HTTP/1.x the connection is
+// taken from net/http (Hijack); over HTTP/2 the stream is taken from
+// Plexor's HTTP/2 server (internal/h2). gone is called once when the peer
+// hangs up (or resets the stream), until the sink is closed. It returns ok
+// false when the feed cannot be taken over (a recorder, net/http's own
+// HTTP/2): the caller then serves the stream through r.
+func (r *Response) TakeOver(req *http.Request, gone func()) (sink hub.Sink, ok bool) {
+	if req.ProtoMajor == 2 {
+		st, ok := h2.TakeOver(r.w, gone)
+		if !ok {
+			return nil, false
+		}
+		return &H2Sink{s: st}, true
+	}
 	conn, _, err := r.rc.Hijack()
 	if err != nil {
 		return nil, false

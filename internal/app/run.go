@@ -139,8 +139,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		Protocols:         protocols(cfg),
-		HTTP2:             http2Config(cfg),
 	}
+	installHTTP2(srv, cfg, log)
 	serve := srv.Serve
 	if cfg.TLS() {
 		certs := newCertificates(cfg, log)

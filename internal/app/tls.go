@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/plexor/plexor/internal/config"
+	"github.com/plexor/plexor/internal/h2"
 )
 
 // HTTPS, HTTP/2 and h2c: which protocols the server speaks (protocols),
@@ -30,16 +31,26 @@ func protocols(cfg config.Config) *http.Protocols {
 	return p
 }
 
-// http2Config is the server's HTTP/2 settings: PLEXOR_H2_MAX_STREAMS
-// streams (feeds, requests) per connection, and a connection whose socket
-// takes no byte for PLEXOR_WRITE_TIMEOUT is closed (a stalled TCP
-// connection; a single stream that its client stops reading is ended by
-// its own write deadline instead, see transport.Response).
-func http2Config(cfg config.Config) *http.HTTP2Config {
-	return &http.HTTP2Config{
-		MaxConcurrentStreams: cfg.H2MaxStreams,
-		WriteByteTimeout:     cfg.WriteTimeout,
+// installHTTP2 makes srv serve HTTP/2 (TLS with ALPN "h2", h2c with
+// PLEXOR_H2C) through Plexor's own server (internal/h2), where a feed's
+// stream is taken over from its handler as an HTTP/1.1 feed's connection
+// is: PLEXOR_H2_MAX_STREAMS streams (feeds, requests) per connection, and
+// a connection whose socket takes no byte for PLEXOR_WRITE_TIMEOUT is
+// closed (a stalled TCP connection; a single stream that its client stops
+// reading waits alone until the hub cuts it).
+func installHTTP2(srv *http.Server, cfg config.Config, log *slog.Logger) {
+	if !cfg.TLS() && !cfg.H2C {
+		return
 	}
+	s := &h2.Server{
+		MaxConcurrentStreams: uint32(cfg.H2MaxStreams),
+		MaxHeaderBytes:       srv.MaxHeaderBytes,
+		IdleTimeout:          srv.IdleTimeout,
+		ReadHeaderTimeout:    srv.ReadHeaderTimeout,
+		WriteTimeout:         cfg.WriteTimeout,
+		Log:                  log,
+	}
+	s.Install(srv)
 }
 
 // certificates holds the certificate the server presents and reloads it
