@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/plexor/plexor/events/transport"
 	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/internal/config"
+	"github.com/plexor/plexor/internal/h2"
 	"github.com/plexor/plexor/internal/lane"
 )
 
@@ -138,17 +140,26 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		Protocols:         protocols(cfg),
+		Protocols:         protocols(),
 	}
-	installHTTP2(srv, cfg, log)
 	serve := srv.Serve
+	var tlsConf *tls.Config
 	if cfg.TLS() {
 		certs := newCertificates(cfg, log)
-		srv.TLSConfig = certs.tlsConfig()
+		tlsConf = certs.tlsConfig()
 		onHangup(ctx, func() { _ = certs.reload() }) // logged
-		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
 	} else {
 		onHangup(ctx, func() { log.Info("SIGHUP: nothing to reload (no TLS)") })
+	}
+	// With TLS or h2c the connections are sorted before net/http sees
+	// them: HTTP/2 ones go to Plexor's own server (internal/h2), the rest
+	// (TLS ones with their handshake done) to net/http.
+	var http2 *h2.Server
+	if cfg.TLS() || cfg.H2C {
+		http2 = newHTTP2Server(cfg, srv, log)
+		base := context.WithValue(context.Background(), http.ServerContextKey, srv)
+		sorted := http2.Listen(ln, tlsConf, cfg.H2C, srv.Handler, base)
+		serve = func(net.Listener) error { return srv.Serve(sorted) }
 	}
 
 	announce(log, ln.Addr().String(), tokens[0], generated, cfg.TLS())
@@ -185,7 +196,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- 
 	go func() { laneDone <- publishers.Shutdown(sctx) }() // returns by sctx's end
 	inDone := make(chan error, 1)
 	go func() { inDone <- in.stop(sctx) }() // Realplexor's IN line; returns by sctx's end
+	h2Done := make(chan error, 1)
+	go func() { // HTTP/2 connections, unknown to srv; returns by sctx's end
+		if http2 != nil {
+			h2Done <- http2.Shutdown(sctx)
+			return
+		}
+		h2Done <- nil
+	}()
 	err = srv.Shutdown(sctx)
+	if herr := <-h2Done; err == nil {
+		err = herr
+	}
 	if lerr := <-laneDone; err == nil {
 		err = lerr
 	}

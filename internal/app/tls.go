@@ -20,29 +20,25 @@ import (
 // reads the pair in force when it happens, and connections already open
 // keep theirs.
 
-// protocols returns the server's protocols for cfg: HTTP/1.1 always;
-// HTTP/2 by ALPN with TLS; cleartext HTTP/2 with prior knowledge with
-// PLEXOR_H2C.
-func protocols(cfg config.Config) *http.Protocols {
+// protocols returns the protocols net/http speaks itself: HTTP/1.1.
+// HTTP/2 (by ALPN with TLS; cleartext with prior knowledge with
+// PLEXOR_H2C) is served by internal/h2, which sorts the connections
+// before net/http sees them (h2.Listener).
+func protocols() *http.Protocols {
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
-	p.SetHTTP2(cfg.TLS())
-	p.SetUnencryptedHTTP2(cfg.H2C)
 	return p
 }
 
-// installHTTP2 makes srv serve HTTP/2 (TLS with ALPN "h2", h2c with
-// PLEXOR_H2C) through Plexor's own server (internal/h2), where a feed's
-// stream is taken over from its handler as an HTTP/1.1 feed's connection
-// is: PLEXOR_H2_MAX_STREAMS streams (feeds, requests) per connection, and
-// a connection whose socket takes no byte for PLEXOR_WRITE_TIMEOUT is
-// closed (a stalled TCP connection; a single stream that its client stops
-// reading waits alone until the hub cuts it).
-func installHTTP2(srv *http.Server, cfg config.Config, log *slog.Logger) {
-	if !cfg.TLS() && !cfg.H2C {
-		return
-	}
-	s := &h2.Server{
+// newHTTP2Server returns Plexor's own HTTP/2 server (internal/h2), where a
+// feed's stream is taken over from its handler as an HTTP/1.1 feed's
+// connection is, with srv's limits: PLEXOR_H2_MAX_STREAMS streams (feeds,
+// requests) per connection, and a connection whose socket takes no byte
+// for PLEXOR_WRITE_TIMEOUT is closed (a stalled TCP connection; a single
+// stream that its client stops reading waits alone until the hub cuts
+// it).
+func newHTTP2Server(cfg config.Config, srv *http.Server, log *slog.Logger) *h2.Server {
+	return &h2.Server{
 		MaxConcurrentStreams: uint32(cfg.H2MaxStreams),
 		MaxHeaderBytes:       srv.MaxHeaderBytes,
 		IdleTimeout:          srv.IdleTimeout,
@@ -50,7 +46,6 @@ func installHTTP2(srv *http.Server, cfg config.Config, log *slog.Logger) {
 		WriteTimeout:         cfg.WriteTimeout,
 		Log:                  log,
 	}
-	s.Install(srv)
 }
 
 // certificates holds the certificate the server presents and reloads it

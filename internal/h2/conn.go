@@ -2,15 +2,16 @@ package h2
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/plexor/plexor/internal/rawio"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -44,13 +45,22 @@ var (
 // goroutine for the connection; handlers and taken-over streams write
 // through it from their own goroutines.
 type conn struct {
-	srv     *Server
-	nc      net.Conn
-	fd      int // nc's descriptor for writes that never wait; -1 over TLS
-	handler http.Handler
-	baseCtx context.Context
-	remote  string
-	framer  *http2.Framer // reading by the reader alone; writing under mu
+	srv      *Server
+	nc       net.Conn  // what frames are read from and written to: TLS, or the socket
+	sock     *sockConn // the socket
+	fd       int       // the socket's descriptor for writes that never wait; -1 over TLS
+	src      frameSource
+	reg      *rawio.Registration // the socket's watch for bytes to read, once the first reader parked; guarded by mu
+	timer    *time.Timer         // the read-header, then the idle timeout; guarded by mu
+	handler  http.Handler
+	baseCtx  context.Context
+	remote   string
+	tlsState *tls.ConnectionState // the TLS connection's, shared by its requests; nil in cleartext
+	framer   *http2.Framer        // reading by the reader alone; writing under mu
+
+	needPreface bool // the reader's: the client's preface is still to be read
+	sawSettings bool // the client's first SETTINGS came; guarded by mu
+	ending      bool // the connection is about to close (endIfIdleLocked); guarded by mu
 
 	mu   sync.Mutex // guards the fields below, the framer's writing and enc
 	cond sync.Cond  // on mu: windows grew, out drained, a stream or the connection ended, a deadline changed
@@ -63,16 +73,13 @@ type conn struct {
 	closed      bool               // the connection is closed
 	closeErr    error              // why it closed
 
-	sendWindow  int64  // the connection's window for our DATA
-	peerWindow  int32  // the peer's SETTINGS_INITIAL_WINDOW_SIZE
-	peerFrame   uint32 // the peer's SETTINGS_MAX_FRAME_SIZE
-	recvWindow  int32  // what the client may still send on the connection
-	recvCredit  int32  // read bytes not yet given back with a WINDOW_UPDATE
-	out         []byte // bytes in wire order that the socket has not taken yet
-	flushing    bool   // a flusher goroutine owns the socket (and writes out)
-	enc         *hpack.Encoder
-	encBuf      appendWriter
-	frameWriter appendWriter // the framer writes frames into out through it
+	sendWindow int64  // the connection's window for our DATA
+	peerWindow int32  // the peer's SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame  uint32 // the peer's SETTINGS_MAX_FRAME_SIZE
+	recvWindow int32  // what the client may still send on the connection
+	recvCredit int32  // read bytes not yet given back with a WINDOW_UPDATE
+	out        []byte // bytes in wire order that the socket has not taken yet
+	flushing   bool   // a flusher goroutine owns the socket (and writes out)
 }
 
 // appendWriter appends what is written to *b.
@@ -84,97 +91,142 @@ func (w appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func newConn(s *Server, nc net.Conn, h http.Handler, ctx context.Context) *conn {
+func newConn(s *Server, nc net.Conn, sock *sockConn, h http.Handler, ctx context.Context) *conn {
 	c := &conn{
-		srv: s, nc: nc, fd: -1, handler: h, baseCtx: ctx,
+		srv: s, nc: nc, sock: sock, fd: -1, handler: h, baseCtx: ctx,
 		remote:     nc.RemoteAddr().String(),
 		streams:    map[uint32]*stream{},
 		sendWindow: initialPeerWindow, peerWindow: initialPeerWindow, peerFrame: 16384,
 		recvWindow: connRecvWindow,
 	}
 	c.cond.L = &c.mu
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			_ = raw.Control(func(fd uintptr) { c.fd = int(fd) })
-		}
+	if nc == net.Conn(sock) {
+		c.fd = sock.fd // cleartext: frames may be written to the socket directly
 	}
-	c.frameWriter = appendWriter{&c.out}
-	c.framer = http2.NewFramer(c.frameWriter, nc)
+	c.src = frameSource{r: nc, sock: sock}
+	c.framer = http2.NewFramer(io.Discard, &c.src) // reads only: frames out are built in frames_out.go
 	c.framer.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.framer.MaxHeaderListSize = s.maxHeaderBytes()
 	c.framer.SetReuseFrames()
-	var encBytes []byte
-	c.encBuf = appendWriter{&encBytes}
-	c.enc = hpack.NewEncoder(c.encBuf)
 	return c
 }
 
-// serve reads and handles the client's frames until the connection ends.
-func (c *conn) serve(readPreface bool) (err error) {
-	defer func() { c.close(err) }()
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout))
-	if c.srv.ReadHeaderTimeout <= 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
+// start sends the server's SETTINGS and starts reading: the client's
+// preface first when readPreface (TLS; net/http's sorting consumed it
+// otherwise), then its SETTINGS, within the read-header timeout.
+func (c *conn) start(readPreface bool) {
+	c.needPreface = readPreface
+	c.mu.Lock()
+	c.writeSettingsLocked(
+		// No dynamic header table: an idle connection keeps none of its
+		// client's headers (cookies, user agents); the decoder still takes
+		// a client that keeps using the default table.
+		http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0},
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.srv.maxStreams()},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamRecvWindow},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.srv.maxHeaderBytes()},
+	)
+	c.writeWindowUpdateLocked(0, connRecvWindow-initialPeerWindow)
+	c.kickLocked()
+	c.timer = time.AfterFunc(c.srv.readHeaderTimeout(), c.timedOut)
+	c.mu.Unlock()
+	go c.read() // the first reader: ends when the socket has nothing more (then the poller starts the next)
+}
+
+// readable is the poller's report that the socket has bytes: a reader
+// starts.
+func (c *conn) readable() {
+	go c.read() // ends when the socket has nothing more (then the poller starts the next)
+}
+
+// read reads and handles frames while they come without waiting, then
+// has the socket watched for the next ones. Where it cannot be watched,
+// it reads (and waits) until the connection ends. One reader runs at a
+// time.
+func (c *conn) read() {
+	blocking := c.sock.fd < 0
+	for {
+		if !blocking && !c.src.ready() {
+			break
+		}
+		if err := c.readOne(); err != nil {
+			c.close(err)
+			c.src.park()
+			return
+		}
 	}
-	if readPreface {
+	c.src.park()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.reg == nil {
+		rc, err := c.sock.SyscallConn()
+		if err == nil {
+			c.reg, err = c.srv.poller.Watch(rc, rawio.Readable, c.readable)
+		}
+		if err != nil {
+			c.sock.fd = -1 // read on a goroutine that waits from now on
+			go c.read()
+		}
+		return
+	}
+	if err := c.reg.Rearm(); err != nil {
+		c.closeLocked(err)
+	}
+}
+
+// readOne reads and handles one frame (the preface first, once). An error
+// ends the connection.
+func (c *conn) readOne() error {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+	if c.needPreface {
 		buf := make([]byte, len(http2.ClientPreface))
-		if _, err := io.ReadFull(c.nc, buf); err != nil {
+		if _, err := io.ReadFull(&c.src, buf); err != nil {
 			return err
 		}
 		if string(buf) != http2.ClientPreface {
 			return errors.New("h2: bad client preface")
 		}
+		c.needPreface = false
+		return nil
 	}
-	c.mu.Lock()
-	_ = c.framer.WriteSettings(
-		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.srv.maxStreams()},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamRecvWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.srv.maxHeaderBytes()},
-	)
-	_ = c.framer.WriteWindowUpdate(0, connRecvWindow-initialPeerWindow)
-	c.kickLocked()
-	c.mu.Unlock()
-
-	first := true
-	for {
-		f, err := c.framer.ReadFrame()
-		if err != nil {
-			var se http2.StreamError
-			if errors.As(err, &se) {
-				c.mu.Lock()
-				if se.StreamID > c.maxClientID && se.StreamID%2 == 1 {
-					c.maxClientID = se.StreamID
-				}
-				c.resetLocked(se.StreamID, se.Code)
-				c.mu.Unlock()
-				continue
-			}
-			return c.readFailed(err)
-		}
-		if first {
-			if _, ok := f.(*http2.SettingsFrame); !ok {
-				return c.fail(http2.ConnectionError(http2.ErrCodeProtocol), "the first frame is not SETTINGS")
-			}
-			first = false
+	f, err := c.framer.ReadFrame()
+	if err != nil {
+		var se http2.StreamError
+		if errors.As(err, &se) {
 			c.mu.Lock()
-			c.armIdleLocked()
-			c.mu.Unlock()
-		}
-		if err := c.handle(f); err != nil {
-			var ce http2.ConnectionError
-			if errors.As(err, &ce) {
-				return c.fail(ce, err.Error())
+			if se.StreamID > c.maxClientID && se.StreamID%2 == 1 {
+				c.maxClientID = se.StreamID
 			}
-			return err
-		}
-		if c.done() {
+			c.resetLocked(se.StreamID, se.Code)
+			c.mu.Unlock()
 			return nil
 		}
+		return c.readFailed(err)
 	}
+	if !c.sawSettings {
+		if _, ok := f.(*http2.SettingsFrame); !ok {
+			return c.fail(http2.ConnectionError(http2.ErrCodeProtocol), "the first frame is not SETTINGS")
+		}
+		c.mu.Lock()
+		c.sawSettings = true
+		c.armIdleLocked()
+		c.mu.Unlock()
+	}
+	if err := c.handle(f); err != nil {
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			return c.fail(ce, err.Error())
+		}
+		return err
+	}
+	return nil
 }
 
 // readFailed handles a failed frame read (not a stream's error): the
-// connection ends, with a GOAWAY for a protocol error or an idle timeout.
+// connection ends, with a GOAWAY for a protocol error.
 func (c *conn) readFailed(err error) error {
 	var ce http2.ConnectionError
 	switch {
@@ -183,35 +235,14 @@ func (c *conn) readFailed(err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errClientGone
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.mu.Lock()
-		idle := c.open == 0
-		c.mu.Unlock()
-		if idle {
-			c.goAwayNow(http2.ErrCodeNo, "")
-			return nil
-		}
-	}
 	return err
 }
 
-// fail ends the connection with a GOAWAY carrying code.
+// fail sends a GOAWAY carrying code and returns the error that ends the
+// connection.
 func (c *conn) fail(code http2.ConnectionError, why string) error {
 	c.goAwayNow(http2.ErrCode(code), why)
 	return fmt.Errorf("h2: connection error %v: %s", http2.ErrCode(code), why)
-}
-
-// done reports whether the connection may end: a GOAWAY went either way
-// and no stream is left. It waits (briefly) for the last bytes to go out.
-func (c *conn) done() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.goingAway || c.open > 0 {
-		return false
-	}
-	c.waitFlushedLocked(time.Second)
-	return true
 }
 
 // goAwayNow sends a GOAWAY with code and waits (briefly) for it to go out.
@@ -226,13 +257,13 @@ func (c *conn) goAwayNow(code http2.ErrCode, why string) {
 	if code != http2.ErrCodeNo {
 		debug = []byte(why)
 	}
-	_ = c.framer.WriteGoAway(c.maxClientID, code, debug)
+	c.writeGoAwayLocked(c.maxClientID, code, debug)
 	c.kickLocked()
 	c.waitFlushedLocked(time.Second)
 }
 
 // startGoAway tells the client no new stream will be served; the
-// connection ends once its streams have (the reader is woken to see it).
+// connection ends once its streams have.
 func (c *conn) startGoAway() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,28 +271,55 @@ func (c *conn) startGoAway() {
 		return
 	}
 	c.goingAway = true
-	_ = c.framer.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
+	c.writeGoAwayLocked(c.maxClientID, http2.ErrCodeNo, nil)
 	c.kickLocked()
-	if c.open == 0 {
-		_ = c.nc.SetReadDeadline(time.Now())
+	c.endIfIdleLocked()
+}
+
+// endIfIdleLocked ends the connection once a GOAWAY went either way and
+// no stream is left, after its last bytes went out.
+func (c *conn) endIfIdleLocked() {
+	if c.goingAway && c.open == 0 && !c.closed && !c.ending {
+		c.ending = true
+		go func() { // ends within a second
+			c.mu.Lock()
+			c.waitFlushedLocked(time.Second)
+			c.closeLocked(nil)
+			c.mu.Unlock()
+		}()
 	}
 }
 
-// armIdleLocked sets the connection's read deadline: the idle timeout when
-// no stream is open, none otherwise; once going away and idle, now (the
-// reader wakes and ends the connection).
+// armIdleLocked arms the connection's timer: the idle timeout when no
+// stream is open (and SETTINGS came), none otherwise.
 func (c *conn) armIdleLocked() {
-	switch {
-	case c.closed:
-	case c.open > 0:
-		_ = c.nc.SetReadDeadline(time.Time{})
-	case c.goingAway:
-		_ = c.nc.SetReadDeadline(time.Now())
-	case c.srv.IdleTimeout > 0:
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.IdleTimeout))
-	default:
-		_ = c.nc.SetReadDeadline(time.Time{})
+	if c.closed || c.timer == nil || !c.sawSettings {
+		return
 	}
+	c.endIfIdleLocked()
+	if c.open > 0 || c.srv.IdleTimeout <= 0 {
+		c.timer.Stop()
+		return
+	}
+	c.timer.Reset(c.srv.IdleTimeout)
+}
+
+// timedOut is the timer's end: a client that sent no SETTINGS within the
+// read-header timeout is dropped, an idle connection is ended (GOAWAY).
+func (c *conn) timedOut() {
+	c.mu.Lock()
+	if c.closed || c.sawSettings && c.open > 0 {
+		c.mu.Unlock()
+		return
+	}
+	if !c.sawSettings {
+		c.closeLocked(errors.New("h2: no SETTINGS within the read-header timeout"))
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.goAwayNow(http2.ErrCodeNo, "")
+	c.close(nil)
 }
 
 // close ends the connection and every stream on it.

@@ -25,7 +25,7 @@ func (c *conn) handle(f http2.Frame) error {
 	case *http2.PingFrame:
 		if !f.IsAck() {
 			c.mu.Lock()
-			_ = c.framer.WritePing(true, f.Data)
+			c.writePingAckLocked(f.Data)
 			err := c.kickControlLocked()
 			c.mu.Unlock()
 			return err
@@ -63,8 +63,6 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	defer c.mu.Unlock()
 	err := f.ForeachSetting(func(s http2.Setting) error {
 		switch s.ID {
-		case http2.SettingHeaderTableSize:
-			c.enc.SetMaxDynamicTableSizeLimit(s.Val)
 		case http2.SettingInitialWindowSize:
 			delta := int64(s.Val) - int64(c.peerWindow)
 			for _, st := range c.streams {
@@ -82,7 +80,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	if err != nil {
 		return err
 	}
-	_ = c.framer.WriteSettingsAck()
+	c.writeSettingsAckLocked()
 	c.cond.Broadcast()
 	return c.kickControlLocked()
 }

@@ -66,7 +66,7 @@ func (c *conn) newRequest(f *http2.MetaHeadersFrame, st *stream) (*http.Request,
 	req := &http.Request{
 		Method: method, URL: u, RequestURI: path, Host: authority,
 		Proto: "HTTP/2.0", ProtoMajor: 2, Header: header,
-		RemoteAddr: c.remote, ContentLength: contentLength,
+		RemoteAddr: c.remote, ContentLength: contentLength, TLS: c.tlsState,
 	}
 	if f.StreamEnded() {
 		if contentLength > 0 {

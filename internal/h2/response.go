@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -247,9 +248,10 @@ func (c *conn) writeHeadersLocked(st *stream, status int, h http.Header, end boo
 	if c.closed {
 		return errConnClosed
 	}
-	enc := c.encBuf.b
-	*enc = (*enc)[:0]
-	_ = c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	e := encoders.Get().(*encoder)
+	defer encoders.Put(e)
+	e.buf = e.buf[:0]
+	_ = e.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
 	hasDate := false
 	for k, vv := range h {
 		lk := strings.ToLower(k)
@@ -263,28 +265,13 @@ func (c *conn) writeHeadersLocked(st *stream, status int, h http.Header, end boo
 			if !httpguts.ValidHeaderFieldValue(v) {
 				continue
 			}
-			_ = c.enc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: lk == "set-cookie"})
+			_ = e.enc.WriteField(hpack.HeaderField{Name: lk, Value: v, Sensitive: lk == "set-cookie"})
 		}
 	}
 	if !hasDate {
-		_ = c.enc.WriteField(hpack.HeaderField{Name: "date", Value: time.Now().UTC().Format(http.TimeFormat)})
+		_ = e.enc.WriteField(hpack.HeaderField{Name: "date", Value: time.Now().UTC().Format(http.TimeFormat)})
 	}
-	block := *enc
-	first := true
-	for first || len(block) > 0 {
-		n := min(len(block), int(c.peerFrame))
-		frag := block[:n]
-		block = block[n:]
-		if first {
-			_ = c.framer.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0})
-			first = false
-		} else {
-			_ = c.framer.WriteContinuation(st.id, len(block) == 0, frag)
-		}
-	}
-	if cap(*enc) > 16<<10 {
-		*enc = nil
-	}
+	c.writeHeaderBlockLocked(st.id, e.buf, end)
 	if err := c.kickControlLocked(); err != nil {
 		return err
 	}
@@ -293,6 +280,23 @@ func (c *conn) writeHeadersLocked(st *stream, status int, h http.Header, end boo
 	}
 	return nil
 }
+
+// encoder is an HPACK encoder without a dynamic table (it never indexes a
+// field, so the peer's decoder keeps nothing either), shared by all
+// connections through encoders: a header block depends on no connection's
+// state.
+type encoder struct {
+	enc *hpack.Encoder
+	buf []byte
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encoder)
+	e.enc = hpack.NewEncoder(appendWriter{&e.buf})
+	e.enc.SetMaxDynamicTableSizeLimit(0)
+	e.enc.WriteField(hpack.HeaderField{}) // consumes the table size update: a fresh encoder emits none
+	return e
+}}
 
 // connectionHeaders are the fields HTTP/2 forbids (RFC 9113 8.2.2).
 var connectionHeaders = map[string]bool{

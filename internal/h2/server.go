@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/plexor/plexor/internal/rawio"
 )
 
 // Server holds the settings and the open connections of Plexor's HTTP/2
-// server. Its zero value is not usable: fill in the fields, then call
-// Install.
+// server. Fill in the fields, then serve a listener through Listen.
 type Server struct {
 	// MaxConcurrentStreams caps the streams a client may have open on one
 	// connection (SETTINGS_MAX_CONCURRENT_STREAMS); a feed counts until it
@@ -34,53 +35,36 @@ type Server struct {
 	// Log receives what goes wrong with connections and handlers.
 	Log *slog.Logger
 
-	mu       sync.Mutex         // guards conns and shutdown
+	poller rawio.Poller // watches idle connections for bytes to read
+
+	mu       sync.Mutex         // guards conns, idle and shutdown
 	conns    map[*conn]struct{} // the connections being served
+	idle     chan struct{}      // closed when conns becomes empty during Shutdown
 	shutdown bool               // Shutdown began: new connections get a GOAWAY at once
 }
+
+// errServerClosed is why connections end at Close.
+var errServerClosed = errors.New("h2: server closed")
 
 // Defaults for the zero fields of a Server.
 const (
 	defaultMaxStreams   = 250
 	defaultMaxHeader    = 1 << 20
 	defaultWriteTimeout = 10 * time.Second
+	defaultReadHeader   = 10 * time.Second
 )
 
-// nextProtoUnencrypted is net/http's TLSNextProto key for cleartext
-// HTTP/2 connections (h2c with prior knowledge, Go 1.24 and later).
-const nextProtoUnencrypted = "unencrypted_http2"
-
-// Install makes hs serve HTTP/2 through s: over TLS when ALPN picks "h2",
-// and in cleartext (prior knowledge) when hs.Protocols allows unencrypted
-// HTTP/2. Call it before hs serves; hs.Shutdown then sends every
-// connection a GOAWAY and waits for its streams to end.
-func (s *Server) Install(hs *http.Server) {
-	if hs.TLSNextProto == nil {
-		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+// serveConn starts serving one HTTP/2 connection: nc is what frames are
+// read from and written to (TLS, or the socket), sock the socket under
+// it. readPreface: the client's preface is still to be read. It returns at
+// once; the connection holds no goroutine while it is idle.
+func (s *Server) serveConn(nc net.Conn, sock *sockConn, h http.Handler, ctx context.Context, readPreface bool) {
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
+	c := newConn(s, nc, sock, h, ctx)
+	if tc, ok := nc.(*tls.Conn); ok {
+		state := tc.ConnectionState()
+		c.tlsState = &state
 	}
-	hs.TLSNextProto["h2"] = func(_ *http.Server, c *tls.Conn, h http.Handler) {
-		s.serve(c, h, true)
-	}
-	hs.TLSNextProto[nextProtoUnencrypted] = func(_ *http.Server, c *tls.Conn, h http.Handler) {
-		nc, ok := c.NetConn().(interface{ UnencryptedNetConn() net.Conn })
-		if !ok {
-			s.logger().Error("h2c: net/http handed over a connection without its socket")
-			return
-		}
-		s.serve(nc.UnencryptedNetConn(), h, false)
-	}
-	hs.RegisterOnShutdown(s.goAway)
-}
-
-// serve serves one connection until it ends, on net/http's goroutine for
-// it (net/http closes the connection when serve returns). tlsConn: c is a
-// *tls.Conn whose preface is still to be read; otherwise net/http read it.
-func (s *Server) serve(nc net.Conn, h http.Handler, tlsConn bool) {
-	ctx := context.Background()
-	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
-		ctx = bc.BaseContext()
-	}
-	c := newConn(s, nc, h, ctx)
 	s.mu.Lock()
 	if s.conns == nil {
 		s.conns = map[*conn]struct{}{}
@@ -88,21 +72,63 @@ func (s *Server) serve(nc net.Conn, h http.Handler, tlsConn bool) {
 	s.conns[c] = struct{}{}
 	shutdown := s.shutdown
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	c.start(readPreface)
 	if shutdown {
 		c.startGoAway()
 	}
-	if err := c.serve(tlsConn); err != nil && !isQuiet(err) {
-		s.logger().Debug("HTTP/2 connection ended", "remote", nc.RemoteAddr().String(), "err", err)
+}
+
+// forget drops a closed connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown tells every connection that no new stream will be served
+// (GOAWAY) and waits until each has closed, its streams ended, or until
+// ctx ends, when it closes those left (Close) and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.goAway()
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes every connection at once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(errServerClosed)
 	}
 }
 
 // goAway tells every connection that no new stream will be served; each
-// closes once its streams have ended (net/http's Shutdown waits for that).
+// closes once its streams have ended.
 func (s *Server) goAway() {
 	s.mu.Lock()
 	s.shutdown = true
@@ -144,6 +170,13 @@ func (s *Server) maxHeaderBytes() uint32 {
 	return uint32(s.MaxHeaderBytes)
 }
 
+func (s *Server) readHeaderTimeout() time.Duration {
+	if s.ReadHeaderTimeout <= 0 {
+		return defaultReadHeader
+	}
+	return s.ReadHeaderTimeout
+}
+
 func (s *Server) writeTimeout() time.Duration {
 	if s.WriteTimeout <= 0 {
 		return defaultWriteTimeout
@@ -155,5 +188,6 @@ func (s *Server) writeTimeout() time.Duration {
 // left, or the connection was closed here.
 func isQuiet(err error) bool {
 	var ne net.Error
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, errClientGone) || (errors.As(err, &ne) && ne.Timeout())
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, errClientGone) || errors.Is(err, errConnClosed) ||
+		errors.Is(err, errServerClosed) || (errors.As(err, &ne) && ne.Timeout())
 }

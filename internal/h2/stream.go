@@ -100,7 +100,7 @@ func (c *conn) resetLocked(id uint32, code http2.ErrCode) {
 	if c.closed {
 		return
 	}
-	_ = c.framer.WriteRSTStream(id, code)
+	c.writeResetLocked(id, code)
 	if err := c.kickControlLocked(); err != nil {
 		return
 	}
@@ -137,7 +137,7 @@ func (st *stream) dropBodyLocked() {
 func (c *conn) creditLocked(st *stream, n int32) {
 	c.recvCredit += n
 	if c.recvCredit >= creditStep || c.recvWindow < connRecvWindow/2 {
-		_ = c.framer.WriteWindowUpdate(0, uint32(c.recvCredit))
+		c.writeWindowUpdateLocked(0, uint32(c.recvCredit))
 		c.recvWindow += c.recvCredit
 		c.recvCredit = 0
 		_ = c.kickControlLocked()
@@ -147,7 +147,7 @@ func (c *conn) creditLocked(st *stream, n int32) {
 	}
 	st.recvCredit += n
 	if st.recvCredit >= creditStep || st.recvWindow < streamRecvWindow/2 {
-		_ = c.framer.WriteWindowUpdate(st.id, uint32(st.recvCredit))
+		c.writeWindowUpdateLocked(st.id, uint32(st.recvCredit))
 		st.recvWindow += st.recvCredit
 		st.recvCredit = 0
 		_ = c.kickControlLocked()

@@ -48,6 +48,12 @@ func (w *responseWriter) takeOver(gone func()) (*Stream, bool) {
 	w.taken = true
 	st.writeDeadline = time.Time{}
 	st.gone = gone
+	if st.cancel != nil {
+		// The request's context ends when its handler returns, as for an
+		// HTTP/1.x feed taken over from net/http.
+		st.cancel()
+		st.cancel = nil
+	}
 	c.handlerDoneLocked(st)
 	return &Stream{st: st}, true
 }

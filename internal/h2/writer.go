@@ -54,7 +54,7 @@ func (c *conn) kickLocked() {
 			return
 		}
 		if n == len(c.out) {
-			c.out = c.out[:0]
+			c.out = nil // an idle connection keeps no buffer
 			return
 		}
 		rest := append((*outBufs.Get().(*[]byte))[:0], c.out[n:]...)
@@ -155,7 +155,17 @@ func (c *conn) closeLocked(err error) {
 		err = errConnClosed
 	}
 	c.closed, c.closeErr = true, err
+	if !isQuiet(err) {
+		c.srv.logger().Debug("HTTP/2 connection closed", "remote", c.remote, "err", err)
+	}
 	_ = c.nc.Close()
+	if c.reg != nil {
+		c.reg.Stop()
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	go c.srv.forget(c) // not under c.mu: Server.mu is taken before a conn's
 	for id, st := range c.streams {
 		if g := st.abortLocked(errConnClosed); g != nil {
 			go g() // a stream's end must not be waited for under the lock
@@ -281,7 +291,7 @@ func (c *conn) writevLocked(hdr, data []byte) (int, error) {
 func (c *conn) endedLocked(st *stream) {
 	st.serverDone = true
 	if !st.clientDone {
-		_ = c.framer.WriteRSTStream(st.id, http2.ErrCodeNo)
+		c.writeResetLocked(st.id, http2.ErrCodeNo)
 		_ = c.kickControlLocked()
 		st.dropBodyLocked()
 		st.clientDone = true
