@@ -188,7 +188,7 @@ func TestClusterOnARedisCluster(t *testing.T) {
 	waitOnline(t, nodes[1], map[string]int{"rc": 2}) // presence: one listener on each node
 
 	run := startKeyedPublishers(t, nodes, "rc", 2)
-	time.Sleep(500 * time.Millisecond)
+	run.waitAcked(t, 20, 15*time.Second) // some acknowledged before the fault, however slow the machine
 	slot, err := rc.client.ClusterKeySlot(context.Background(), "{test}:last").Result()
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func TestClusterSentinelFailover(t *testing.T) {
 	feeds := []*sseConn{openFeed(t, nodes[0], "", "sf"), openFeed(t, nodes[1], "", "sf")}
 
 	run := startKeyedPublishers(t, nodes, "sf", 2)
-	time.Sleep(500 * time.Millisecond)
+	run.waitAcked(t, 20, 15*time.Second) // some acknowledged before the fault, however slow the machine
 	run.mu.Lock()
 	beforeKill := len(run.answers)
 	run.mu.Unlock()

@@ -285,6 +285,25 @@ type keyedRun struct {
 	wg        sync.WaitGroup
 }
 
+// waitAcked waits until at least n publishes were acknowledged (2xx), at
+// most within; it fails the test past that.
+func (r *keyedRun) waitAcked(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r.mu.Lock()
+		got := len(r.answers)
+		r.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d publishes acknowledged within %v, want %d", got, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // startKeyedPublishers starts n keyed publishers over nodes on channel; each
 // message's data is its key. stopAndWait ends them.
 func startKeyedPublishers(t *testing.T, nodes []*testServer, channel string, n int) *keyedRun {

@@ -135,6 +135,9 @@ func (st *stream) dropBodyLocked() {
 // windows: the connection's, and st's when st is not nil and still
 // receiving. The updates go out in steps of creditStep.
 func (c *conn) creditLocked(st *stream, n int32) {
+	if n <= 0 {
+		return
+	}
 	c.recvCredit += n
 	if c.recvCredit >= creditStep || c.recvWindow < connRecvWindow/2 {
 		c.writeWindowUpdateLocked(0, uint32(c.recvCredit))

@@ -21,15 +21,13 @@ func TestDeadlineIsOnRedisClock(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = client.Close() })
 	clock := redisclock.New(client, "{k}:x")
-	short, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
 	tests := []struct {
-		name   string
-		ctx    context.Context
-		budget time.Duration
+		name    string
+		timeout time.Duration // of the context passed (made after the first TIME); zero: none
+		budget  time.Duration
 	}{
-		{"the budget", t.Context(), time.Second},
-		{"the context's deadline", short, 100 * time.Millisecond},
+		{"the budget", 0, time.Second},
+		{"the context's deadline", 100 * time.Millisecond, 100 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +35,13 @@ func TestDeadlineIsOnRedisClock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := clock.Deadline(tc.ctx, time.Second)
+			ctx := t.Context()
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+				defer cancel()
+			}
+			got, err := clock.Deadline(ctx, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
