@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,71 +118,66 @@ func TestH2Spec(t *testing.T) {
 	}
 	h2spec := gotooltest.Install(t, h2specModule, h2specVersion, skipHow)
 
-	for _, mode := range []struct {
-		name string
-		h2c  bool
-	}{{"TLS", false}, {"h2c", true}} {
-		t.Run(mode.name, func(t *testing.T) {
-			t.Parallel()
-			var base string
-			if mode.h2c {
-				base = startServer(t, map[string]string{"PLEXOR_H2C": "true", "PLEXOR_WRITE_TIMEOUT": "10s"}).base
-			} else {
-				s, _ := startTLSServer(t, nil, nil)
-				base = s.base
+	onEachH2Mode(t, nil, func(t *testing.T, mode h2Mode, s *testServer, _ *http.Client) {
+		base := s.base
+		report := runH2Spec(t, h2spec, base, "/healthz")
+		if got := len(report.cases); got != h2specCases {
+			t.Errorf("h2spec reported %d cases, want %d (all of %s)", got, h2specCases, h2specVersion)
+		}
+		var unexpected, fixed []string
+		seen := map[string]bool{}
+		for _, c := range report.cases {
+			seen[c.id] = true
+			known, listed := h2specKnownFailures[c.id]
+			if listed && known.name != c.name {
+				t.Errorf("h2spec's case %s is %q, but h2specKnownFailures lists it as %q", c.id, c.name, known.name)
 			}
-			report := runH2Spec(t, h2spec, base, "/healthz")
-			if got := len(report.cases); got != h2specCases {
-				t.Errorf("h2spec reported %d cases, want %d (all of %s)", got, h2specCases, h2specVersion)
+			listed = listed && (!known.onlyH2C || mode.h2c)
+			switch {
+			case c.failed() && !listed:
+				unexpected = append(unexpected, c.String())
+			case !c.failed() && listed && known.rerunPath == "":
+				fixed = append(fixed, c.id+" "+c.name)
+			case c.failed():
+				t.Logf("known failure %s %s: %s", c.id, c.name, known.reason)
 			}
-			var unexpected, fixed []string
-			for _, c := range report.cases {
-				known, listed := h2specKnownFailures[c.id]
-				if listed && known.name != c.name {
-					t.Errorf("h2spec's case %s is %q, but h2specKnownFailures lists it as %q", c.id, c.name, known.name)
-				}
-				listed = listed && (!known.onlyH2C || mode.h2c)
-				switch {
-				case c.failed() && !listed:
-					unexpected = append(unexpected, c.String())
-				case !c.failed() && listed && known.rerunPath == "":
-					fixed = append(fixed, c.id+" "+c.name)
-				case c.failed():
-					t.Logf("known failure %s %s: %s", c.id, c.name, known.reason)
-				}
+		}
+		for id := range h2specKnownFailures {
+			if !seen[id] {
+				t.Errorf("h2specKnownFailures lists %s, a case h2spec %s does not have", id, h2specVersion)
 			}
-			if len(unexpected) > 0 {
-				t.Errorf("%d h2spec cases failed:\n%s", len(unexpected), strings.Join(unexpected, "\n"))
-			}
-			if len(fixed) > 0 {
-				t.Errorf("these cases, listed as known failures, now pass: take them off h2specKnownFailures:\n%s", strings.Join(fixed, "\n"))
-			}
+		}
+		if len(unexpected) > 0 {
+			t.Errorf("%d h2spec cases failed:\n%s", len(unexpected), strings.Join(unexpected, "\n"))
+		}
+		if len(fixed) > 0 {
+			t.Errorf("these cases, listed as known failures, now pass: take them off h2specKnownFailures:\n%s", strings.Join(fixed, "\n"))
+		}
 
-			// The races of the quick path, again where the stream stays open.
-			// (A run of chosen cases numbers them anew: the name tells.)
-			reruns := map[string][]string{} // path -> IDs
-			for id, known := range h2specKnownFailures {
-				if known.rerunPath != "" {
-					reruns[known.rerunPath] = append(reruns[known.rerunPath], id)
+		// The races of the quick path, again where the stream stays open.
+		// (A run of chosen cases numbers them anew: the name tells.)
+		reruns := map[string][]string{} // path -> IDs
+		for id, known := range h2specKnownFailures {
+			if known.rerunPath != "" {
+				reruns[known.rerunPath] = append(reruns[known.rerunPath], id)
+			}
+		}
+		for path, ids := range reruns {
+			again := runH2Spec(t, h2spec, base, path, ids...)
+			passed := map[string]bool{}
+			for _, c := range again.cases {
+				passed[c.name] = !c.failed()
+				if c.failed() {
+					t.Errorf("on %s: %s", path, c)
 				}
 			}
-			for path, ids := range reruns {
-				again := runH2Spec(t, h2spec, base, path, ids...)
-				passed := map[string]bool{}
-				for _, c := range again.cases {
-					passed[c.name] = !c.failed()
-					if c.failed() {
-						t.Errorf("on %s: %s", path, c)
-					}
-				}
-				for _, id := range ids {
-					if name := h2specKnownFailures[id].name; !passed[name] {
-						t.Errorf("on %s: %s %s did not pass (run: %v)", path, id, name, again.cases)
-					}
+			for _, id := range ids {
+				if name := h2specKnownFailures[id].name; !passed[name] {
+					t.Errorf("on %s: %s %s did not pass (run: %v)", path, id, name, again.cases)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // h2specCase is one case of an h2spec JUnit report.
