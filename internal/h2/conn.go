@@ -28,6 +28,9 @@ const (
 	maxWindow = 1<<31 - 1
 	// initialPeerWindow is a peer's window until its SETTINGS say otherwise.
 	initialPeerWindow = 65535
+	// maxFrameSize is the largest frame either side sends: the default of
+	// SETTINGS_MAX_FRAME_SIZE, which the server does not change.
+	maxFrameSize = 16384
 )
 
 var (
@@ -96,7 +99,7 @@ func newConn(s *Server, nc net.Conn, sock *sockConn, h http.Handler, ctx context
 		srv: s, nc: nc, sock: sock, fd: -1, handler: h, baseCtx: ctx,
 		remote:     nc.RemoteAddr().String(),
 		streams:    map[uint32]*stream{},
-		sendWindow: initialPeerWindow, peerWindow: initialPeerWindow, peerFrame: 16384,
+		sendWindow: initialPeerWindow, peerWindow: initialPeerWindow, peerFrame: maxFrameSize,
 		recvWindow: connRecvWindow,
 	}
 	c.cond.L = &c.mu
@@ -107,6 +110,7 @@ func newConn(s *Server, nc net.Conn, sock *sockConn, h http.Handler, ctx context
 	c.framer = http2.NewFramer(io.Discard, &c.src) // reads only: frames out are built in frames_out.go
 	c.framer.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.framer.MaxHeaderListSize = s.maxHeaderBytes()
+	c.framer.SetMaxReadFrameSize(maxFrameSize) // SETTINGS_MAX_FRAME_SIZE is left at its default
 	c.framer.SetReuseFrames()
 	return c
 }
@@ -232,6 +236,8 @@ func (c *conn) readFailed(err error) error {
 	switch {
 	case errors.As(err, &ce):
 		return c.fail(ce, err.Error())
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		return c.fail(http2.ConnectionError(http2.ErrCodeFrameSize), err.Error())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errClientGone
 	}

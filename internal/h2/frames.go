@@ -54,6 +54,10 @@ func (c *conn) handle(f http2.Frame) error {
 // onSettings applies the client's settings and acknowledges them.
 func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
+		// The client took SETTINGS_HEADER_TABLE_SIZE 0: a larger dynamic
+		// table size update from now on is a COMPRESSION_ERROR (RFC 7541
+		// 4.2); until then it may use the default 4096 bytes.
+		c.framer.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(0)
 		return nil
 	}
 	if err := f.ForeachSetting(func(s http2.Setting) error { return s.Valid() }); err != nil {
