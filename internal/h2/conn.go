@@ -148,7 +148,7 @@ func (c *conn) readable() {
 // it reads (and waits) until the connection ends. One reader runs at a
 // time.
 func (c *conn) read() {
-	blocking := c.sock.fd < 0
+	blocking := c.sock.raw == nil
 	for {
 		if !blocking && !c.src.ready() {
 			break
@@ -171,7 +171,7 @@ func (c *conn) read() {
 			c.reg, err = c.srv.poller.Watch(rc, rawio.Readable, c.readable)
 		}
 		if err != nil {
-			c.sock.fd = -1 // read on a goroutine that waits from now on
+			c.sock.raw = nil // read on a goroutine that waits from now on
 			go c.read()
 		}
 		return
@@ -197,6 +197,7 @@ func (c *conn) readOne() error {
 		return nil
 	}
 	f, err := c.framer.ReadFrame()
+	_ = c.nc.SetReadDeadline(time.Time{}) // the next probe must not meet an expired deadline
 	if err != nil {
 		var se http2.StreamError
 		if errors.As(err, &se) {

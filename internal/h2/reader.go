@@ -38,22 +38,37 @@ func (s *sockConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	if !s.probe || s.fd < 0 {
+	if !s.probe || s.raw == nil {
 		return s.Conn.Read(p)
 	}
+	s.probeBuf = p
+	err := s.raw.Read(s.probeFn)
+	n := s.probeN
+	if err == nil {
+		err = s.probeErr
+	}
+	s.probeBuf, s.probeErr = nil, nil
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, err
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// probeOnce reads once from fd into s.probeBuf without waiting (it never
+// asks the runtime to wait for readiness).
+func (s *sockConn) probeOnce(fd uintptr) bool {
 	for {
-		n, err := rawio.Read(uintptr(s.fd), p)
-		switch {
-		case err == syscall.EINTR:
+		n, err := rawio.Read(fd, s.probeBuf)
+		if err == syscall.EINTR {
 			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, err
-		case n == 0 && len(p) > 0:
-			return 0, io.EOF
 		}
-		return n, nil
+		s.probeN, s.probeErr = max(n, 0), err
+		return true
 	}
 }
 
