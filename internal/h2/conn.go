@@ -48,18 +48,19 @@ var (
 // goroutine for the connection; handlers and taken-over streams write
 // through it from their own goroutines.
 type conn struct {
-	srv      *Server
-	nc       net.Conn  // what frames are read from and written to: TLS, or the socket
-	sock     *sockConn // the socket
-	fd       int       // the socket's descriptor for writes that never wait; -1 over TLS
-	src      frameSource
-	reg      *rawio.Registration // the socket's watch for bytes to read, once the first reader parked; guarded by mu
-	timer    *time.Timer         // the read-header, then the idle timeout; guarded by mu
-	handler  http.Handler
-	baseCtx  context.Context
-	remote   string
-	tlsState *tls.ConnectionState // the TLS connection's, shared by its requests; nil in cleartext
-	framer   *http2.Framer        // reading by the reader alone; writing under mu
+	srv       *Server
+	nc        net.Conn  // what frames are read from and written to: TLS, or the socket
+	sock      *sockConn // the socket
+	fd        int       // the socket's descriptor for writes that never wait; -1 over TLS
+	src       frameSource
+	reg       *rawio.Registration // the socket's watch for bytes to read, once the first reader parked; guarded by mu
+	timer     *time.Timer         // the read-header, then the idle timeout; nil while streams are open; guarded by mu
+	idleSince time.Time           // when the connection last became idle; guarded by mu
+	handler   http.Handler
+	baseCtx   context.Context
+	remote    string
+	tlsState  *tls.ConnectionState // the TLS connection's, shared by its requests; nil in cleartext
+	framer    *http2.Framer        // reading by the reader alone; writing under mu
 
 	needPreface bool // the reader's: the client's preface is still to be read
 	sawSettings bool // the client's first SETTINGS came; guarded by mu
@@ -300,23 +301,31 @@ func (c *conn) endIfIdleLocked() {
 // armIdleLocked arms the connection's timer: the idle timeout when no
 // stream is open (and SETTINGS came), none otherwise.
 func (c *conn) armIdleLocked() {
-	if c.closed || c.timer == nil || !c.sawSettings {
+	if c.closed || !c.sawSettings {
 		return
 	}
 	c.endIfIdleLocked()
 	if c.open > 0 || c.srv.IdleTimeout <= 0 {
-		c.timer.Stop()
+		if c.timer != nil { // a busy connection keeps no timer
+			c.timer.Stop()
+			c.timer = nil
+		}
 		return
 	}
-	c.timer.Reset(c.srv.IdleTimeout)
+	c.idleSince = time.Now()
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.srv.IdleTimeout, c.timedOut)
+	} else {
+		c.timer.Reset(c.srv.IdleTimeout)
+	}
 }
 
 // timedOut is the timer's end: a client that sent no SETTINGS within the
 // read-header timeout is dropped, an idle connection is ended (GOAWAY).
 func (c *conn) timedOut() {
 	c.mu.Lock()
-	if c.closed || c.sawSettings && c.open > 0 {
-		c.mu.Unlock()
+	if c.closed || c.sawSettings && (c.open > 0 || time.Since(c.idleSince) < c.srv.IdleTimeout) {
+		c.mu.Unlock() // busy again, or a stopped timer's late call
 		return
 	}
 	if !c.sawSettings {

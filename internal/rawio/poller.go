@@ -1,6 +1,9 @@
 package rawio
 
-import "sync"
+import (
+	"sync"
+	"syscall"
+)
 
 // Poller tells when sockets become ready, with one epoll instance and one
 // goroutine for all the sockets it watches (Linux; elsewhere Watch fails
@@ -24,10 +27,10 @@ type Poller struct {
 // Registration is one socket watched by a Poller.
 type Registration struct {
 	p      *Poller
+	rc     syscall.RawConn // the socket
 	token  uint64
 	events uint32
 	ready  func()
-	ctl    func(op int) error // EPOLL_CTL_ADD or _MOD for the socket
 }
 
 // Stop ends the watching: ready is not called any more (call it before

@@ -24,21 +24,9 @@ func (p *Poller) Watch(rc syscall.RawConn, events uint32, ready func()) (*Regist
 		return nil, err
 	}
 	p.next++
-	r := &Registration{p: p, token: p.next, events: events, ready: ready}
+	r := &Registration{p: p, rc: rc, token: p.next, events: events, ready: ready}
 	p.ready[r.token] = ready
-	epfd := p.epfd
 	p.mu.Unlock()
-	r.ctl = func(op int) error {
-		var ctlErr error
-		err := rc.Control(func(fd uintptr) {
-			ev := syscall.EpollEvent{Events: r.events | syscall.EPOLLONESHOT, Fd: int32(uint32(r.token)), Pad: int32(uint32(r.token >> 32))}
-			ctlErr = syscall.EpollCtl(epfd, op, int(fd), &ev)
-		})
-		if err != nil {
-			return err
-		}
-		return ctlErr
-	}
 	if err := r.ctl(syscall.EPOLL_CTL_ADD); err != nil {
 		r.Stop()
 		return nil, err
@@ -57,6 +45,20 @@ func (r *Registration) Rearm() error {
 		return err
 	}
 	return nil
+}
+
+// ctl adds the socket to the epoll instance or arms it again (op), for one
+// report.
+func (r *Registration) ctl(op int) error {
+	var ctlErr error
+	err := r.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: r.events | syscall.EPOLLONESHOT, Fd: int32(uint32(r.token)), Pad: int32(uint32(r.token >> 32))}
+		ctlErr = syscall.EpollCtl(r.p.epfd, op, int(fd), &ev)
+	})
+	if err != nil {
+		return err
+	}
+	return ctlErr
 }
 
 func (p *Poller) start() {
