@@ -54,11 +54,18 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	if hasToken {
 		tokenMillis = max(tok.ttl.Milliseconds(), 1)
 	}
-	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token)}
+	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token),
+		r.keys.floor(), r.keys.evicted()}
+	args := make([]any, 0, 6+5*len(r.classes)+len(msgs)*5)
+	args = append(args, now, r.keys.events(), len(msgs), tokenMillis, r.keys.streamBase(), len(r.classes))
+	for i, c := range r.classes {
+		if i > 0 {
+			keys = append(keys, r.keys.class(c.prefix))
+		}
+		args = append(args, c.size, c.ttl, c.expire, c.maxChannels, c.prefix)
+	}
 	var names []string
 	index := make(map[string]int)
-	args := make([]any, 0, 7+len(msgs)*5)
-	args = append(args, now, r.size, r.ttl, r.expire, r.keys.events(), len(msgs), tokenMillis)
 	heads := make([]head, len(msgs))
 	for i, msg := range msgs {
 		h, err := encodeHead(msg)
@@ -86,8 +93,9 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 		args[countAt] = n
 		args = append(args, h, msg.Data)
 	}
+	prefixOf := func(c redisClass) string { return c.prefix }
 	for _, name := range names {
-		args = append(args, name)
+		args = append(args, name, classIndex(r.classes, prefixOf, name)+1)
 	}
 	if r.gate != nil {
 		if err := r.gate(); err != nil {
