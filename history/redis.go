@@ -265,10 +265,11 @@ func (r *Redis) since(ctx context.Context, chs []string, after, upTo uint64) (Re
 	if upTo > after {
 		to = streamID(upTo)
 	}
-	keys := make([]string, 5, 5+len(chs))
-	keys[0], keys[1], keys[2], keys[3], keys[4] = r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.floor()
+	keys := make([]string, 4, 5+len(chs))
+	keys[0], keys[1], keys[2], keys[3] = r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest()
 	args := make([]any, 1, 1+4*len(chs))
 	args[0] = to
+	classed := false
 	for _, ch := range chs {
 		c := r.classOf(ch)
 		deadline := c.deadline(now)
@@ -278,6 +279,10 @@ func (r *Redis) since(ctx context.Context, chs []string, after, upTo uint64) (Re
 		}
 		keys = append(keys, r.keys.stream(ch))
 		args = append(args, ch, from, deadline, c.prefix)
+		classed = classed || c.prefix != ""
+	}
+	if classed {
+		keys = append(keys, r.keys.floor())
 	}
 	res, err := sinceScript.Run(ctx, r.client, keys, args...).Slice()
 	if err != nil {
@@ -366,7 +371,10 @@ func (r *Redis) Info(ctx context.Context, channel string) (ChannelInfo, error) {
 		return ChannelInfo{}, err
 	}
 	c := r.classOf(channel)
-	keys := []string{r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.stream(channel), r.keys.floor()}
+	keys := []string{r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.stream(channel)}
+	if c.prefix != "" {
+		keys = append(keys, r.keys.floor())
+	}
 	res, err := infoScript.Run(ctx, r.client, keys, channel, now, c.size, c.ttl, c.prefix).Slice()
 	if err != nil {
 		return ChannelInfo{}, fmt.Errorf("history: redis info: %w", err)

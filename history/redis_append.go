@@ -54,16 +54,10 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 	if hasToken {
 		tokenMillis = max(tok.ttl.Milliseconds(), 1)
 	}
-	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token),
-		r.keys.floor(), r.keys.evicted()}
-	args := make([]any, 0, 6+5*len(r.classes)+len(msgs)*5)
-	args = append(args, now, r.keys.events(), len(msgs), tokenMillis, r.keys.streamBase(), len(r.classes))
-	for i, c := range r.classes {
-		if i > 0 {
-			keys = append(keys, r.keys.class(c.prefix))
-		}
-		args = append(args, c.size, c.ttl, c.expire, c.maxChannels, c.prefix)
-	}
+	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token)}
+	args := make([]any, 0, 7+len(msgs)*5)
+	args = append(args, now, r.keys.events(), len(msgs), tokenMillis, r.keys.streamBase(), 0)
+	const channelCountAt = 5
 	var names []string
 	index := make(map[string]int)
 	heads := make([]head, len(msgs))
@@ -93,10 +87,8 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 		args[countAt] = n
 		args = append(args, h, msg.Data)
 	}
-	prefixOf := func(c redisClass) string { return c.prefix }
-	for _, name := range names {
-		args = append(args, name, classIndex(r.classes, prefixOf, name)+1)
-	}
+	args[channelCountAt] = len(names)
+	keys, args = r.appendClassArgs(keys, args, names)
 	if r.gate != nil {
 		if err := r.gate(); err != nil {
 			return nil, fmt.Errorf("history: redis append: %w", err)

@@ -48,6 +48,38 @@ func (r *Redis) classOf(ch string) redisClass {
 	return r.classes[classIndex(r.classes, func(c redisClass) string { return c.prefix }, ch)]
 }
 
+// appendClassArgs adds to the append script's keys and args what it needs
+// of the classes of the distinct channels names (see appendScript): per
+// channel its name and the script's index of its class, then the limits of
+// the channels of no class and of each class among names, and their count;
+// and the keys of those classes (floor, evicted, their sorted sets) only
+// when there is one.
+func (r *Redis) appendClassArgs(keys []string, args []any, names []string) ([]string, []any) {
+	prefixOf := func(c redisClass) string { return c.prefix }
+	used := []redisClass{r.classes[0]}
+	scriptIndex := map[int]int{0: 1} // index in r.classes → in used, 1-based
+	for _, name := range names {
+		i := classIndex(r.classes, prefixOf, name)
+		k, ok := scriptIndex[i]
+		if !ok {
+			used = append(used, r.classes[i])
+			k = len(used)
+			scriptIndex[i] = k
+		}
+		args = append(args, name, k)
+	}
+	if len(used) > 1 {
+		keys = append(keys, r.keys.floor(), r.keys.evicted())
+	}
+	for k, c := range used {
+		if k > 0 {
+			keys = append(keys, r.keys.class(c.prefix))
+		}
+		args = append(args, c.size, c.ttl, c.expire, c.maxChannels, c.prefix)
+	}
+	return keys, append(args, len(used))
+}
+
 // ClassUsage is what the Redis store holds of one channel class.
 type ClassUsage struct {
 	// Channels is the number of the class's channels Redis tracks (ZCARD

@@ -91,17 +91,23 @@ end
 // records their horizons, publishes each event on the fan-out channel and
 // keeps each class within its channel bound.
 //
-//	KEYS: last, start, horizon, latest, append token, floor, evicted, then
-//	      the sorted set of each class (RedisConfig.Classes), then one
-//	      stream per distinct channel
+//	KEYS: last, start, horizon, latest, append token, then one stream per
+//	      distinct channel; then, only when a channel of a class is among
+//	      them, floor, evicted and the sorted set of each such class
 //	ARGV: now, fan-out channel, message count, token expiry (ms, 0 = no
-//	      token), stream key base, class count (the channels of no class
-//	      count as the first), then per class: size, ttl (µs, 0 = none),
-//	      stream expiry (ms, 0 = none), channel bound (0 = none), prefix;
-//	      then per message: its channel count, the 1-based index of each
-//	      channel among the streams, head, data; then per distinct channel,
-//	      in the order of the streams: its name and the 1-based index of
-//	      its class
+//	      token), stream key base, distinct channel count, then per
+//	      message: its channel count, the 1-based index of each channel
+//	      among the streams, head, data; then per distinct channel, in the
+//	      order of the streams: its name and the 1-based index of its
+//	      class; then per class (the channels of no class first, then the
+//	      classes of the batch, in the order of their sorted sets): size,
+//	      ttl (µs, 0 = none), stream expiry (ms, 0 = none), channel bound
+//	      (0 = none), prefix; then the class count
+//
+// Keys of classes the batch does not touch are not declared: in a Redis
+// Cluster slot being migrated, a call whose declared keys are partly
+// missing is refused (TRYAGAIN), so an append to other channels names no
+// key that may never exist.
 //
 // It returns the first ID; the batch's IDs are consecutive from it. An ID is
 // max(now, last+1): the caller's clock, bumped past the last ID of the whole
@@ -120,17 +126,18 @@ local fanout = ARGV[2]
 local nmsg = tonumber(ARGV[3])
 local tokms = tonumber(ARGV[4])
 local base = ARGV[5]
-local ncls = tonumber(ARGV[6])
+local nch = tonumber(ARGV[6])
+local ncls = tonumber(ARGV[#ARGV])
+local cb = #ARGV - 1 - 5 * ncls
+local floor, evicted = KEYS[6 + nch], KEYS[7 + nch]
 local cls = {}
 for k = 1, ncls do
-  local q = 6 + 5 * (k - 1)
+  local q = cb + 5 * (k - 1)
   cls[k] = {size = tonumber(ARGV[q + 1]), ttl = tonumber(ARGV[q + 2]), expms = tonumber(ARGV[q + 3]),
     cap = tonumber(ARGV[q + 4]), prefix = ARGV[q + 5]}
-  if k > 1 then cls[k].zset = KEYS[6 + k] end
+  if k > 1 then cls[k].zset = KEYS[6 + nch + k] end
 end
-local sbase = 6 + ncls
-local nch = #KEYS - sbase
-local nb = #ARGV - 2 * nch
+local nb = cb - 2 * nch
 local chname, chcls = {}, {}
 for ci = 1, nch do
   chname[ci] = ARGV[nb + 2 * ci - 1]
@@ -146,7 +153,7 @@ local id = now
 if id <= last then id = last + 1 end
 local first = id
 local touched = {}
-local p = 7 + 5 * ncls
+local p = 7
 for i = 1, nmsg do
   if i > 1 then id = id + 1 end
   local sid = fmt(id)
@@ -156,7 +163,7 @@ for i = 1, nmsg do
   for j = p + 1, p + nc do
     local ci = tonumber(ARGV[j])
     if chcls[ci].size > 0 then
-      redis.call('XADD', KEYS[sbase + ci], sid .. '-0', 'h', head, 'd', data)
+      redis.call('XADD', KEYS[5 + ci], sid .. '-0', 'h', head, 'd', data)
     end
     touched[ci] = id
   end
@@ -168,12 +175,12 @@ if tokms > 0 then redis.call('SET', KEYS[5], fmt(first), 'PX', tokms) end
 
 local bounded = {}
 for ci, newest in pairs(touched) do
-  local key = KEYS[sbase + ci]
+  local key = KEYS[5 + ci]
   local ch = chname[ci]
   local c = chcls[ci]
   if c.zset then
     if redis.call('HEXISTS', KEYS[4], ch) == 0 then
-      local fl = redis.call('HGET', KEYS[6], c.prefix)
+      local fl = redis.call('HGET', floor, c.prefix)
       if fl then raise(KEYS[3], ch, tonumber(fl)) end
     end
     redis.call('ZADD', c.zset, fmt(newest), ch)
@@ -191,9 +198,9 @@ end
 for c in pairs(bounded) do
   local over = redis.call('ZCARD', c.zset) - c.cap
   if over > 0 then
-    forget(KEYS[6], KEYS[3], KEYS[4], base, c.prefix, redis.call('ZRANGE', c.zset, 0, over - 1))
+    forget(floor, KEYS[3], KEYS[4], base, c.prefix, redis.call('ZRANGE', c.zset, 0, over - 1))
     redis.call('ZREMRANGEBYRANK', c.zset, 0, over - 1)
-    redis.call('HINCRBY', KEYS[7], c.prefix, over)
+    redis.call('HINCRBY', evicted, c.prefix, over)
   end
 end
 return fmt(first)
@@ -202,7 +209,7 @@ return fmt(first)
 // infoScript applies the channel's limits (so what it reports is what a
 // replay would see) and describes the channel.
 //
-//	KEYS: start, horizon, latest, stream, floor
+//	KEYS: start, horizon, latest, stream, then floor for a channel of a class
 //	ARGV: channel, now, size, ttl (µs), class prefix ('' for none)
 //
 // It returns {retained, newest retained ID or 0, horizon}.
@@ -224,7 +231,9 @@ return {n, fmt(newest), fmt(hz)}
 
 // sinceScript reads what Since needs, atomically and without writing.
 //
-//	KEYS: last, start, horizon, latest, floor, then one stream per channel
+//	KEYS: last, start, horizon, latest, then one stream per channel, then
+//	      floor when a channel of a class is among them (see appendScript
+//	      on keys that may never exist)
 //	ARGV: range end ("<id>-0", or empty to read no entries), then per
 //	      channel, in the order of the streams: its name, its range start
 //	      (exclusive "(<id>-0" or inclusive "<id>-0"), its deadline (0 = no
@@ -238,15 +247,16 @@ return {n, fmt(newest), fmt(hz)}
 // caller to add.
 var sinceScript = redis.NewScript(luaLib + `
 local to = ARGV[1]
-local nch = #KEYS - 5
+local nch = (#ARGV - 1) / 4
+local floor = KEYS[5 + nch]
 local out = {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), {}}
 for i = 1, nch do
-  local key = KEYS[5 + i]
+  local key = KEYS[4 + i]
   local q = 2 + 4 * (i - 1)
   local ch, from, dl, pre = ARGV[q], ARGV[q + 1], tonumber(ARGV[q + 2]), ARGV[q + 3]
   local h = tonumber(redis.call('HGET', KEYS[3], ch) or '0')
   local l = redis.call('HGET', KEYS[4], ch)
-  if not l and pre ~= '' then h = math.max(h, tonumber(redis.call('HGET', KEYS[5], pre) or '0')) end
+  if not l and pre ~= '' then h = math.max(h, tonumber(redis.call('HGET', floor, pre) or '0')) end
   local flat = {}
   if redis.call('XLEN', key) == 0 then
     h = math.max(h, tonumber(l or '0'))
