@@ -162,3 +162,22 @@ func TestRedisBackgroundSweepOfAClass(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 }
+
+// BenchmarkRedisAppendEvicting appends to a new channel of a class each
+// time into a store at the class's channel bound: every append evicts the
+// least recently appended to channel in the same script call.
+func BenchmarkRedisAppendEvicting(b *testing.B) {
+	client := needRedis(b)
+	s := newRedis(b, history.RedisConfig{Client: client, Prefix: newPrefix(), Size: 1000, TTL: time.Hour,
+		Classes: []history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute, MaxChannels: 1000}}})
+	msgs := []history.Message{{Channels: []string{""}, Data: []byte(`"x"`)}}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		msgs[0].Channels[0] = fmt.Sprintf("demo_%d", i)
+		i++
+		if _, err := s.Append(b.Context(), msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
