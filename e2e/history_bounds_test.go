@@ -9,6 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plexor/plexor/history/redistest"
 )
 
 // demoPublish posts one message to channels through the anonymous demo
@@ -69,6 +74,44 @@ func (s *testServer) resume(t *testing.T, channel, cursor string) (body string, 
 	return string(b), strings.Contains(string(b), "event: reset\n")
 }
 
+// floodCursors are the cursors a demo flood test resumes from: seen on
+// demo_first, which the flood is to evict (a second event, missed, follows
+// it), and newsCursor on news, a publisher's channel that is to replay
+// exactly its event newsLast and not its earlier one, news.
+type floodCursors struct {
+	seen, news, newsCursor, newsLast string
+}
+
+// beforeFlood publishes what the flood tests resume on, through s, and
+// checks that a resume on demo_first, through check, is exact before the
+// flood.
+func beforeFlood(t *testing.T, s, check *testServer) floodCursors {
+	t.Helper()
+	var c floodCursors
+	c.seen = s.demoPublish(t, []string{"demo_first"}, "seen")
+	s.demoPublish(t, []string{"demo_first"}, "missed")
+	c.news = s.publish(t, []string{"news"}, "kept").ID
+	c.newsCursor = s.publish(t, []string{"elsewhere"}, "x").ID
+	c.newsLast = s.publish(t, []string{"news"}, "kept too").ID
+	if _, reset := check.resume(t, "demo_first", c.seen); reset {
+		t.Fatal("a resume before the flood got a reset")
+	}
+	return c
+}
+
+// checkAfterFlood checks, through s, that a resume on the evicted
+// demo_first gets a reset and one on news replays exactly.
+func (c floodCursors) checkAfterFlood(t *testing.T, s *testServer) {
+	t.Helper()
+	if body, reset := s.resume(t, "demo_first", c.seen); !reset {
+		t.Errorf("resume on the evicted demo_first after %s: no reset, got %q", c.seen, body)
+	}
+	body, reset := s.resume(t, "news", c.newsCursor)
+	if reset || !strings.Contains(body, "id: "+c.newsLast+"\n") || strings.Contains(body, "id: "+c.news+"\n") {
+		t.Errorf("resume on news after %s = %q, want exactly its event %s without a reset", c.newsCursor, body, c.newsLast)
+	}
+}
+
 // TestDemoFloodKeepsHistoryBounded: an anonymous address that publishes to
 // ever new demo channels (the issue 22 probe: 100 new channels a request)
 // and with the largest demo payloads cannot grow history past
@@ -82,14 +125,7 @@ func TestDemoFloodKeepsHistoryBounded(t *testing.T) {
 		"PLEXOR_HISTORY_MAX_BYTES":    strconv.Itoa(maxBytes),
 		"PLEXOR_DEMO_RATE":            "1000", // the flood is the point, not the rate limit
 	})
-	seen := s.demoPublish(t, []string{"demo_first"}, "seen")  // a client's cursor
-	s.demoPublish(t, []string{"demo_first"}, "missed")        // evicted by the flood
-	news := s.publish(t, []string{"news"}, "kept").ID         // a publisher's channel
-	newsCursor := s.publish(t, []string{"elsewhere"}, "x").ID // before news' second event
-	newsLast := s.publish(t, []string{"news"}, "kept too").ID // published after the cursor
-	if _, reset := s.resume(t, "demo_first", seen); reset {
-		t.Fatal("a resume before the flood got a reset")
-	}
+	cursors := beforeFlood(t, s, s)
 
 	floods := []struct {
 		name     string
@@ -123,13 +159,7 @@ func TestDemoFloodKeepsHistoryBounded(t *testing.T) {
 		})
 	}
 
-	if body, reset := s.resume(t, "demo_first", seen); !reset {
-		t.Errorf("resume on the evicted demo_first after %s: no reset, got %q", seen, body)
-	}
-	body, reset := s.resume(t, "news", newsCursor)
-	if reset || !strings.Contains(body, "id: "+newsLast+"\n") || strings.Contains(body, "id: "+news+"\n") {
-		t.Errorf("resume on news after %s = %q, want exactly its event %s without a reset", newsCursor, body, newsLast)
-	}
+	cursors.checkAfterFlood(t, s)
 }
 
 // TestDemoChannelsKeepLittleHistory: demo channels keep
@@ -153,5 +183,114 @@ func TestDemoChannelsKeepLittleHistory(t *testing.T) {
 		if info.Retained != tt.want {
 			t.Errorf("%s retains %d events, want %d", tt.channel, info.Retained, tt.want)
 		}
+	}
+}
+
+// TestClusterDemoFloodKeepsRedisBounded: in cluster mode the same flood of
+// new demo channels, through one node, leaves Redis holding at most
+// PLEXOR_DEMO_HISTORY_MAX_CHANNELS demo channels (streams, sorted-set
+// members and metadata), each trimmed to PLEXOR_DEMO_HISTORY_SIZE and
+// expiring after PLEXOR_DEMO_HISTORY_TTL; a feed resuming on an evicted
+// channel, on another node, gets `event: reset`; a publisher's channel
+// replays exactly.
+func TestClusterDemoFloodKeepsRedisBounded(t *testing.T) {
+	const maxDemo = 100
+	rds := redistest.New(t)
+	nodes := startNodes(t, rds.Addr, 2, map[string]string{
+		"PLEXOR_DEMO_HISTORY_MAX_CHANNELS": strconv.Itoa(maxDemo),
+		"PLEXOR_DEMO_RATE":                 "1000", // the flood is the point, not the rate limit
+	})
+	a, b := nodes[0], nodes[1]
+	rc := redis.NewClient(&redis.Options{Addr: rds.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	ctx := t.Context()
+
+	cursors := beforeFlood(t, a, b)
+	for i := range 55 {
+		a.demoPublish(t, []string{"demo_small"}, i)
+	}
+	if got := rc.XLen(ctx, "{test}:ch:demo_small").Val(); got != 50 {
+		t.Errorf("demo_small keeps %d events in Redis, want PLEXOR_DEMO_HISTORY_SIZE (50)", got)
+	}
+	before := rc.DBSize(ctx).Val()
+
+	const requests, perRequest = 40, 100
+	for r := range requests {
+		chs := make([]string, perRequest)
+		for i := range chs {
+			chs[i] = fmt.Sprintf("demo_flood_%d", r*perRequest+i)
+		}
+		a.demoPublish(t, chs, strings.Repeat("y", 100))
+	}
+
+	countKeys := func(pattern string) int {
+		n := 0
+		for iter := rc.Scan(ctx, 0, pattern, 1000).Iterator(); iter.Next(ctx); {
+			n++
+		}
+		return n
+	}
+	if got := countKeys("{test}:ch:demo_*"); got > maxDemo || got < maxDemo/2 {
+		t.Errorf("Redis holds %d demo streams after %d new demo channels, want at most %d", got, requests*perRequest, maxDemo)
+	}
+	if got := rc.ZCard(ctx, "{test}:class:demo_").Val(); got != maxDemo {
+		t.Errorf("ZCARD {test}:class:demo_ = %d, want %d", got, maxDemo)
+	}
+	if got := rc.HLen(ctx, "{test}:latest").Val(); got > maxDemo+2 {
+		t.Errorf("HLEN {test}:latest = %d, want at most %d (the demo channels, news and elsewhere)", got, maxDemo+2)
+	}
+	after := rc.DBSize(ctx).Val()
+	if after > before+maxDemo {
+		t.Errorf("DBSIZE went from %d to %d after the flood, want at most %d more keys", before, after, maxDemo)
+	}
+	used, _ := rc.Info(ctx, "memory").Result()
+	for line := range strings.SplitSeq(used, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory_human:"); ok {
+			t.Logf("after %d new demo channels: %d keys (%d before the flood), Redis used_memory %s", requests*perRequest, after, before, v)
+		}
+	}
+	if ttl := rc.PTTL(ctx, "{test}:ch:demo_flood_3999").Val(); ttl <= 0 || ttl > 10*time.Minute+time.Second {
+		t.Errorf("a demo stream expires in %v, want PLEXOR_DEMO_HISTORY_TTL (10m) and a second at most", ttl)
+	}
+
+	cursors.checkAfterFlood(t, b)
+}
+
+// TestClusterDemoBoundOnARedisCluster: on a Redis Cluster the bound on demo
+// channels holds too: the publish script deletes the evicted channels' keys,
+// which it finds in the class's sorted set rather than being handed them,
+// and that works because every key of the deployment is in one slot.
+func TestClusterDemoBoundOnARedisCluster(t *testing.T) {
+	t.Parallel()
+	const maxDemo = 5
+	rc := startRedisCluster(t)
+	nodes := startNodes(t, "", 1, map[string]string{
+		"PLEXOR_REDIS_URL":                 "redis+cluster://" + rc.masters[0].Addr,
+		"PLEXOR_DEMO_HISTORY_MAX_CHANNELS": strconv.Itoa(maxDemo),
+		"PLEXOR_DEMO_RATE":                 "1000",
+	})
+	s := nodes[0]
+	seen := s.demoPublish(t, []string{"demo_first"}, "seen")
+	s.demoPublish(t, []string{"demo_first"}, "missed")
+	for r := range 3 {
+		chs := make([]string, 10)
+		for i := range chs {
+			chs[i] = fmt.Sprintf("demo_flood_%d", r*10+i)
+		}
+		s.demoPublish(t, chs, "x")
+	}
+	ctx := t.Context()
+	if got := rc.client.ZCard(ctx, "{test}:class:demo_").Val(); got != maxDemo {
+		t.Errorf("ZCARD {test}:class:demo_ = %d, want %d", got, maxDemo)
+	}
+	kept := 0
+	for i := range 30 {
+		kept += int(rc.client.Exists(ctx, fmt.Sprintf("{test}:ch:demo_flood_%d", i)).Val())
+	}
+	if first := rc.client.Exists(ctx, "{test}:ch:demo_first").Val(); first != 0 || kept != maxDemo {
+		t.Errorf("Redis Cluster holds %d flood streams and %d of demo_first, want %d and none", kept, first, maxDemo)
+	}
+	if body, reset := s.resume(t, "demo_first", seen); !reset {
+		t.Errorf("resume on the evicted demo_first after %s: no reset, got %q", seen, body)
 	}
 }

@@ -5,6 +5,8 @@
 // It depends on nothing else in the project. The in-memory ring (NewMemory) is
 // the default, bounded per channel and, in channels and bytes, as a whole; a
 // Redis Streams store implements the same Store interface for cluster mode.
+// Both give channel classes (ChannelClass: the demo channels) a size, an age
+// limit and a channel bound of their own.
 package history
 
 import (

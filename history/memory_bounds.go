@@ -9,8 +9,8 @@ import (
 
 // ChannelClass gives the channels whose names start with Prefix limits of
 // their own (the demo channels, say: anyone may create them, so they keep
-// little). Under the store's global bounds, its channels are evicted before
-// the channels of no class.
+// little). Under the memory store's global bounds, its channels are evicted
+// before the channels of no class. Both stores apply all its limits.
 type ChannelClass struct {
 	// Prefix selects the channels; not empty.
 	Prefix string
@@ -18,6 +18,11 @@ type ChannelClass struct {
 	Size int
 	// TTL is the maximum age of a kept event; 0 means no age limit.
 	TTL time.Duration
+	// MaxChannels bounds how many channels of the class are kept; 0 means
+	// no bound of its own. Past it, the class's least recently appended to
+	// channel is evicted whole, its horizon kept as the class's floor, so a
+	// resume from before what it lost gets a reset.
+	MaxChannels int
 }
 
 // Usage is what a memory store keeps, as its bounds count it.
@@ -28,16 +33,18 @@ type Usage struct {
 	// Bytes estimates the memory of the channels and their events.
 	Bytes int64
 	// Evicted counts the channels dropped to stay within MaxChannels and
-	// MaxBytes since the store started.
+	// MaxBytes, and the classes within theirs, since the store started.
 	Evicted int64
 }
 
 // class is the limits and bookkeeping of a set of channels: those of one
 // ChannelClass, or those of none. Memory.mu guards it.
 type class struct {
-	prefix string
-	size   int
-	ttl    time.Duration
+	prefix      string
+	size        int
+	ttl         time.Duration
+	maxChannels int // ChannelClass.MaxChannels; 0 = no bound of its own
+	n           int // rings of the class
 	// floor is the horizon of the class's channels without a ring: the
 	// store's start, raised to the horizon of each ring dropped (by a
 	// sweep or a bound), whose history is then gone.
@@ -112,35 +119,54 @@ func newClasses(cfg MemoryConfig) ([]*class, error) {
 	if cfg.MaxBytes < 0 {
 		return nil, errors.New("history: the byte bound must not be negative")
 	}
+	if err := checkClasses(cfg.Classes); err != nil {
+		return nil, err
+	}
 	classes := []*class{{size: cfg.Size, ttl: cfg.TTL}}
 	for _, cc := range cfg.Classes {
-		switch {
-		case cc.Prefix == "":
-			return nil, errors.New("history: a channel class needs a prefix")
-		case cc.Size < 0:
-			return nil, fmt.Errorf("history: the size of channel class %q must not be negative", cc.Prefix)
-		case cc.TTL < 0:
-			return nil, fmt.Errorf("history: the ttl of channel class %q must not be negative", cc.Prefix)
-		}
-		for _, c := range classes[1:] {
-			if c.prefix == cc.Prefix {
-				return nil, fmt.Errorf("history: channel class %q is given twice", cc.Prefix)
-			}
-		}
-		classes = append(classes, &class{prefix: cc.Prefix, size: cc.Size, ttl: cc.TTL})
+		classes = append(classes, &class{prefix: cc.Prefix, size: cc.Size, ttl: cc.TTL, maxChannels: cc.MaxChannels})
 	}
 	return classes, nil
+}
+
+// checkClasses checks the channel classes of a store's configuration.
+func checkClasses(classes []ChannelClass) error {
+	for i, cc := range classes {
+		switch {
+		case cc.Prefix == "":
+			return errors.New("history: a channel class needs a prefix")
+		case cc.Size < 0:
+			return fmt.Errorf("history: the size of channel class %q must not be negative", cc.Prefix)
+		case cc.TTL < 0:
+			return fmt.Errorf("history: the ttl of channel class %q must not be negative", cc.Prefix)
+		case cc.MaxChannels < 0:
+			return fmt.Errorf("history: the channel bound of channel class %q must not be negative", cc.Prefix)
+		}
+		for _, prior := range classes[:i] {
+			if prior.Prefix == cc.Prefix {
+				return fmt.Errorf("history: channel class %q is given twice", cc.Prefix)
+			}
+		}
+	}
+	return nil
+}
+
+// classIndex returns the index in classes of the class of channel ch: the
+// first class after classes[0] whose prefix starts its name, else 0 (the
+// channels of no class).
+func classIndex[C any](classes []C, prefix func(C) string, ch string) int {
+	for i, c := range classes {
+		if i > 0 && strings.HasPrefix(ch, prefix(c)) {
+			return i
+		}
+	}
+	return 0
 }
 
 // classOf returns the class of a channel: the first whose prefix starts its
 // name, else that of no class.
 func (m *Memory) classOf(ch string) *class {
-	for _, c := range m.classes[1:] {
-		if strings.HasPrefix(ch, c.prefix) {
-			return c
-		}
-	}
-	return m.classes[0]
+	return m.classes[classIndex(m.classes, func(c *class) string { return c.prefix }, ch)]
 }
 
 // ringFor returns the channel's ring, creating it, as the newest of its
@@ -155,6 +181,7 @@ func (m *Memory) ringFor(ch string) *ring {
 	r = &ring{horizon: c.floor, name: ch, class: c}
 	m.rings[ch] = r
 	c.rings.pushNewest(r)
+	c.n++
 	m.bytes += channelCost(ch)
 	return r
 }
@@ -167,6 +194,7 @@ func (m *Memory) forget(r *ring) {
 	c := r.class
 	c.floor = max(c.floor, r.horizon)
 	c.rings.remove(r)
+	c.n--
 	delete(m.rings, r.name)
 }
 
@@ -177,10 +205,18 @@ func (m *Memory) overBounds() bool {
 }
 
 // enforceBounds evicts whole channels until the store is within its bounds:
-// the channels of classes first (in the order of MemoryConfig.Classes),
-// then the others, each least recently appended to first. Each eviction is
-// O(its events), not a scan of the channels. Callers hold m.mu.
+// first each class within its own channel bound, then, for the global
+// bounds, the channels of classes first (in the order of
+// MemoryConfig.Classes), then the others, each least recently appended to
+// first. Each eviction is O(its events), not a scan of the channels.
+// Callers hold m.mu.
 func (m *Memory) enforceBounds() {
+	for _, c := range m.classes[1:] {
+		for c.maxChannels > 0 && c.n > c.maxChannels {
+			m.forget(c.rings.oldest)
+			m.evicted++
+		}
+	}
 	for m.overBounds() {
 		victim := m.evictionCandidate()
 		if victim == nil {

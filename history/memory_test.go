@@ -24,7 +24,7 @@ func newMemory(t testing.TB, cfg history.MemoryConfig) *history.Memory {
 }
 
 func memoryFactory(t *testing.T, cfg storetest.Config) history.Store {
-	return newMemory(t, history.MemoryConfig{Size: cfg.Size, TTL: cfg.TTL, Clock: cfg.Clock.Now, SweepEvery: -1})
+	return newMemory(t, history.MemoryConfig{Size: cfg.Size, TTL: cfg.TTL, Clock: cfg.Clock.Now, SweepEvery: -1, Classes: cfg.Classes})
 }
 
 // lazyStore hides Memory.Sweep, so the suite relies on lazy expiry.
@@ -65,6 +65,7 @@ func TestNewMemoryConfig(t *testing.T) {
 		{"class without prefix", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Size: 2}}}, true},
 		{"class with a negative size", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", Size: -1}}}, true},
 		{"class with a negative ttl", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", TTL: -1}}}, true},
+		{"class with a negative channel bound", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_", MaxChannels: -1}}}, true},
 		{"class given twice", history.MemoryConfig{Size: 10, Classes: []history.ChannelClass{{Prefix: "d_"}, {Prefix: "d_"}}}, true},
 	}
 	for _, tc := range tests {

@@ -56,9 +56,14 @@ type RedisConfig struct {
 	RedisClock *redisclock.Clock
 	// SweepEvery is how often a background sweep forgets the metadata of
 	// channels gone for longer than the TTL (see Sweep); 0 means TTL/4
-	// (at least a second, at most 10 minutes), a negative value disables it
-	// (tests call Sweep themselves). Without a TTL there is no sweep.
+	// (at least a second, at most 10 minutes; for each class its own
+	// TTL/4), a negative value disables it (tests call Sweep themselves).
+	// Without a TTL there is no sweep.
 	SweepEvery time.Duration
+	// Classes give channels by name prefix their own Size, TTL and channel
+	// bound (ChannelClass), as they do the memory store's: see Redis,
+	// "Channel classes".
+	Classes []ChannelClass
 }
 
 // Redis is the cluster-mode Store: history in Redis Streams, shared by every
@@ -105,6 +110,32 @@ type RedisConfig struct {
 // skips such entries and counts them as evicted; Info trims them). So
 // Replay.Exact is exact, not merely safe.
 //
+// # Channel classes
+//
+// A channel of a class (RedisConfig.Classes: the first whose prefix starts
+// its name) is trimmed to the class's Size and TTL instead of the store's,
+// and its stream expires the class's TTL after its last append. Its name
+// is also a member of the class's sorted set, scored by the ID of its last
+// append, and with the class's MaxChannels the append script itself, in
+// the same atomic call, evicts the lowest-scored (least recently appended
+// to) channels past the bound: it deletes their streams and metadata and
+// raises the class's floor to the newest ID they had. So:
+//
+//	{p}:class:<prefix> zset  the class's channels, scored by last append ID
+//	{p}:floor          hash  class prefix → floor: the horizon of the
+//	                         class's channels without metadata (evicted
+//	                         or forgotten), recorded too as the horizon of
+//	                         a channel created after it
+//	{p}:evicted        hash  class prefix → channels evicted by its bound
+//
+// The script deletes keys it did not declare (the victims' streams, named
+// from the sorted set): this works in a Redis Cluster because every key
+// of the store shares the hash tag {p} and so one slot. The sweep forgets
+// a class's channels whose last append is older than the class's TTL the
+// same way (ZRANGEBYSCORE), raising the class's floor, not the
+// deployment's starting point, so a cursor of another channel is not
+// touched.
+//
 // # Cluster mode (planned: built on this store, outside this package)
 //
 // The backplane will subscribe to FanoutChannel before it reads Newest, so
@@ -115,19 +146,21 @@ type RedisConfig struct {
 // the same prefix (per node, expiring unless refreshed).
 type Redis struct {
 	client redis.UniversalClient
-	size   int
-	ttl    int64 // microseconds; 0 = no age limit
-	expire int64 // stream key expiry in milliseconds; 0 = none
-	now    Clock
-	keys   redisKeys
-	budget time.Duration // 0: no deadline
-	rclock *redisclock.Clock
-	gate   func() error // nil: none
-	closed atomic.Bool
-	// stop ends the sweep goroutine, which NewRedis starts (with a TTL) and
-	// Close waits for via done.
-	stop, done chan struct{}
-	once       sync.Once // closes stop
+	// classes holds the limits of the channels of no class (RedisConfig's
+	// Size and TTL), then those of RedisConfig.Classes in order.
+	classes []redisClass
+	now     Clock
+	keys    redisKeys
+	budget  time.Duration // 0: no deadline
+	rclock  *redisclock.Clock
+	gate    func() error // nil: none
+	closed  atomic.Bool
+	// stop ends the sweep goroutines (one for the channels of no class and
+	// one per class, each with a TTL), which NewRedis starts and Close
+	// waits for via sweeps.
+	stop   chan struct{}
+	once   sync.Once // closes stop
+	sweeps sync.WaitGroup
 }
 
 // NewRedis returns a Redis Streams store. It does not talk to Redis: a Redis
@@ -143,6 +176,9 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if cfg.TTL < 0 {
 		return nil, errors.New("history: ttl must not be negative")
 	}
+	if err := checkClasses(cfg.Classes); err != nil {
+		return nil, err
+	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = "plexor"
@@ -154,13 +190,10 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Redis{client: cfg.Client, size: cfg.Size, now: now, keys: redisKeys{base: "{" + prefix + "}:"},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	if cfg.TTL > 0 {
-		r.ttl = max(cfg.TTL.Microseconds(), 1)
-		// A stream's newest entry is older than the TTL this long after the
-		// last append; the second of slack covers clock differences.
-		r.expire = cfg.TTL.Milliseconds() + 1000
+	r := &Redis{client: cfg.Client, now: now, keys: redisKeys{base: "{" + prefix + "}:"}, stop: make(chan struct{})}
+	r.classes = []redisClass{newRedisClass(ChannelClass{Size: cfg.Size, TTL: cfg.TTL})}
+	for _, cc := range cfg.Classes {
+		r.classes = append(r.classes, newRedisClass(cc))
 	}
 	switch {
 	case cfg.Budget == 0:
@@ -172,15 +205,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if r.rclock == nil {
 		r.rclock = redisclock.New(cfg.Client, r.keys.last())
 	}
-	every := cfg.SweepEvery
-	if every == 0 {
-		every = min(max(cfg.TTL/4, time.Second), 10*time.Minute)
-	}
-	if cfg.TTL > 0 && every > 0 {
-		go r.sweepLoop(every)
-	} else {
-		close(r.done)
-	}
+	r.startSweeps(cfg.SweepEvery)
 	return r, nil
 }
 
@@ -236,22 +261,28 @@ func (r *Redis) since(ctx context.Context, chs []string, after, upTo uint64) (Re
 	if err != nil {
 		return Replay{}, 0, err
 	}
-	deadline := r.deadline(now)
-	from := "(" + streamID(after)
-	if deadline > after {
-		from = streamID(deadline) // entries below the deadline count as evicted
-	}
 	to := ""
 	if upTo > after {
 		to = streamID(upTo)
 	}
-	keys := make([]string, 4, 4+len(chs))
+	keys := make([]string, 4, 5+len(chs))
 	keys[0], keys[1], keys[2], keys[3] = r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest()
-	args := make([]any, 3, 3+len(chs))
-	args[0], args[1], args[2] = from, to, deadline
+	args := make([]any, 1, 1+4*len(chs))
+	args[0] = to
+	classed := false
 	for _, ch := range chs {
+		c := r.classOf(ch)
+		deadline := c.deadline(now)
+		from := "(" + streamID(after)
+		if deadline > after {
+			from = streamID(deadline) // entries below the deadline count as evicted
+		}
 		keys = append(keys, r.keys.stream(ch))
-		args = append(args, ch)
+		args = append(args, ch, from, deadline, c.prefix)
+		classed = classed || c.prefix != ""
+	}
+	if classed {
+		keys = append(keys, r.keys.floor())
 	}
 	res, err := sinceScript.Run(ctx, r.client, keys, args...).Slice()
 	if err != nil {
@@ -339,8 +370,12 @@ func (r *Redis) Info(ctx context.Context, channel string) (ChannelInfo, error) {
 	if err != nil {
 		return ChannelInfo{}, err
 	}
+	c := r.classOf(channel)
 	keys := []string{r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.stream(channel)}
-	res, err := infoScript.Run(ctx, r.client, keys, channel, now, r.size, r.ttl).Slice()
+	if c.prefix != "" {
+		keys = append(keys, r.keys.floor())
+	}
+	res, err := infoScript.Run(ctx, r.client, keys, channel, now, c.size, c.ttl, c.prefix).Slice()
 	if err != nil {
 		return ChannelInfo{}, fmt.Errorf("history: redis info: %w", err)
 	}
@@ -375,7 +410,7 @@ func (r *Redis) Clear(ctx context.Context, channel string) error {
 func (r *Redis) Close() error {
 	r.closed.Store(true)
 	r.once.Do(func() { close(r.stop) })
-	<-r.done
+	r.sweeps.Wait()
 	return nil
 }
 
@@ -390,15 +425,6 @@ func (r *Redis) nowMicros() (uint64, error) {
 		return 0, fmt.Errorf("history: clock at %v is beyond what the Redis store can number", r.now())
 	}
 	return now, nil
-}
-
-// deadline is the ID below which events are older than the TTL; 0 without
-// a TTL.
-func (r *Redis) deadline(now uint64) uint64 {
-	if r.ttl == 0 || now <= uint64(r.ttl) {
-		return 0
-	}
-	return now - uint64(r.ttl)
 }
 
 // parseOptionalID reads an ID from a GET/HMGET reply; nil or junk is 0.
@@ -433,5 +459,9 @@ func (k redisKeys) start() string           { return k.base + "start" }
 func (k redisKeys) horizon() string         { return k.base + "horizon" }
 func (k redisKeys) latest() string          { return k.base + "latest" }
 func (k redisKeys) events() string          { return k.base + "events" }
-func (k redisKeys) stream(ch string) string { return k.base + "ch:" + ch }
+func (k redisKeys) stream(ch string) string { return k.streamBase() + ch }
 func (k redisKeys) token(t string) string   { return k.base + "append:" + t }
+func (k redisKeys) floor() string           { return k.base + "floor" }
+func (k redisKeys) evicted() string         { return k.base + "evicted" }
+func (k redisKeys) class(p string) string   { return k.base + "class:" + p }
+func (k redisKeys) streamBase() string      { return k.base + "ch:" }

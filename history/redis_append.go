@@ -55,10 +55,11 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 		tokenMillis = max(tok.ttl.Milliseconds(), 1)
 	}
 	keys := []string{r.keys.last(), r.keys.start(), r.keys.horizon(), r.keys.latest(), r.keys.token(tok.token)}
+	args := make([]any, 0, 7+len(msgs)*5)
+	args = append(args, now, r.keys.events(), len(msgs), tokenMillis, r.keys.streamBase(), 0)
+	const channelCountAt = 5
 	var names []string
 	index := make(map[string]int)
-	args := make([]any, 0, 7+len(msgs)*5)
-	args = append(args, now, r.size, r.ttl, r.expire, r.keys.events(), len(msgs), tokenMillis)
 	heads := make([]head, len(msgs))
 	for i, msg := range msgs {
 		h, err := encodeHead(msg)
@@ -86,9 +87,8 @@ func (r *Redis) Append(ctx context.Context, msgs []Message) ([]*Event, error) {
 		args[countAt] = n
 		args = append(args, h, msg.Data)
 	}
-	for _, name := range names {
-		args = append(args, name)
-	}
+	args[channelCountAt] = len(names)
+	keys, args = r.appendClassArgs(keys, args, names)
 	if r.gate != nil {
 		if err := r.gate(); err != nil {
 			return nil, fmt.Errorf("history: redis append: %w", err)

@@ -70,19 +70,44 @@ local function evict(key, now, ttl, size)
   end
   return h
 end
+
+-- forget drops channels of a class: their streams and metadata (fkey: the
+-- floors, hkey: the horizons, lkey: the newest IDs, base: the stream key
+-- base); the class's floor rises to the newest ID any of them had.
+local function forget(fkey, hkey, lkey, base, prefix, chs)
+  local fl = tonumber(redis.call('HGET', fkey, prefix) or '0')
+  for _, ch in ipairs(chs) do
+    fl = math.max(fl, tonumber(redis.call('HGET', lkey, ch) or '0'), tonumber(redis.call('HGET', hkey, ch) or '0'))
+    redis.call('DEL', base .. ch)
+    redis.call('HDEL', hkey, ch)
+    redis.call('HDEL', lkey, ch)
+  end
+  redis.call('HSET', fkey, prefix, fmt(fl))
+end
 `
 
 // appendScript assigns IDs to a batch of messages, stores each in the stream
-// of every channel it goes to, trims those streams, records their horizons
-// and publishes each event on the fan-out channel.
+// of every channel it goes to, trims those streams to their class's limits,
+// records their horizons, publishes each event on the fan-out channel and
+// keeps each class within its channel bound.
 //
 //	KEYS: last, start, horizon, latest, append token, then one stream per
-//	      distinct channel
-//	ARGV: now, size, ttl (µs, 0 = none), stream expiry (ms, 0 = none),
-//	      fan-out channel, message count, token expiry (ms, 0 = no token),
-//	      then per message: its channel count, the 1-based index of each
-//	      channel among the streams, head, data; then the distinct channel
-//	      names, in the order of the streams
+//	      distinct channel; then, only when a channel of a class is among
+//	      them, floor, evicted and the sorted set of each such class
+//	ARGV: now, fan-out channel, message count, token expiry (ms, 0 = no
+//	      token), stream key base, distinct channel count, then per
+//	      message: its channel count, the 1-based index of each channel
+//	      among the streams, head, data; then per distinct channel, in the
+//	      order of the streams: its name and the 1-based index of its
+//	      class; then per class (the channels of no class first, then the
+//	      classes of the batch, in the order of their sorted sets): size,
+//	      ttl (µs, 0 = none), stream expiry (ms, 0 = none), channel bound
+//	      (0 = none), prefix; then the class count
+//
+// Keys of classes the batch does not touch are not declared: in a Redis
+// Cluster slot being migrated, a call whose declared keys are partly
+// missing is refused (TRYAGAIN), so an append to other channels names no
+// key that may never exist.
 //
 // It returns the first ID; the batch's IDs are consecutive from it. An ID is
 // max(now, last+1): the caller's clock, bumped past the last ID of the whole
@@ -90,16 +115,34 @@ end
 // With a token (see WithAppendToken) that an earlier call already stored,
 // it stores nothing and returns that call's first ID. A deadline follows
 // the arguments above (redisclock.CheckLua): run later, it does nothing.
+//
+// A channel of a class that has no metadata yet starts with the class's
+// floor as its horizon, is scored in the class's sorted set by its newest
+// ID, and past the class's bound the lowest-scored channels are forgotten
+// (see forget) and counted in evicted.
 var appendScript = redis.NewScript(luaLib + redisclock.CheckLua + `
 local now = tonumber(ARGV[1])
-local size = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local expms = tonumber(ARGV[4])
-local fanout = ARGV[5]
-local nmsg = tonumber(ARGV[6])
-local tokms = tonumber(ARGV[7])
-local nch = #KEYS - 5
-local names = #ARGV - nch
+local fanout = ARGV[2]
+local nmsg = tonumber(ARGV[3])
+local tokms = tonumber(ARGV[4])
+local base = ARGV[5]
+local nch = tonumber(ARGV[6])
+local ncls = tonumber(ARGV[#ARGV])
+local cb = #ARGV - 1 - 5 * ncls
+local floor, evicted = KEYS[6 + nch], KEYS[7 + nch]
+local cls = {}
+for k = 1, ncls do
+  local q = cb + 5 * (k - 1)
+  cls[k] = {size = tonumber(ARGV[q + 1]), ttl = tonumber(ARGV[q + 2]), expms = tonumber(ARGV[q + 3]),
+    cap = tonumber(ARGV[q + 4]), prefix = ARGV[q + 5]}
+  if k > 1 then cls[k].zset = KEYS[6 + nch + k] end
+end
+local nb = cb - 2 * nch
+local chname, chcls = {}, {}
+for ci = 1, nch do
+  chname[ci] = ARGV[nb + 2 * ci - 1]
+  chcls[ci] = cls[tonumber(ARGV[nb + 2 * ci])]
+end
 if tokms > 0 then
   local prior = redis.call('GET', KEYS[5])
   if prior then return prior end
@@ -110,7 +153,7 @@ local id = now
 if id <= last then id = last + 1 end
 local first = id
 local touched = {}
-local p = 8
+local p = 7
 for i = 1, nmsg do
   if i > 1 then id = id + 1 end
   local sid = fmt(id)
@@ -119,7 +162,7 @@ for i = 1, nmsg do
   local data = ARGV[p + nc + 2]
   for j = p + 1, p + nc do
     local ci = tonumber(ARGV[j])
-    if size > 0 then
+    if chcls[ci].size > 0 then
       redis.call('XADD', KEYS[5 + ci], sid .. '-0', 'h', head, 'd', data)
     end
     touched[ci] = id
@@ -130,16 +173,34 @@ end
 redis.call('SET', KEYS[1], fmt(id))
 if tokms > 0 then redis.call('SET', KEYS[5], fmt(first), 'PX', tokms) end
 
+local bounded = {}
 for ci, newest in pairs(touched) do
   local key = KEYS[5 + ci]
-  local ch = ARGV[names + ci]
+  local ch = chname[ci]
+  local c = chcls[ci]
+  if c.zset then
+    if redis.call('HEXISTS', KEYS[4], ch) == 0 then
+      local fl = redis.call('HGET', floor, c.prefix)
+      if fl then raise(KEYS[3], ch, tonumber(fl)) end
+    end
+    redis.call('ZADD', c.zset, fmt(newest), ch)
+    if c.cap > 0 then bounded[c] = true end
+  end
   redis.call('HSET', KEYS[4], ch, fmt(newest))
-  if size > 0 then
-    local h = evict(key, now, ttl, size)
+  if c.size > 0 then
+    local h = evict(key, now, c.ttl, c.size)
     if h then raise(KEYS[3], ch, h) end
-    if expms > 0 then redis.call('PEXPIRE', key, expms) end
+    if c.expms > 0 then redis.call('PEXPIRE', key, c.expms) end
   else
     raise(KEYS[3], ch, newest)
+  end
+end
+for c in pairs(bounded) do
+  local over = redis.call('ZCARD', c.zset) - c.cap
+  if over > 0 then
+    forget(floor, KEYS[3], KEYS[4], base, c.prefix, redis.call('ZRANGE', c.zset, 0, over - 1))
+    redis.call('ZREMRANGEBYRANK', c.zset, 0, over - 1)
+    redis.call('HINCRBY', evicted, c.prefix, over)
   end
 end
 return fmt(first)
@@ -148,8 +209,8 @@ return fmt(first)
 // infoScript applies the channel's limits (so what it reports is what a
 // replay would see) and describes the channel.
 //
-//	KEYS: start, horizon, latest, stream
-//	ARGV: channel, now, size, ttl (µs)
+//	KEYS: start, horizon, latest, stream, then floor for a channel of a class
+//	ARGV: channel, now, size, ttl (µs), class prefix ('' for none)
 //
 // It returns {retained, newest retained ID or 0, horizon}.
 var infoScript = redis.NewScript(luaLib + `
@@ -162,37 +223,47 @@ local n = redis.call('XLEN', KEYS[4])
 local newest = 0
 if n > 0 then newest = idof(redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1][1]) end
 local hz = math.max(s, tonumber(redis.call('HGET', KEYS[2], ch) or '0'))
-if n == 0 then hz = math.max(hz, tonumber(redis.call('HGET', KEYS[3], ch) or '0')) end
+local l = redis.call('HGET', KEYS[3], ch)
+if not l and ARGV[5] ~= '' then hz = math.max(hz, tonumber(redis.call('HGET', KEYS[5], ARGV[5]) or '0')) end
+if n == 0 then hz = math.max(hz, tonumber(l or '0')) end
 return {n, fmt(newest), fmt(hz)}
 `)
 
 // sinceScript reads what Since needs, atomically and without writing.
 //
-//	KEYS: last, start, horizon, latest, then one stream per channel
-//	ARGV: range start (exclusive "(<id>-0" or inclusive "<id>-0"), range end
-//	      ("<id>-0", or empty to read no entries), deadline (0 = no TTL),
-//	      then the channel names, in the order of the streams
+//	KEYS: last, start, horizon, latest, then one stream per channel, then
+//	      floor when a channel of a class is among them (see appendScript
+//	      on keys that may never exist)
+//	ARGV: range end ("<id>-0", or empty to read no entries), then per
+//	      channel, in the order of the streams: its name, its range start
+//	      (exclusive "(<id>-0" or inclusive "<id>-0"), its deadline (0 = no
+//	      TTL) and its class prefix ('' for none)
 //
 // It returns {last or nil, start or nil, {horizon per channel}, then per
 // channel the flat list id1, head1, data1, id2, …}. A channel's horizon here
-// is its recorded one, raised to its newest ID when its stream holds nothing
-// and to its newest entry below the deadline (expired, not trimmed yet); the
-// starting point is for the caller to add.
+// is its recorded one (its class's floor when it has no metadata), raised to
+// its newest ID when its stream holds nothing and to its newest entry below
+// the deadline (expired, not trimmed yet); the starting point is for the
+// caller to add.
 var sinceScript = redis.NewScript(luaLib + `
-local dl = tonumber(ARGV[3])
-local nch = #KEYS - 4
+local to = ARGV[1]
+local nch = (#ARGV - 1) / 4
+local floor = KEYS[5 + nch]
 local out = {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), {}}
 for i = 1, nch do
   local key = KEYS[4 + i]
-  local ch = ARGV[3 + i]
+  local q = 2 + 4 * (i - 1)
+  local ch, from, dl, pre = ARGV[q], ARGV[q + 1], tonumber(ARGV[q + 2]), ARGV[q + 3]
   local h = tonumber(redis.call('HGET', KEYS[3], ch) or '0')
+  local l = redis.call('HGET', KEYS[4], ch)
+  if not l and pre ~= '' then h = math.max(h, tonumber(redis.call('HGET', floor, pre) or '0')) end
   local flat = {}
   if redis.call('XLEN', key) == 0 then
-    h = math.max(h, tonumber(redis.call('HGET', KEYS[4], ch) or '0'))
+    h = math.max(h, tonumber(l or '0'))
   else
     h = math.max(h, expired(key, dl) or 0)
-    if ARGV[2] ~= '' then
-      for j, e in ipairs(redis.call('XRANGE', key, ARGV[1], ARGV[2])) do
+    if to ~= '' then
+      for j, e in ipairs(redis.call('XRANGE', key, from, to)) do
         local f = e[2]
         flat[3 * j - 2] = e[1]
         flat[3 * j - 1] = f[2]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,20 +18,37 @@ const sweepBatch = 256
 // hashes forever. Forgetting a channel raises the deployment's starting
 // point ({p}:start, the horizon of channels without metadata) to its newest
 // event, so a cursor from before it still gets a reset; that only touches
-// cursors older than the TTL. It returns how many channels it forgot. With
-// no TTL it does nothing. Any node may call it, at any time.
+// cursors older than the TTL. The channels of a class are swept by their
+// class's TTL instead (see Redis, "Channel classes"), raising the class's
+// floor. It returns how many channels it forgot. Without a TTL it does
+// nothing. Any node may call it, at any time.
 func (r *Redis) Sweep(ctx context.Context) (int, error) {
 	if r.closed.Load() {
 		return 0, ErrClosed
 	}
-	if r.ttl == 0 {
-		return 0, nil
+	forgotten, err := r.sweepUnclassed(ctx)
+	for _, c := range r.classes[1:] {
+		if err != nil {
+			break
+		}
+		var n int
+		n, err = r.sweepClass(ctx, c)
+		forgotten += n
 	}
+	return forgotten, err
+}
+
+// sweepUnclassed is Sweep for the channels of no class.
+func (r *Redis) sweepUnclassed(ctx context.Context) (int, error) {
 	now, err := r.nowMicros()
 	if err != nil {
 		return 0, err
 	}
-	deadline := r.deadline(now)
+	deadline := r.classes[0].deadline(now)
+	if deadline == 0 {
+		return 0, nil
+	}
+	prefixOf := func(c redisClass) string { return c.prefix }
 	forgotten := 0
 	var cursor uint64
 	for {
@@ -42,6 +58,9 @@ func (r *Redis) Sweep(ctx context.Context) (int, error) {
 		}
 		var old []string
 		for i := 0; i+1 < len(fields); i += 2 {
+			if classIndex(r.classes, prefixOf, fields[i]) != 0 {
+				continue // swept with its class
+			}
 			if id, err := strconv.ParseUint(fields[i+1], 10, 64); err == nil && id < deadline {
 				old = append(old, fields[i])
 			}
@@ -59,24 +78,6 @@ func (r *Redis) Sweep(ctx context.Context) (int, error) {
 			return forgotten, nil
 		}
 		cursor = next
-	}
-}
-
-// sweepLoop sweeps every interval until Close. Errors (Redis down) are
-// left for the next round: the sweep only saves memory.
-func (r *Redis) sweepLoop(every time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), every)
-			_, _ = r.Sweep(ctx)
-			cancel()
-		}
 	}
 }
 

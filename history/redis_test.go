@@ -70,7 +70,7 @@ func TestRedisConformance(t *testing.T) {
 	client := needRedis(t)
 	storetest.Run(t, func(t *testing.T, cfg storetest.Config) history.Store {
 		return newRedis(t, history.RedisConfig{
-			Client: client, Prefix: newPrefix(), Size: cfg.Size, TTL: cfg.TTL, Clock: cfg.Clock.Now,
+			Client: client, Prefix: newPrefix(), Size: cfg.Size, TTL: cfg.TTL, Clock: cfg.Clock.Now, Classes: cfg.Classes,
 		})
 	})
 }
@@ -91,6 +91,13 @@ func TestNewRedisConfig(t *testing.T) {
 		{"zero", history.RedisConfig{Client: client}, false},
 		{"full", history.RedisConfig{Client: client, Prefix: "app:plexor", Size: 10, TTL: time.Hour, Clock: time.Now}, false},
 		{"sub-microsecond ttl", history.RedisConfig{Client: client, Size: 1, TTL: time.Nanosecond}, false},
+		{"class without a prefix", history.RedisConfig{Client: client, Classes: []history.ChannelClass{{Size: 1}}}, true},
+		{"class with a negative size", history.RedisConfig{Client: client, Classes: []history.ChannelClass{{Prefix: "d_", Size: -1}}}, true},
+		{"class with a negative ttl", history.RedisConfig{Client: client, Classes: []history.ChannelClass{{Prefix: "d_", TTL: -1}}}, true},
+		{"class with a negative bound", history.RedisConfig{Client: client, Classes: []history.ChannelClass{{Prefix: "d_", MaxChannels: -1}}}, true},
+		{"class given twice", history.RedisConfig{Client: client, Classes: []history.ChannelClass{{Prefix: "d_"}, {Prefix: "d_"}}}, true},
+		{"classes", history.RedisConfig{Client: client, Size: 10, TTL: time.Hour, Classes: []history.ChannelClass{
+			{Prefix: "d_", Size: 2, TTL: time.Minute, MaxChannels: 100}, {Prefix: "e_"}}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

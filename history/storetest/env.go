@@ -22,8 +22,15 @@ type env struct {
 
 func newEnv(t *testing.T, newStore NewStoreFunc, size int, ttl time.Duration) *env {
 	t.Helper()
+	return newEnvWith(t, newStore, Config{Size: size, TTL: ttl})
+}
+
+// newEnvWith is newEnv for a whole Config, whose Clock it sets.
+func newEnvWith(t *testing.T, newStore NewStoreFunc, cfg Config) *env {
+	t.Helper()
 	clock := NewFakeClock(Epoch)
-	s := newStore(t, Config{Size: size, TTL: ttl, Clock: clock})
+	cfg.Clock = clock
+	s := newStore(t, cfg)
 	if s == nil {
 		t.Fatal("newStore returned a nil store")
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// Clock is the time source the store must use for event times (and, for
 	// time-based IDs, for IDs). It is never nil.
 	Clock *FakeClock
+	// Classes give channels by name prefix their own limits
+	// (history.ChannelClass, all of whose fields the store must apply);
+	// nil for most tests.
+	Classes []history.ChannelClass
 }
 
 // FakeClock is a manually driven clock, safe for concurrent use.
@@ -100,6 +104,10 @@ func Run(t *testing.T, newStore func(t *testing.T, cfg Config) history.Store) {
 		{"Clear", testClear},
 		{"Closed", testClosed},
 		{"Concurrent", testConcurrent},
+		{"ClassSize", testClassSize},
+		{"ClassTTL", testClassTTL},
+		{"ClassMaxChannels", testClassMaxChannels},
+		{"ClassMaxChannelsBatch", testClassMaxChannelsBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

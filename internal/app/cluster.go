@@ -68,7 +68,7 @@ func newClusterStore(cfg config.Config, log *slog.Logger) (*clusterConn, error) 
 		return nil, err
 	}
 	c.store, err = history.NewRedis(history.RedisConfig{Client: client, Prefix: cfg.RedisPrefix, Size: cfg.HistorySize, TTL: cfg.HistoryTTL,
-		Budget: c.budget, RedisClock: c.clock, Gate: c.health.Ready})
+		Classes: cfg.HistoryClasses(), Budget: c.budget, RedisClock: c.clock, Gate: c.health.Ready})
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("PLEXOR_REDIS_PREFIX: %w", err)

@@ -70,6 +70,7 @@ type Config struct {
 	DemoPrefix          string        `env:"DEMO_PREFIX" envDefault:"demo_"`
 	DemoHistorySize     int           `env:"DEMO_HISTORY_SIZE" envDefault:"50"`
 	DemoHistoryTTL      time.Duration `env:"DEMO_HISTORY_TTL" envDefault:"10m"`
+	DemoMaxChannels     int           `env:"DEMO_HISTORY_MAX_CHANNELS" envDefault:"1000"`
 	CORSOrigins         []string      `env:"CORS_ORIGINS"`
 	LogLevel            slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat           string        `env:"LOG_FORMAT" envDefault:"text"`
@@ -315,6 +316,9 @@ func (c Config) validate() error {
 	}
 	if c.DemoHistoryTTL < 0 {
 		bad("DEMO_HISTORY_TTL", "must not be negative (0 means no age limit), got %s", c.DemoHistoryTTL)
+	}
+	if c.DemoMaxChannels < 0 || c.DemoMaxChannels > 100_000_000 {
+		bad("DEMO_HISTORY_MAX_CHANNELS", "must be 0 (no bound of its own) or between 1 and 100000000 demo channels, got %d", c.DemoMaxChannels)
 	}
 	if c.Heartbeat < 100*time.Millisecond {
 		bad("HEARTBEAT", "must be at least 100ms, got %s", c.Heartbeat)

@@ -71,6 +71,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"tiny byte bound", "PLEXOR_HISTORY_MAX_BYTES", "1000", "PLEXOR_HISTORY_MAX_BYTES: must be 0 (no bound) or at least 1048576"},
 		{"negative demo size", "PLEXOR_DEMO_HISTORY_SIZE", "-1", "PLEXOR_DEMO_HISTORY_SIZE: must be between 0 and 1000000"},
 		{"negative demo ttl", "PLEXOR_DEMO_HISTORY_TTL", "-1m", "PLEXOR_DEMO_HISTORY_TTL: must not be negative"},
+		{"negative demo channel bound", "PLEXOR_DEMO_HISTORY_MAX_CHANNELS", "-1", "PLEXOR_DEMO_HISTORY_MAX_CHANNELS: must be 0 (no bound of its own) or between 1 and 100000000"},
+		{"huge demo channel bound", "PLEXOR_DEMO_HISTORY_MAX_CHANNELS", "100000001", "PLEXOR_DEMO_HISTORY_MAX_CHANNELS: must be 0 (no bound of its own) or between 1 and 100000000"},
 		{"heartbeat too fast", "PLEXOR_HEARTBEAT", "1ms", "PLEXOR_HEARTBEAT: must be at least 100ms"},
 		{"zero channels", "PLEXOR_MAX_CHANNELS", "0", "PLEXOR_MAX_CHANNELS: must be between 1 and 10000"},
 		{"short token", "PLEXOR_PUBLISH_TOKENS", "secret", "PLEXOR_PUBLISH_TOKENS: a token must be at least 16"},
@@ -144,20 +146,24 @@ func TestPatternMeetsPrefix(t *testing.T) {
 }
 
 // TestMemoryHistoryConfig: the bounds always apply; the demo channels get
-// their own limits only while the demo publisher is on.
+// their own limits (in the memory and the Redis history alike) only while
+// the demo publisher is on.
 func TestMemoryHistoryConfig(t *testing.T) {
 	tests := []struct {
 		name        string
 		env         map[string]string
 		wantClasses []history.ChannelClass
 	}{
-		{"defaults", nil, []history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
-		{"demo settings", map[string]string{"PLEXOR_DEMO_PREFIX": "try-", "PLEXOR_DEMO_HISTORY_SIZE": "5", "PLEXOR_DEMO_HISTORY_TTL": "0"},
-			[]history.ChannelClass{{Prefix: "try-", Size: 5, TTL: 24 * time.Hour}}}, // no age limit of its own
+		{"defaults", nil, []history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute, MaxChannels: 1000}}},
+		{"demo settings", map[string]string{"PLEXOR_DEMO_PREFIX": "try-", "PLEXOR_DEMO_HISTORY_SIZE": "5", "PLEXOR_DEMO_HISTORY_TTL": "0",
+			"PLEXOR_DEMO_HISTORY_MAX_CHANNELS": "20"},
+			[]history.ChannelClass{{Prefix: "try-", Size: 5, TTL: 24 * time.Hour, MaxChannels: 20}}}, // no age limit of its own
 		{"demo publisher off", map[string]string{"PLEXOR_DEMO_PUBLISH": "false"}, nil},
 		{"never more than other channels", map[string]string{"PLEXOR_HISTORY_SIZE": "3", "PLEXOR_HISTORY_TTL": "1m"},
-			[]history.ChannelClass{{Prefix: "demo_", Size: 3, TTL: time.Minute}}},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 3, TTL: time.Minute, MaxChannels: 1000}}},
 		{"no age limit for others", map[string]string{"PLEXOR_HISTORY_TTL": "0"},
+			[]history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute, MaxChannels: 1000}}},
+		{"no demo channel bound", map[string]string{"PLEXOR_DEMO_HISTORY_MAX_CHANNELS": "0"},
 			[]history.ChannelClass{{Prefix: "demo_", Size: 50, TTL: 10 * time.Minute}}},
 	}
 	for _, tt := range tests {
@@ -174,6 +180,9 @@ func TestMemoryHistoryConfig(t *testing.T) {
 			}
 			if !slices.Equal(got.Classes, tt.wantClasses) {
 				t.Errorf("classes = %+v, want %+v", got.Classes, tt.wantClasses)
+			}
+			if redis := cfg.HistoryClasses(); !slices.Equal(redis, tt.wantClasses) {
+				t.Errorf("HistoryClasses (for the Redis history too) = %+v, want %+v", redis, tt.wantClasses)
 			}
 		})
 	}
