@@ -37,6 +37,29 @@ var everyTransport = []transportCase{
 	}},
 }
 
+// transportDo makes one request with c (header: name, value pairs) and
+// fails the test unless it was answered over HTTP/protoMajor.
+func transportDo(t *testing.T, c *http.Client, protoMajor int, method, url, contentType string, body []byte, header ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != protoMajor {
+		t.Fatalf("%s %s answered over %s, want HTTP/%d", method, url, resp.Proto, protoMajor)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
 // TestBehavioursOverEveryTransport: the behaviours of the feed, the poll
 // and the publish, the same over HTTP/1.1, HTTP/2 over TLS and h2c: exact
 // replay and reset, the envelope format, the polyfill poll mode, long-poll
@@ -52,23 +75,8 @@ func TestBehavioursOverEveryTransport(t *testing.T) {
 			s.client = c
 			do := func(method, path, contentType string, body []byte, header ...string) (int, string) {
 				t.Helper()
-				req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(body))
-				if contentType != "" {
-					req.Header.Set("Content-Type", contentType)
-				}
-				for i := 0; i+1 < len(header); i += 2 {
-					req.Header.Set(header[i], header[i+1])
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					t.Fatalf("%s %s: %v", method, path, err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if resp.ProtoMajor != tc.proto {
-					t.Fatalf("%s %s answered over %s, want HTTP/%d", method, path, resp.Proto, tc.proto)
-				}
-				return resp.StatusCode, string(b)
+				r := transportDo(t, c, tc.proto, method, s.base+path, contentType, body, header...)
+				return r.status, r.body
 			}
 			auth := []string{"Authorization", "Bearer " + testToken}
 			var ids []string
