@@ -116,12 +116,12 @@ func TestPresenceUnderConcurrentChurn(t *testing.T) {
 	}
 	wg.Wait()
 	// Lingering pollers leave within their (tiny) grace.
+	want := []ChannelCount{{Channel: "c0", Listeners: 3}, {Channel: "stable", Listeners: 3}}
 	deadline := time.Now().Add(hqWait)
-	for len(h.Online(nil)) != 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	for !slices.Equal(h.Online(nil), want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // until the last lingering poller on c0 has left too
 	}
 	close(stop)
-	want := []ChannelCount{{Channel: "c0", Listeners: 3}, {Channel: "stable", Listeners: 3}}
 	if got := h.Online(nil); !slices.Equal(got, want) {
 		t.Fatalf("Online after the churn = %v, want %v", got, want)
 	}
