@@ -264,19 +264,25 @@ func (c *rawClient) write(f func() error) {
 // pairs, in order.
 func (c *rawClient) headers(id uint32, end bool, fields ...string) {
 	c.t.Helper()
-	c.write(func() error {
-		c.hbuf.Reset()
-		for i := 0; i+1 < len(fields); i += 2 {
-			if err := c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]}); err != nil {
-				return err
-			}
-		}
-		return c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(),
-			EndStream: end, EndHeaders: true})
-	})
+	if err := c.tryHeaders(id, end, fields...); err != nil {
+		c.t.Fatalf("client write: %v", err)
+	}
+}
+
+// tryHeaders is headers returning the write's failure.
+func (c *rawClient) tryHeaders(id uint32, end bool, fields ...string) error {
+	c.wmu.Lock()
+	c.hbuf.Reset()
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(),
+		EndStream: end, EndHeaders: true})
+	c.wmu.Unlock()
 	if _, ok := c.streamWindow[id]; !ok {
 		c.streamWindow[id] = c.initialWindow
 	}
+	return err
 }
 
 // request opens stream id with a request for path (end: without a body);
