@@ -192,12 +192,7 @@ func TestPingIsAnswered(t *testing.T) {
 
 func TestClientGoAwayClosesOnceStreamsEnd(t *testing.T) {
 	t.Parallel()
-	g := newGate()
-	ts := startServer(t, &Server{}, g, false)
-	t.Cleanup(g.open)
-	c := dial(t, ts, dialOptions{})
-	c.request(1, "GET", "/wait", true)
-	waitUntil(t, "the handler running", func() bool { return g.running.Load() == 1 })
+	g, ts, c := startWaiting(t)
 	c.write(func() error { return c.fr.WriteGoAway(0, http2.ErrCodeNo, nil) })
 	c.request(3, "GET", "/hello", true)
 	if s := c.response(3); !s.reset || s.resetCode != http2.ErrCodeRefusedStream {
@@ -252,16 +247,24 @@ func TestIdleTimeout(t *testing.T) {
 	})
 }
 
+// startWaiting starts a server of a gate and a client whose stream 1 waits
+// in its handler.
+func startWaiting(t *testing.T) (*gate, *testServer, *rawClient) {
+	t.Helper()
+	g := newGate()
+	ts := startServer(t, &Server{}, g, false)
+	t.Cleanup(g.open)
+	c := dial(t, ts, dialOptions{})
+	c.request(1, "GET", "/wait", true)
+	waitUntil(t, "the handler running", func() bool { return g.running.Load() == 1 })
+	return g, ts, c
+}
+
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 	t.Run("waits for a running handler", func(t *testing.T) {
 		t.Parallel()
-		g := newGate()
-		ts := startServer(t, &Server{}, g, false)
-		t.Cleanup(g.open)
-		c := dial(t, ts, dialOptions{})
-		c.request(1, "GET", "/wait", true)
-		waitUntil(t, "the handler running", func() bool { return g.running.Load() == 1 })
+		g, ts, c := startWaiting(t)
 		done := make(chan error, 1)
 		go func() { done <- ts.srv.Shutdown(context.Background()) }() // returns when the connection closed
 		c.until("GOAWAY", func() bool { return c.goAway != nil })
@@ -289,12 +292,7 @@ func TestShutdown(t *testing.T) {
 	})
 	t.Run("its context ends", func(t *testing.T) {
 		t.Parallel()
-		g := newGate()
-		ts := startServer(t, &Server{}, g, false)
-		t.Cleanup(g.open)
-		c := dial(t, ts, dialOptions{})
-		c.request(1, "GET", "/wait", true)
-		waitUntil(t, "the handler running", func() bool { return g.running.Load() == 1 })
+		_, ts, c := startWaiting(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
