@@ -182,9 +182,17 @@ func looksLikeHTTP(hdr [5]byte) bool {
 // are read again by net/http.
 type sockConn struct {
 	net.Conn
-	fd     int    // the socket's descriptor, -1 when unknown
-	replay []byte // bytes read while sorting, for the next reads
-	probe  bool   // the next read must not wait: it fails with errWouldBlock instead
+	fd     int             // the socket's descriptor, -1 when unknown
+	raw    syscall.RawConn // the socket's, for probing reads; nil when unknown
+	replay []byte          // bytes read while sorting, for the next reads
+	probe  bool            // the next read must not wait: it fails with errWouldBlock instead
+
+	// A probing read in progress (the reader's), kept here so that a
+	// probe allocates nothing.
+	probeP   []byte
+	probeN   int
+	probeErr error
+	probeFn  func(fd uintptr) bool
 }
 
 func newSockConn(c net.Conn) *sockConn {
@@ -192,7 +200,12 @@ func newSockConn(c net.Conn) *sockConn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			_ = raw.Control(func(fd uintptr) { s.fd = int(fd) })
+			s.raw = raw
+			s.probeFn = s.probeOnce
 		}
+	}
+	if s.raw == nil {
+		s.fd = -1
 	}
 	return s
 }

@@ -41,19 +41,35 @@ func (s *sockConn) Read(p []byte) (int, error) {
 	if !s.probe || s.fd < 0 {
 		return s.Conn.Read(p)
 	}
+	// Through the RawConn, which holds the descriptor while the read
+	// runs: a reader still probing when the connection is closed gets
+	// an error, never the bytes of another socket given the same number.
+	s.probeP, s.probeN, s.probeErr = p, 0, nil
+	if err := s.raw.Read(s.probeFn); err != nil {
+		s.probeP = nil
+		return 0, err
+	}
+	s.probeP = nil
+	n, err := s.probeN, s.probeErr
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, err
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// probeOnce reads once from fd without waiting (a RawConn.Read callback
+// that never asks to wait).
+func (s *sockConn) probeOnce(fd uintptr) bool {
 	for {
-		n, err := rawio.Read(uintptr(s.fd), p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, err
-		case n == 0 && len(p) > 0:
-			return 0, io.EOF
+		s.probeN, s.probeErr = rawio.Read(fd, s.probeP)
+		if s.probeErr != syscall.EINTR {
+			return true
 		}
-		return n, nil
 	}
 }
 
