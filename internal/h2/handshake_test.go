@@ -101,8 +101,8 @@ func TestHandshakeFailures(t *testing.T) {
 				timeout = 300 * time.Millisecond
 			}
 			ts := startServer(t, &Server{ReadHeaderTimeout: timeout}, protoHandler(), tt.tls)
+			start := time.Now() // the server's timer starts within the dial (TLS)
 			c := dial(t, ts, dialOptions{noHandshake: true})
-			start := time.Now()
 			tt.send(c)
 			c.waitClosed()
 			if tt.goAway {
