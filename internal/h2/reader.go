@@ -1,9 +1,12 @@
 package h2
 
 import (
+	"errors"
 	"io"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/plexor/plexor/internal/rawio"
 )
@@ -45,11 +48,18 @@ func (s *sockConn) Read(p []byte) (int, error) {
 	// runs: a reader still probing when the connection is closed gets
 	// an error, never the bytes of another socket given the same number.
 	s.probeP, s.probeN, s.probeErr = p, 0, nil
-	if err := s.raw.Read(s.probeFn); err != nil {
-		s.probeP = nil
-		return 0, err
+	err := s.raw.Read(s.probeFn)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The last frame's read deadline, passed in the quiet since:
+		// it bounds a frame's bytes, not the wait for the next frame
+		// (readOne sets the next one).
+		_ = s.Conn.SetReadDeadline(time.Time{})
+		err = s.raw.Read(s.probeFn)
 	}
 	s.probeP = nil
+	if err != nil {
+		return 0, err
+	}
 	n, err := s.probeN, s.probeErr
 	switch {
 	case err == syscall.EAGAIN:
