@@ -21,15 +21,29 @@ func parked(s *Server, n int) func() bool {
 
 func TestReaderStartsAgainAfterParking(t *testing.T) {
 	t.Parallel()
-	for _, useTLS := range []bool{false, true} {
-		t.Run(map[bool]string{false: "cleartext", true: "TLS"}[useTLS], func(t *testing.T) {
+	tests := []struct {
+		name   string
+		tls    bool
+		rounds int
+		quiet  time.Duration // every third round waits this long more
+	}{
+		{name: "cleartext", rounds: 40, quiet: 20 * time.Millisecond},
+		{name: "TLS", tls: true, rounds: 40, quiet: 20 * time.Millisecond},
+		// A frame's read deadline (ReadHeaderTimeout, 100 ms here) has
+		// passed when the next frame comes: it bounds a frame's bytes,
+		// not the quiet between frames.
+		{name: "quiet past the read deadline", rounds: 4, quiet: 250 * time.Millisecond},
+		{name: "quiet past the read deadline over TLS", tls: true, rounds: 4, quiet: 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, &Server{}, newFeedHandler(), useTLS)
+			ts := startServer(t, &Server{ReadHeaderTimeout: 100 * time.Millisecond}, newFeedHandler(), tt.tls)
 			c := dial(t, ts, dialOptions{})
-			for round := range 40 {
+			for round := range tt.rounds {
 				waitUntil(t, "the reader parked", parked(ts.srv, 1))
 				if round%3 == 1 {
-					time.Sleep(time.Duration(round) * time.Millisecond) // a longer quiet spell
+					time.Sleep(tt.quiet)
 				}
 				id := uint32(2*round + 1)
 				c.request(id, "GET", "/hello", true)
