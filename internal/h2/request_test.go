@@ -80,8 +80,8 @@ func TestRequests(t *testing.T) {
 			c.data(id, upload[:1], false, 0)
 			c.data(id, upload[1:10000], false, 255)
 			c.data(id, nil, false, 7)
-			c.data(id, upload[10000:30000], false, 0)
-			c.data(id, upload[30000:], true, 1)
+			c.data(id, upload[10000:26000], false, 0) // frames within SETTINGS_MAX_FRAME_SIZE (16,384)
+			c.data(id, upload[26000:], true, 1)
 		}, wantStatus: "200", wantBody: fmt.Sprintf("%d %s cl=%d", len(upload), sum(upload), len(upload)), wantFrames: -1},
 		{name: "POST without Content-Length, ended by an empty DATA", send: func(c *rawClient, id uint32) {
 			c.request(id, "POST", "/echo", false)
