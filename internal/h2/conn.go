@@ -63,6 +63,7 @@ type conn struct {
 	framer    *http2.Framer        // reading by the reader alone; writing under mu
 
 	needPreface bool // the reader's: the client's preface is still to be read
+	failed      bool // the reader's: a GOAWAY for an error went out (fail); lingerClose before closing
 	sawSettings bool // the client's first SETTINGS came; guarded by mu
 	ending      bool // the connection is about to close (endIfIdleLocked); guarded by mu
 
@@ -155,6 +156,9 @@ func (c *conn) read() {
 			break
 		}
 		if err := c.readOne(); err != nil {
+			if c.failed {
+				c.lingerClose()
+			}
 			c.close(err)
 			c.src.park()
 			return
@@ -198,7 +202,6 @@ func (c *conn) readOne() error {
 		return nil
 	}
 	f, err := c.framer.ReadFrame()
-	_ = c.nc.SetReadDeadline(time.Time{}) // the next probe must not meet an expired deadline
 	if err != nil {
 		var se http2.StreamError
 		if errors.As(err, &se) {
@@ -250,7 +253,33 @@ func (c *conn) readFailed(err error) error {
 // connection.
 func (c *conn) fail(code http2.ConnectionError, why string) error {
 	c.goAwayNow(http2.ErrCode(code), why)
+	c.failed = true
 	return fmt.Errorf("h2: connection error %v: %s", http2.ErrCode(code), why)
+}
+
+// lingerTimeout bounds lingerClose.
+const lingerTimeout = time.Second
+
+// lingerClose lets the client read the GOAWAY that ends the connection
+// for an error. Closing a socket with unread bytes resets it (RST), and
+// the client's kernel then drops what the client had not read yet, the
+// GOAWAY too: so the sending side is shut once the GOAWAY went out (FIN
+// after it), and what the client still sends is read and dropped until
+// it closes, for at most lingerTimeout. It runs on the reader.
+func (c *conn) lingerClose() {
+	cw, ok := c.sock.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	pending := c.closed || c.flushing || len(c.out) > 0
+	c.mu.Unlock()
+	if pending {
+		return // closed already, or the GOAWAY did not go out
+	}
+	_ = cw.CloseWrite()
+	_ = c.sock.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.Copy(io.Discard, c.sock.Conn)
 }
 
 // goAwayNow sends a GOAWAY with code and waits (briefly) for it to go out.

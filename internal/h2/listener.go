@@ -182,16 +182,14 @@ func looksLikeHTTP(hdr [5]byte) bool {
 // are read again by net/http.
 type sockConn struct {
 	net.Conn
-	raw    syscall.RawConn // the socket's, nil when it has none
-	fd     int             // the socket's descriptor, -1 when unknown (for writes under the connection's lock)
+	fd     int             // the socket's descriptor, -1 when unknown
+	raw    syscall.RawConn // the socket's, for probing reads; nil when unknown
 	replay []byte          // bytes read while sorting, for the next reads
 	probe  bool            // the next read must not wait: it fails with errWouldBlock instead
 
-	// A probing read's buffer and outcome, and the function that makes
-	// it (through raw, which keeps the descriptor from being closed, and
-	// its number reused, during the call), kept here so that a probe
-	// allocates nothing.
-	probeBuf []byte
+	// A probing read in progress (the reader's), kept here so that a
+	// probe allocates nothing.
+	probeP   []byte
 	probeN   int
 	probeErr error
 	probeFn  func(fd uintptr) bool
@@ -201,10 +199,13 @@ func newSockConn(c net.Conn) *sockConn {
 	s := &sockConn{Conn: c, fd: -1}
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			s.raw = raw
 			_ = raw.Control(func(fd uintptr) { s.fd = int(fd) })
+			s.raw = raw
 			s.probeFn = s.probeOnce
 		}
+	}
+	if s.raw == nil {
+		s.fd = -1
 	}
 	return s
 }

@@ -1,9 +1,12 @@
 package h2
 
 import (
+	"errors"
 	"io"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/plexor/plexor/internal/rawio"
 )
@@ -38,16 +41,26 @@ func (s *sockConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	if !s.probe || s.raw == nil {
+	if !s.probe || s.fd < 0 {
 		return s.Conn.Read(p)
 	}
-	s.probeBuf = p
+	// Through the RawConn, which holds the descriptor while the read
+	// runs: a reader still probing when the connection is closed gets
+	// an error, never the bytes of another socket given the same number.
+	s.probeP, s.probeN, s.probeErr = p, 0, nil
 	err := s.raw.Read(s.probeFn)
-	n := s.probeN
-	if err == nil {
-		err = s.probeErr
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The last frame's read deadline, passed in the quiet since:
+		// it bounds a frame's bytes, not the wait for the next frame
+		// (readOne sets the next one).
+		_ = s.Conn.SetReadDeadline(time.Time{})
+		err = s.raw.Read(s.probeFn)
 	}
-	s.probeBuf, s.probeErr = nil, nil
+	s.probeP = nil
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.probeN, s.probeErr
 	switch {
 	case err == syscall.EAGAIN:
 		return 0, errWouldBlock
@@ -59,16 +72,14 @@ func (s *sockConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// probeOnce reads once from fd into s.probeBuf without waiting (it never
-// asks the runtime to wait for readiness).
+// probeOnce reads once from fd without waiting (a RawConn.Read callback
+// that never asks to wait).
 func (s *sockConn) probeOnce(fd uintptr) bool {
 	for {
-		n, err := rawio.Read(fd, s.probeBuf)
-		if err == syscall.EINTR {
-			continue
+		s.probeN, s.probeErr = rawio.Read(fd, s.probeP)
+		if s.probeErr != syscall.EINTR {
+			return true
 		}
-		s.probeN, s.probeErr = max(n, 0), err
-		return true
 	}
 }
 
