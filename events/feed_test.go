@@ -88,10 +88,6 @@ func hqServerOver(t testing.TB, mem history.MemoryConfig, hubCfg hub.Config, wra
 	e.GET("/events", api.Feed)
 	e.GET("/poll", api.Poll)
 	e.POST("/publish", api.Publish)
-	e.GET("/push/sub", api.PushSubscribe)
-	e.POST("/push/pub", api.PushPublish)
-	e.GET("/push/pub", api.PushInfo)
-	e.DELETE("/push/pub", api.PushDelete)
 	srv := httptest.NewServer(e)
 	// Cleanups run last-in first-out: feeds end (Drain) before the server
 	// waits for its handlers, and the store closes last.
