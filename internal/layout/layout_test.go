@@ -1,8 +1,8 @@
 // Package layout holds no code: its tests check that the packages keep to
 // their layers (docs/architecture.md): which project packages each may
 // import, and which outside packages the core must not (layout_test.go);
-// and that each has a package doc and stays small: no file over 500 lines,
-// no package over 2,500 (size_test.go).
+// and that each has a package doc and stays small: no file over 500 lines
+// (test files too), no package over 2,500 (size_test.go).
 package layout
 
 import (

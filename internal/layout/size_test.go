@@ -74,8 +74,8 @@ func goPackages(t *testing.T, root string) map[string][]goFile {
 
 // layoutProblems lists what breaks the layout's rules in pkgs: a package
 // without a package doc (in a non-test file; a package of tests alone, in
-// a test file), a file over maxFileLines, a package whose non-test files
-// together exceed maxPackageLines.
+// a test file), a file over maxFileLines (test files too), a package whose
+// non-test files together exceed maxPackageLines.
 func layoutProblems(pkgs map[string][]goFile) []string {
 	var problems []string
 	for _, dir := range slices.Sorted(maps.Keys(pkgs)) {
@@ -88,9 +88,9 @@ func layoutProblems(pkgs map[string][]goFile) []string {
 			}
 			if !f.test {
 				lines += f.lines
-				if f.lines > maxFileLines {
-					problems = append(problems, f.path+" has "+strconv.Itoa(f.lines)+" lines, more than "+strconv.Itoa(maxFileLines))
-				}
+			}
+			if f.lines > maxFileLines {
+				problems = append(problems, f.path+" has "+strconv.Itoa(f.lines)+" lines, more than "+strconv.Itoa(maxFileLines))
 			}
 		}
 		if !documented {
@@ -104,8 +104,8 @@ func layoutProblems(pkgs map[string][]goFile) []string {
 }
 
 // TestPackageSizesAndDocs: every package of the module has a package doc,
-// no non-test file is over 500 lines and no package's non-test files over
-// 2,500 together (issue 17's measurable properties).
+// no file (test files too) is over 500 lines and no package's non-test
+// files over 2,500 together (issue 17's measurable properties).
 func TestPackageSizesAndDocs(t *testing.T) {
 	pkgs := goPackages(t, filepath.Join("..", ".."))
 	if len(pkgs) < 20 {
@@ -123,12 +123,16 @@ func TestLayoutProblemsAreFound(t *testing.T) {
 		files []goFile
 		want  string // "" for no problem
 	}{
-		{"small and documented", []goFile{{path: "p/a.go", lines: 500, doc: true}, {path: "p/a_test.go", test: true, lines: 900}}, ""},
+		{"small and documented", []goFile{{path: "p/a.go", lines: 500, doc: true}, {path: "p/a_test.go", test: true, lines: 500}}, ""},
+		{"a long test file", []goFile{{path: "p/a.go", lines: 10, doc: true}, {path: "p/a_test.go", test: true, lines: 501}}, "p/a_test.go has 501 lines, more than 500"},
 		{"no package doc", []goFile{{path: "p/a.go", lines: 10}, {path: "p/a_test.go", test: true, doc: true}}, "p has no package doc"},
 		{"tests alone, documented", []goFile{{path: "p/a_test.go", test: true, doc: true}}, ""},
 		{"a long file", []goFile{{path: "p/a.go", lines: 501, doc: true}}, "p/a.go has 501 lines, more than 500"},
 		{"a big package", []goFile{{path: "p/a.go", lines: 500, doc: true}, {path: "p/b.go", lines: 500}, {path: "p/c.go", lines: 500},
 			{path: "p/d.go", lines: 500}, {path: "p/e.go", lines: 500}, {path: "p/f.go", lines: 1}}, "p has 2501 lines in its non-test files, more than 2500"},
+		{"big in its tests only", []goFile{{path: "p/a.go", lines: 10, doc: true}, {path: "p/a_test.go", test: true, lines: 500},
+			{path: "p/b_test.go", test: true, lines: 500}, {path: "p/c_test.go", test: true, lines: 500}, {path: "p/d_test.go", test: true, lines: 500},
+			{path: "p/e_test.go", test: true, lines: 500}, {path: "p/f_test.go", test: true, lines: 500}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
