@@ -13,10 +13,10 @@ import (
 )
 
 // errorCodeSites match where the code gives a client-facing error its code:
-// errorf(http.StatusX, "code", …), Status: http.StatusX, Code: "code", and
+// errorf or Errorf(http.StatusX, "code", …), Status: http.StatusX, Code: "code", and
 // the status codes of Echo's own errors (http.StatusX: "code").
 var errorCodeSites = []*regexp.Regexp{
-	regexp.MustCompile(`errorf\(\s*http\.(Status\w+),\s*"([a-z_]+)"`),
+	regexp.MustCompile(`[eE]rrorf\(\s*http\.(Status\w+),\s*"([a-z_]+)"`),
 	regexp.MustCompile(`Status:\s*http\.(Status\w+),\s*Code:\s*"([a-z_]+)"`),
 	regexp.MustCompile(`(?m)^\s*http\.(Status\w+):\s*"([a-z_]+)",`),
 }

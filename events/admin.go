@@ -54,7 +54,7 @@ func (a *API) ClearHistory(c echo.Context) error {
 		return err
 	}
 	if err := a.hub.Store().Clear(c.Request().Context(), name); err != nil {
-		return unavailable(err)
+		return Unavailable(err)
 	}
 	return a.answerInfo(c, name)
 }
@@ -62,7 +62,7 @@ func (a *API) ClearHistory(c echo.Context) error {
 func (a *API) answerInfo(c echo.Context, name string) error {
 	info, err := a.hub.Store().Info(c.Request().Context(), name)
 	if err != nil {
-		return unavailable(err)
+		return Unavailable(err)
 	}
 	out := channelInfo{Channel: name, Listeners: a.hub.Listeners(name), Retained: info.Retained, Horizon: wire.FormatID(info.Horizon)}
 	if info.Newest != 0 {
@@ -133,7 +133,7 @@ func parsePrefixes(values []string) ([]string, error) {
 	for _, p := range values {
 		if !ValidChannel(p) {
 			return nil, errorf(http.StatusBadRequest, "invalid_prefix",
-				"prefix %s is invalid: use %s", wire.Quote(p), channelNameRules)
+				"prefix %s is invalid: use %s", wire.Quote(p), ChannelNameRules)
 		}
 	}
 	return values, nil
@@ -144,7 +144,7 @@ func channelParam(c echo.Context) (string, error) {
 	name := c.Param("name")
 	if !ValidChannel(name) {
 		return "", errorf(http.StatusBadRequest, "invalid_channel",
-			"channel name %s is invalid: use %s", wire.Quote(name), channelNameRules)
+			"channel name %s is invalid: use %s", wire.Quote(name), ChannelNameRules)
 	}
 	return name, nil
 }

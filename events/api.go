@@ -55,8 +55,6 @@ type API struct {
 	hub *hub.Hub
 	cfg Config
 	log *slog.Logger
-	// pushRequests is when push subscribers last asked for each channel.
-	pushRequests *pushRequests
 }
 
 // NewAPI returns the handlers for h.
@@ -77,5 +75,11 @@ func NewAPI(h *hub.Hub, cfg Config, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{hub: h, cfg: cfg, log: log, pushRequests: newPushRequests(time.Now, pushRequestLimit)}
+	return &API{hub: h, cfg: cfg, log: log}
 }
+
+// Hub is the delivery core the handlers call.
+func (a *API) Hub() *hub.Hub { return a.hub }
+
+// Config is the handlers' configuration, its defaults filled in.
+func (a *API) Config() Config { return a.cfg }

@@ -11,8 +11,8 @@ import (
 // MaxChannelNameLen is the longest accepted channel name, in bytes.
 const MaxChannelNameLen = 128
 
-// channelNameRules is how README.md and error messages describe a valid name.
-const channelNameRules = "1-128 characters from A-Z a-z 0-9 _ - . : @"
+// ChannelNameRules is how README.md and error messages describe a valid name.
+const ChannelNameRules = "1-128 characters from A-Z a-z 0-9 _ - . : @"
 
 // ValidChannel reports whether name is a valid channel name: 1 to 128 bytes of
 // ASCII letters, digits and _ - . : @ (no separators, spaces or control
@@ -57,7 +57,7 @@ func ParseChannels(lists []string, limit int) ([]string, error) {
 			}
 			if !ValidChannel(name) {
 				return nil, errorf(http.StatusBadRequest, "invalid_channel",
-					"channel name %s is invalid: use %s", wire.Quote(name), channelNameRules)
+					"channel name %s is invalid: use %s", wire.Quote(name), ChannelNameRules)
 			}
 			if _, dup := seen[name]; dup {
 				continue

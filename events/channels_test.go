@@ -159,8 +159,8 @@ func TestParseChannelsErrorMessage(t *testing.T) {
 	if len(e.Message) > 200 {
 		t.Errorf("message is %d bytes, want the bad name cut short: %q", len(e.Message), e.Message)
 	}
-	if !strings.Contains(e.Message, channelNameRules) {
-		t.Errorf("message %q does not state the rules %q", e.Message, channelNameRules)
+	if !strings.Contains(e.Message, ChannelNameRules) {
+		t.Errorf("message %q does not state the rules %q", e.Message, ChannelNameRules)
 	}
 
 	_, err = ParseChannels([]string{"a,b,c"}, 2)

@@ -35,9 +35,19 @@ type answerer interface {
 	Answer() (status int, code, message string, retryAfter int)
 }
 
-// errorf builds an *Error with a formatted message.
-func errorf(status int, code, format string, args ...any) *Error {
+// Errorf builds an *Error with a formatted message (for this package's
+// handlers and the handler groups beside it, such as events/push).
+func Errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// errorf is Errorf, by the name this package's handlers use.
+var errorf = Errorf
+
+// ShuttingDown answers a request that came while the service stops.
+func ShuttingDown() error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "shutting_down",
+		Message: "the service is shutting down; poll again", RetryAfter: 1}
 }
 
 // codes for Echo's own errors (routing, body limit, auth middleware).

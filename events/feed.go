@@ -44,7 +44,7 @@ func (a *API) Feed(c echo.Context) error {
 		return err
 	}
 	legacy := legacyModes(req, q)
-	until, err := a.authorizeSubscribe(req, channels)
+	until, err := a.AuthorizeSubscribe(req, channels)
 	if err != nil {
 		return err
 	}
@@ -147,8 +147,9 @@ func (a *API) comeBackLater(c echo.Context, why error) error {
 	return nil
 }
 
-// authorizeSubscribe applies Config.AuthorizeSubscribe, if any.
-func (a *API) authorizeSubscribe(r *http.Request, channels []string) (time.Time, error) {
+// AuthorizeSubscribe applies Config.AuthorizeSubscribe, if any: until when
+// r may receive the events of channels (zero: no end), or the refusal.
+func (a *API) AuthorizeSubscribe(r *http.Request, channels []string) (time.Time, error) {
 	if a.cfg.AuthorizeSubscribe == nil {
 		return time.Time{}, nil
 	}
@@ -207,11 +208,11 @@ func parseFormat(values []string) (envelope bool, err error) {
 		"format %s is unknown: use raw or envelope", wire.Quote(values[0]))
 }
 
-// unavailable turns a store failure into a 503 the client may retry, or, for
+// Unavailable turns a store failure into a 503 the client may retry, or, for
 // an append whose outcome is unknown (history.ErrOutcomeUnknown), a 504
 // that says so. The failure itself is logged, not sent: it may name
 // internal addresses.
-func unavailable(err error) error {
+func Unavailable(err error) error {
 	if errors.Is(err, history.ErrOutcomeUnknown) {
 		return &Error{Status: http.StatusGatewayTimeout, Code: "publish_outcome_unknown",
 			Message: "Redis did not answer in time: the message may or may not have been published; " +

@@ -34,7 +34,7 @@ func (a *API) Hook(h Hook) echo.HandlerFunc {
 	}
 	return func(c echo.Context) error {
 		req := c.Request()
-		body, err := readBody(req)
+		body, err := ReadBody(req)
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (a *API) Hook(h Hook) echo.HandlerFunc {
 		}
 		published, err := a.hub.Publish(req.Context(), []history.Message{{Channels: h.Channels, Type: typ, Data: data}})
 		if err != nil {
-			return unavailable(err)
+			return Unavailable(err)
 		}
 		return answerPublished(c, published, false)
 	}

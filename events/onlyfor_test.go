@@ -65,8 +65,8 @@ func TestParsePublishOnlyFor(t *testing.T) {
 // TestOnlyForLiveAndReplay: two feeds of one channel, one of them also
 // listening to the limiter channel u1; a message published with
 // "only_for":["u1"] reaches only that one, live, on a replay from a cursor,
-// and on a long-poll replay; a push subscriber of the channel skips it, from
-// history and live; a message without it reaches all.
+// and on a long-poll replay; a message without it reaches all
+// (events/push's TestOnlyForPushSubscriber: the push module's subscriber).
 func TestOnlyForLiveAndReplay(t *testing.T) {
 	t.Parallel()
 	s := hqServer(t, history.MemoryConfig{Size: 100}, hub.Config{})
@@ -120,27 +120,6 @@ func TestOnlyForLiveAndReplay(t *testing.T) {
 			t.Errorf("poll replay of %s: events %q, want %q", tc.channels, ids, tc.want)
 		}
 	}
-
-	// The push module's subscriber of room listens to room alone: from
-	// history it skips the limited message, live it waits past it.
-	if got := s.push(t, http.MethodGet, "/push/sub?id=room", pushPositionOf(start), ""); got.status != http.StatusOK || got.body != "for all" {
-		t.Errorf("push replay of room: %s, want 200 \"for all\" (the limited one is not for it)", got)
-	}
-	waiter := s.pushAsync(http.MethodGet, "/push/sub?id=room", nil)
-	s.waitListeners(t, "room", 3) // the two feeds and the push subscriber
-	s.publishJSON(`{"channels":["room"],"data":"for u1 again","only_for":["u1"]}`)
-	s.publishJSON(`{"channels":["room"],"data":"for all again"}`)
-	if got := <-waiter; got.status != http.StatusOK || got.body != "for all again" {
-		t.Errorf("push subscriber of room waiting live: %s, want 200 \"for all again\"", got)
-	}
-}
-
-// pushPositionOf is the If-Modified-Since and If-None-Match that name the
-// message with event ID id, as a push subscriber sends them back.
-func pushPositionOf(id uint64) http.Header {
-	h := http.Header{}
-	setPushPosition(h, id)
-	return http.Header{"If-Modified-Since": h.Values("Last-Modified"), "If-None-Match": h.Values("Etag")}
 }
 
 // publishJSON posts a raw JSON publish body and returns the event's ID.

@@ -68,7 +68,7 @@ func (a *API) Poll(c echo.Context) error {
 		authReq = authReq.Clone(authReq.Context())
 		authReq.Header.Del("Cookie")
 	}
-	until, err := a.authorizeSubscribe(authReq, channels)
+	until, err := a.AuthorizeSubscribe(authReq, channels)
 	if err != nil {
 		return err
 	}
@@ -80,10 +80,10 @@ func (a *API) Poll(c echo.Context) error {
 	// Register first, so nothing published from here on can be missed.
 	sub, upTo, err := a.hub.Subscribe(ctx, channels, false)
 	if errors.Is(err, hub.ErrDraining) {
-		return errShuttingDown()
+		return ShuttingDown()
 	}
 	if err != nil {
-		return unavailable(err)
+		return Unavailable(err)
 	}
 	a.hub.Resume(client)                             // its previous poll stops lingering: this one counts now
 	defer a.hub.Linger(sub, client, a.cfg.PollGrace) // a listener until its next poll, within the grace
@@ -93,7 +93,7 @@ func (a *API) Poll(c echo.Context) error {
 	if hasCursor {
 		replay, err := a.hub.Store().Since(ctx, channels, cursor, upTo)
 		if err != nil {
-			return unavailable(err)
+			return Unavailable(err)
 		}
 		evs, exact = history.Visible(replay.Events, sub.Channels()), replay.Exact
 		if exact && cursor > next {

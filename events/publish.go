@@ -72,7 +72,7 @@ func (a *API) publish(c echo.Context, allow func([]history.Message) error) error
 	}
 	published, err := a.hub.Publish(req.Context(), msgs)
 	if err != nil {
-		return unavailable(err)
+		return Unavailable(err)
 	}
 	return answerPublished(c, published, batch)
 }
@@ -114,9 +114,9 @@ func recycleBody(bp *[]byte) {
 	}
 }
 
-// readBody reads a whole request body into a buffer of its own (see
+// ReadBody reads a whole request body into a buffer of its own (see
 // appendBody).
-func readBody(r *http.Request) ([]byte, error) {
+func ReadBody(r *http.Request) ([]byte, error) {
 	return appendBody(nil, r)
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/plexor/plexor/events/hub/pace"
 	"github.com/plexor/plexor/history"
 )
 
@@ -90,7 +91,7 @@ func New(store history.Store, cfg Config) *Hub {
 	}
 	h := &Hub{store: store, seed: maphash.MakeSeed(),
 		watch: newWatchLog(cfg.Clock, cfg.WatchLogSize, cfg.Framer), lingering: make(map[string]*lingerer),
-		metrics: cfg.Metrics, cfg: cfg, pacer: newPacer(cfg.WriteInterval)}
+		metrics: cfg.Metrics, cfg: cfg, pacer: pace.New(cfg.WriteInterval, resumeAll)}
 	for i := range h.shards {
 		h.shards[i].channels = make(map[string][]*Subscription)
 	}

@@ -15,8 +15,13 @@
 // Files: config.go (the settings, their defaults, New), hub.go (the
 // Hub, Subscribe, Publish, presence, drain),
 // registry.go (the sharded registry), queue.go (a subscription's queue),
-// frames.go (encode once, per format and channel subset), stream.go (a feed's writer), wake.go and
-// pacer.go (who writes when), readahead.go (cache warming of a fan-out),
-// streamgroup.go (what a drain waits for), watch.go (presence
-// transitions), hub_cluster.go (cluster mode), metrics.go (counters).
+// frames.go (encode once, per format and channel subset), stream.go (a feed's writer), wake.go
+// (who writes when), readahead.go (cache warming of a fan-out),
+// streamgroup.go (what a drain waits for), watch.go (the watchers of
+// presence transitions), hub_cluster.go (cluster mode), metrics.go
+// (counters).
+//
+// Beneath it, knowing nothing of streams: events/hub/pace (holding busy
+// feeds back to one write per interval) and events/hub/watch (the log of
+// presence transitions and its ring).
 package hub

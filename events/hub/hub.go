@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexor/plexor/events/hub/pace"
+	"github.com/plexor/plexor/events/hub/watch"
 	"github.com/plexor/plexor/history"
 )
 
@@ -45,7 +47,7 @@ type Hub struct {
 	shards [shardCount]shard
 
 	// watch logs presence transitions for the admin watch feed.
-	watch *watchLog
+	watch *watch.Log[*Frame]
 
 	// lingerMu guards lingering: poll subscriptions kept registered for a
 	// grace period after their poll ended, by client key, so a poller does
@@ -59,7 +61,7 @@ type Hub struct {
 	// Publish only stores, and a backplane hands every event of the
 	// deployment (this node's too) to Deliver in ID order.
 	cfg   Config
-	pacer *pacer // nil without Config.WriteInterval
+	pacer *pace.Pacer[*Stream] // nil without Config.WriteInterval
 
 	// streams are the live feeds, which Drain waits for.
 	streams streamGroup
@@ -164,7 +166,7 @@ func (h *Hub) Subscribe(ctx context.Context, channels []string, envelope bool) (
 		sh := h.shardOf(ch)
 		sh.mu.Lock()
 		if sh.add(ch, sub, i) && sh.remote[ch] == 0 {
-			h.watch.record(ch, true)
+			h.watch.Record(ch, true)
 		}
 		sh.mu.Unlock()
 	}
@@ -195,7 +197,7 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 		if removed, emptied := sh.remove(ch, sub, i); removed {
 			h.metrics.subscriptions.Add(-1)
 			if emptied && sh.remote[ch] == 0 {
-				h.watch.record(ch, false)
+				h.watch.Record(ch, false)
 			}
 		}
 		sh.mu.Unlock()
@@ -338,17 +340,6 @@ func (h *Hub) Linger(sub *Subscription, key string, grace time.Duration) {
 	}
 }
 
-// Watch registers a watcher of the presence transitions of the channels
-// starting with prefixes (all when none), resuming after cursor when
-// hasCursor. Its stream (NewStream) unregisters it when it ends; a caller
-// that makes none calls Unwatch.
-func (h *Hub) Watch(prefixes []string, cursor uint64, hasCursor bool) (WatchStart, error) {
-	return h.watch.subscribe(prefixes, cursor, hasCursor, h.cfg.QueueBytes)
-}
-
-// Unwatch removes a watcher that has no stream.
-func (h *Hub) Unwatch(sub *Subscription) { h.watch.unsubscribe(sub) }
-
 // Resume ends the lingering of the client key's previous poll, if any: its
 // new poll is registered by now, so the count does not dip in between.
 func (h *Hub) Resume(key string) {
@@ -383,12 +374,12 @@ func (h *Hub) Online(prefixes []string) []ChannelCount {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for ch, subs := range sh.channels {
-			if matchesPrefix(ch, prefixes) {
+			if watch.Matches(ch, prefixes) {
 				out = append(out, ChannelCount{Channel: ch, Listeners: len(subs) + sh.remote[ch]})
 			}
 		}
 		for ch, n := range sh.remote {
-			if sh.channels[ch] == nil && matchesPrefix(ch, prefixes) {
+			if sh.channels[ch] == nil && watch.Matches(ch, prefixes) {
 				out = append(out, ChannelCount{Channel: ch, Listeners: n})
 			}
 		}
@@ -418,7 +409,7 @@ func (h *Hub) Drain() { h.DrainWithin(drainWait) }
 // left.
 func (h *Hub) DrainWithin(maxWait time.Duration) (left int) {
 	h.draining.Store(true)
-	h.watch.drain()
+	h.watch.Close(ErrShuttingDown)
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()

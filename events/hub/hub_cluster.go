@@ -219,12 +219,12 @@ func (h *Hub) SetRemoteListeners(counts map[string]int) {
 		sh.mu.Lock()
 		for ch := range next {
 			if sh.remote[ch] == 0 && sh.channels[ch] == nil {
-				h.watch.record(ch, true)
+				h.watch.Record(ch, true)
 			}
 		}
 		for ch := range sh.remote {
 			if next[ch] == 0 && sh.channels[ch] == nil {
-				h.watch.record(ch, false)
+				h.watch.Record(ch, false)
 			}
 		}
 		sh.remote = next

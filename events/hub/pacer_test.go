@@ -29,7 +29,7 @@ func pacedRig(t *testing.T, sink *fakeSink) (*streamRig, *pacerClock) {
 	r := newStreamRig(t, Config{Heartbeat: time.Hour, WriteInterval: time.Hour}, sink, 0)
 	waitIdle(t, r.s) // the start is over: nothing reads the pacer's clock now
 	clock := &pacerClock{}
-	r.hub.pacer.now = clock.now
+	r.hub.pacer.SetClock(clock.now)
 	return r, clock
 }
 
@@ -73,11 +73,11 @@ func TestPacerHoldsABusyStreamBack(t *testing.T) {
 	}
 
 	clock.advance(time.Hour / 2)
-	r.hub.pacer.fire() // not due yet
+	r.hub.pacer.Fire() // not due yet
 	noWrite(t, sink)
 
 	clock.advance(time.Hour / 2)
-	r.hub.pacer.fire()
+	r.hub.pacer.Fire()
 	wantWriteNow(t, sink, frameOf(second, "second")+frameOf(third, "third"))
 	waitIdle(t, r.s)
 
@@ -86,7 +86,7 @@ func TestPacerHoldsABusyStreamBack(t *testing.T) {
 	later := r.publish(t, "later")
 	noWrite(t, sink)
 	clock.advance(time.Hour)
-	r.hub.pacer.fire()
+	r.hub.pacer.Fire()
 	wantWriteNow(t, sink, frameOf(later, "later"))
 	waitIdle(t, r.s)
 
@@ -114,7 +114,7 @@ func TestPacerHandlesWhatHappenedMeanwhile(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	clock.advance(time.Hour)
-	r.hub.pacer.fire()
+	r.hub.pacer.Fire()
 	select {
 	case <-r.left:
 	case <-time.After(hqWait):
@@ -153,10 +153,10 @@ func TestPacerTimerResumes(t *testing.T) {
 func TestPacerResumesManyStreams(t *testing.T) {
 	hub, sinks := streamsOnOneChannel(t, 3*wakeChunk+7, Config{Heartbeat: time.Hour, WriteInterval: time.Hour})
 	clock := &pacerClock{}
-	hub.pacer.now = clock.now
+	hub.pacer.SetClock(clock.now)
 	// Cleanups run last first: time passes before the streams are told
 	// their clients left, so that is not held for an hour.
-	t.Cleanup(func() { clock.advance(time.Hour); hub.pacer.fire() })
+	t.Cleanup(func() { clock.advance(time.Hour); hub.pacer.Fire() })
 	publish := func(data string) string {
 		out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"` + data + `"`)}})
 		if err != nil {
@@ -174,9 +174,7 @@ func TestPacerResumesManyStreams(t *testing.T) {
 	}
 	held := publish("third") + publish("fourth")
 	for deadline := time.Now().Add(hqWait); ; {
-		hub.pacer.mu.Lock()
-		n := len(hub.pacer.held)
-		hub.pacer.mu.Unlock()
+		n := hub.pacer.Held()
 		if n == len(sinks) {
 			break
 		}
@@ -189,12 +187,9 @@ func TestPacerResumesManyStreams(t *testing.T) {
 		noWrite(t, sink)
 	}
 	clock.advance(time.Hour)
-	hub.pacer.fire()
-	hub.pacer.mu.Lock()
-	kept := cap(hub.pacer.held)
-	hub.pacer.mu.Unlock()
-	if kept > maxIdleHeld {
-		t.Errorf("the pacer holds nothing but keeps room for %d streams, want at most %d", kept, maxIdleHeld)
+	hub.pacer.Fire()
+	if n := hub.pacer.Held(); n != 0 {
+		t.Errorf("the pacer still holds %d streams after the fire, want none", n)
 	}
 	for i, sink := range sinks {
 		if w := sink.next(t); w.b != held {
@@ -259,7 +254,7 @@ func TestPacerHoldsOnlyWhatHasSomethingToSend(t *testing.T) {
 	// Cleanups run last first: before the rig's tells the stream its client
 	// left, time passes and the pacer fires, so that neither the leaving
 	// nor a stream held by mistake waits for an hour.
-	t.Cleanup(func() { clock.advance(time.Hour); r.hub.pacer.fire() })
+	t.Cleanup(func() { clock.advance(time.Hour); r.hub.pacer.Fire() })
 	first := r.publish(t, "first")
 	<-sink.entered // carried to the stream's goroutine, which waits at the gate
 	second := r.publish(t, "second")
@@ -270,9 +265,7 @@ func TestPacerHoldsOnlyWhatHasSomethingToSend(t *testing.T) {
 		}
 	}
 	waitIdle(t, r.s) // without the fix: held for an hour, and this times out
-	r.hub.pacer.mu.Lock()
-	held := len(r.hub.pacer.held)
-	r.hub.pacer.mu.Unlock()
+	held := r.hub.pacer.Held()
 	if held != 0 {
 		t.Fatalf("%d streams held with nothing to send, want 0", held)
 	}
@@ -285,7 +278,7 @@ func TestWakeReadsTheClockOncePerGroup(t *testing.T) {
 	const groups = 3
 	hub, sinks := streamsOnOneChannel(t, (groups-1)*readAheadGroup+1, Config{Heartbeat: time.Hour, WriteInterval: time.Hour})
 	var reads atomic.Int64
-	hub.pacer.now = func() time.Time { reads.Add(1); return time.Now() }
+	hub.pacer.SetClock(func() time.Time { reads.Add(1); return time.Now() })
 	out, err := hub.Publish(context.Background(), []history.Message{{Channels: []string{"a"}, Data: []byte(`"x"`)}})
 	if err != nil {
 		t.Fatal(err)

@@ -260,7 +260,7 @@ func (s *Stream) run() {
 func (s *Stream) handle(inline, resumed bool, now time.Time) (delivered int64) {
 	for first := true; ; first, now = false, (time.Time{}) {
 		s.resuming = first && resumed
-		if !s.resuming && s.paced && s.events.Load() != 0 && !s.hub.Draining() && s.hub.pacer.holds(s, s.lastWrite, now) {
+		if !s.resuming && s.paced && s.events.Load() != 0 && !s.hub.Draining() && s.hub.pacer.Holds(s, s.lastWrite, now) {
 			return delivered // running stays true: the pacer resumes the stream
 		}
 		over, carried, sent := s.step(streamEvent(s.events.Swap(0)), inline, now)
@@ -420,9 +420,9 @@ func (s *Stream) wrote(b batch, err error, now time.Time) (over bool) {
 		return true
 	}
 	if now.IsZero() {
-		now = s.hub.pacer.clock()
+		now = s.hub.pacer.Clock()
 	}
-	s.paced = s.resuming || s.hub.pacer.within(s.lastWrite, now)
+	s.paced = s.resuming || s.hub.pacer.Within(s.lastWrite, now)
 	s.lastWrite = now
 	if b.rearm {
 		s.beat.Reset(s.hub.cfg.Heartbeat)
@@ -437,7 +437,7 @@ func (s *Stream) finish() {
 		s.timer.Stop()
 	}
 	if s.sub.watcher {
-		s.hub.watch.unsubscribe(s.sub)
+		s.hub.Unwatch(s.sub)
 	} else {
 		s.hub.Unsubscribe(s.sub)
 	}

@@ -41,7 +41,7 @@ func TestTransitionsAgreeWithTheWatchFeed(t *testing.T) {
 			}
 		})
 	}
-	if n := len(h.watch.watchers); n != 0 {
+	if n := h.watch.Watchers(); n != 0 {
 		t.Errorf("%d watchers registered after the calls, want 0", n)
 	}
 	last, _ := h.Transitions(nil, begin)

@@ -135,7 +135,7 @@ func wakeGroups(streams []*Stream) {
 		group := streams[:min(readAheadGroup, len(streams))]
 		streams = streams[len(group):]
 		readAheadStreams(group)
-		now := group[0].hub.pacer.clock()
+		now := group[0].hub.pacer.Clock()
 		var delivered int64
 		for _, s := range group {
 			delivered += s.wake(now)
@@ -188,3 +188,7 @@ func eachOf(fn func(*Stream)) func([]*Stream) {
 		}
 	}
 }
+
+// resumeAll hands the streams the pacer held back, now due, to the handling
+// of their events (in parallel chunks, as the waker does).
+func resumeAll(due []*Stream) { forEachChunk(due, eachOf((*Stream).resume)) }

@@ -1,13 +1,12 @@
 package hub
 
 import (
-	"github.com/plexor/plexor/events/wire"
-
 	"encoding/json"
-	"strings"
-	"sync"
+	"errors"
 	"time"
 
+	"github.com/plexor/plexor/events/hub/watch"
+	"github.com/plexor/plexor/events/wire"
 	"github.com/plexor/plexor/history"
 )
 
@@ -20,31 +19,21 @@ const (
 	OfflineEventType = "offline"
 )
 
-// watchLog records presence transitions (a channel got its first listener:
-// online; lost its last: offline) with their own ordered IDs, keeps the
-// newest watchLogSize of them for watchers that resume with a cursor, and
-// queues each on the watchers whose prefixes match.
-type watchLog struct {
-	mu       sync.Mutex // guards ids, ring, head, n, horizon, watchers and closed
-	ids      *history.IDClock
-	ring     []transition // the newest transitions, oldest at head
-	head, n  int
-	horizon  uint64 // ID of the newest transition dropped from the ring (or the start)
-	watchers map[*Subscription][]string
-	closed   bool   // set by drain: no new watchers
-	framer   Framer // frames each transition once (Config.Framer)
-}
+// Transition is one logged presence change: the channel got its first
+// listener (Online) or lost its last.
+type Transition = watch.Transition
 
-// transition is one logged presence change, encoded once for every watcher.
-type transition struct {
-	channel string
-	online  bool
-	f       *Frame
-}
-
-func newWatchLog(now history.Clock, size int, framer Framer) *watchLog {
-	ids := history.NewIDClock(now)
-	return &watchLog{ids: ids, horizon: ids.Last(), ring: make([]transition, size), watchers: make(map[*Subscription][]string), framer: framer}
+// newWatchLog returns the log of presence transitions (package watch),
+// each framed once as an online or offline event.
+func newWatchLog(now history.Clock, size int, framer Framer) *watch.Log[*Frame] {
+	return watch.New(now, size, func(t Transition) *Frame {
+		typ := OfflineEventType
+		if t.Online {
+			typ = OnlineEventType
+		}
+		data, _ := json.Marshal(transitionData{Channel: t.Channel, Time: t.At.UTC().Format(time.RFC3339Nano)})
+		return newFrame(t.ID, wire.AppendEvent(make([]byte, Headroom, Headroom+len(data)+48+Tailroom), t.ID, typ, data), nil, framer)
+	})
 }
 
 // transitionData is the data of an online/offline event.
@@ -53,38 +42,14 @@ type transitionData struct {
 	Time    string `json:"time"`
 }
 
-// record logs a transition of channel. Callers hold the channel's shard
-// lock, so the transitions of one channel are logged in the order they
-// happen.
-func (w *watchLog) record(channel string, online bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	id, at := w.ids.Next()
-	typ := OfflineEventType
-	if online {
-		typ = OnlineEventType
-	}
-	data, _ := json.Marshal(transitionData{Channel: channel, Time: at.UTC().Format(time.RFC3339Nano)})
-	f := newFrame(id, wire.AppendEvent(make([]byte, Headroom, Headroom+len(data)+48+Tailroom), id, typ, data), nil, w.framer)
-	w.push(transition{channel: channel, online: online, f: f})
-	for sub, prefixes := range w.watchers {
-		if matchesPrefix(channel, prefixes) {
-			sub.q.push(f)
-		}
-	}
-}
+// watchQueue is a watcher's subscription as the watch log sees it.
+type watchQueue struct{ sub *Subscription }
 
-// push appends t to the ring, dropping the oldest when full. Callers hold mu.
-func (w *watchLog) push(t transition) {
-	if w.n < len(w.ring) {
-		w.ring[(w.head+w.n)%len(w.ring)] = t
-		w.n++
-		return
-	}
-	w.horizon = w.ring[w.head].f.ID
-	w.ring[w.head] = t
-	w.head = (w.head + 1) % len(w.ring)
-}
+// Push implements watch.Queue.
+func (w watchQueue) Push(f *Frame) { w.sub.q.push(f) }
+
+// Close implements watch.Queue.
+func (w watchQueue) Close(reason error) { w.sub.q.close(reason) }
 
 // WatchStart is what a new watcher gets, atomically with its registration.
 type WatchStart struct {
@@ -98,53 +63,24 @@ type WatchStart struct {
 	Newest uint64
 }
 
-// subscribe registers a watcher of the channels starting with one of
-// prefixes (all channels when there is none).
-func (w *watchLog) subscribe(prefixes []string, cursor uint64, hasCursor bool, queueBytes int) (WatchStart, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
+// Watch registers a watcher of the presence transitions of the channels
+// starting with prefixes (all when none), resuming after cursor when
+// hasCursor. Its stream (NewStream) unregisters it when it ends; a caller
+// that makes none calls Unwatch.
+func (h *Hub) Watch(prefixes []string, cursor uint64, hasCursor bool) (WatchStart, error) {
+	sub := newSubscription(nil, false, h.cfg.QueueBytes)
+	sub.watcher = true
+	start, err := h.watch.Subscribe(watchQueue{sub}, prefixes, cursor, hasCursor)
+	if errors.Is(err, watch.ErrClosed) {
 		return WatchStart{}, ErrDraining
 	}
-	sub := newSubscription(nil, false, queueBytes)
-	sub.watcher = true
-	w.watchers[sub] = prefixes
-	if !hasCursor {
-		return WatchStart{Sub: sub, Exact: true, Newest: w.ids.Last()}, nil
-	}
-	logged, exact := w.since(prefixes, cursor)
-	replay := make([]*Frame, len(logged))
-	for i, t := range logged {
-		replay[i] = t.f
-	}
-	return WatchStart{Sub: sub, Replay: replay, Exact: exact, Newest: w.ids.Last()}, nil
+	return WatchStart{Sub: sub, Replay: start.Replay, Exact: start.Exact, Newest: start.Newest}, err
 }
 
-// since returns the logged transitions after cursor of the channels
-// matching prefixes, and whether the log reaches back to cursor (when not,
-// it returns every matching one). Callers hold mu.
-func (w *watchLog) since(prefixes []string, cursor uint64) ([]transition, bool) {
-	exact := cursor >= w.horizon && cursor <= w.ids.Last()
-	var out []transition
-	for i := range w.n {
-		t := w.ring[(w.head+i)%len(w.ring)]
-		if (t.f.ID > cursor || !exact) && matchesPrefix(t.channel, prefixes) {
-			out = append(out, t)
-		}
-	}
-	return out, exact
-}
-
-// Transition is one logged presence change: the channel got its first
-// listener (Online) or lost its last.
-type Transition struct {
-	// ID orders the transitions; it is the watch feed's event ID.
-	ID uint64
-	// Channel is the channel whose presence changed.
-	Channel string
-	// Online is true when the channel got its first listener,
-	// false when it lost its last one.
-	Online bool
+// Unwatch removes a watcher that has no stream.
+func (h *Hub) Unwatch(sub *Subscription) {
+	h.watch.Unsubscribe(watchQueue{sub})
+	sub.q.close(errUnsubscribed)
 }
 
 // Transitions returns the logged presence transitions after the cursor of
@@ -153,45 +89,5 @@ type Transition struct {
 // X" once); exact is false when the log no longer reaches back to after
 // (then every logged one is returned).
 func (h *Hub) Transitions(prefixes []string, after uint64) (ts []Transition, exact bool) {
-	w := h.watch
-	w.mu.Lock()
-	logged, exact := w.since(prefixes, after)
-	w.mu.Unlock()
-	ts = make([]Transition, len(logged))
-	for i, t := range logged {
-		ts[i] = Transition{ID: t.f.ID, Channel: t.channel, Online: t.online}
-	}
-	return ts, exact
-}
-
-// unsubscribe removes a watcher.
-func (w *watchLog) unsubscribe(sub *Subscription) {
-	w.mu.Lock()
-	delete(w.watchers, sub)
-	w.mu.Unlock()
-	sub.q.close(errUnsubscribed)
-}
-
-// drain closes every watcher's queue for shutdown.
-func (w *watchLog) drain() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	for sub := range w.watchers {
-		sub.q.close(ErrShuttingDown)
-	}
-}
-
-// matchesPrefix reports whether channel starts with one of prefixes, or
-// prefixes is empty.
-func matchesPrefix(channel string, prefixes []string) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(channel, p) {
-			return true
-		}
-	}
-	return false
+	return h.watch.Since(prefixes, after)
 }

@@ -1,7 +1,10 @@
 // Package wire is Plexor's wire format: Server-Sent Events frames (events,
 // retry hints, cursors, comments, the reset control event), the two event
 // formats (raw and envelope), event IDs and cursors — encoded by the server
-// and parsed by the Go clients (plexor sub, the load tool, the tests).
+// and parsed by Parser, which the Go clients read feeds with: plexor sub
+// (internal/cli) and the load tool (load), and some tests (events/push,
+// events' overflow and fuzz tests; the end-to-end tests use parsers of
+// their own, as an independent check).
 //
 // It knows nothing of HTTP, connections or channels' subscribers: it turns
 // stored events into bytes and bytes back into events.

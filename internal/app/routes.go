@@ -16,6 +16,7 @@ import (
 	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/events/idempotency"
+	"github.com/plexor/plexor/events/push"
 	"github.com/plexor/plexor/internal/config"
 	"github.com/plexor/plexor/static"
 )
@@ -125,10 +126,11 @@ func newApp(cfg config.Config, core *hub.Hub, deps appDeps, log *slog.Logger) (*
 	}
 	e.POST("/publish", compose(api.Publish, append(publishMW, bodyLimit, publishOnce)...))
 	// The push module's long-poll (docs/migration-push-module.md).
-	e.GET("/push/sub", compose(api.PushSubscribe, connLimit))
-	e.POST("/push/pub", compose(api.PushPublish, append(publishMW, bodyLimit, publishOnce)...))
-	e.GET("/push/pub", compose(api.PushInfo, publisher))
-	e.DELETE("/push/pub", compose(api.PushDelete, publisher))
+	pushAPI := push.New(api, log)
+	e.GET("/push/sub", compose(pushAPI.Subscribe, connLimit))
+	e.POST("/push/pub", compose(pushAPI.Publish, append(publishMW, bodyLimit, publishOnce)...))
+	e.GET("/push/pub", compose(pushAPI.Info, publisher))
+	e.DELETE("/push/pub", compose(pushAPI.Delete, publisher))
 	for _, h := range cfg.Hooks {
 		if err := addHook(e, api, h, hookGate, bodyLimit, answers, cfg.IdempotencyTTL, log); err != nil {
 			return nil, err

@@ -5,8 +5,9 @@
 //
 // Files: cli.go (Main, the command list, help, flag parsing), cmd_serve.go,
 // cmd_sub.go, cmd_pub.go, cmd_load.go (one command each), client.go (what
-// sub and pub share: the service URL, its error answers), sse_blocks.go (the
-// complete-blocks transport of sub), profile.go (serve --cpuprofile).
+// sub and pub share: the service URL, its error answers), event_bound.go
+// (sub's bound on one event; sub reads its feed with events/wire's Parser),
+// profile.go (serve --cpuprofile).
 package cli
 
 import (

@@ -1,18 +1,19 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/r3labs/sse/v2"
 	backoff "gopkg.in/cenkalti/backoff.v1"
+
+	"github.com/plexor/plexor/events/wire"
 )
 
 // maxEventBytes bounds one event the subscriber accepts.
@@ -71,16 +72,14 @@ type follower struct {
 	// retryHint is the service's last "retry:" hint; reconnects wait at
 	// least this long.
 	retryHint time.Duration
+	// maxEvent bounds one event (0: maxEventBytes).
+	maxEvent int
 }
 
 // run follows the feed until ctx ends (then it returns nil) or the service
-// refuses the subscription with a 4xx (then it returns that error).
-//
-// The r3labs client is used for one connection at a time, with its own
-// reconnect loop disabled: it returns nil when a stream ends (so its
-// default backoff would not reconnect at all) and its default backoff gives
-// up after 15 minutes. Reconnecting here keeps control of the cursor and of
-// the waits, and never gives up.
+// refuses the subscription with a 4xx (then it returns that error). Each
+// connection is one request read by wire.Parser; reconnecting here keeps
+// control of the cursor and of the waits, and never gives up.
 func (f *follower) run(ctx context.Context) error {
 	wait := backoff.NewExponentialBackOff()
 	wait.InitialInterval = 250 * time.Millisecond
@@ -120,57 +119,72 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 
 // once runs one connection until its stream ends or fails. It reports
-// whether the service accepted it (its first block arrived).
+// whether the service accepted it (the first bytes of its stream arrived).
+// The stream is read by wire.Parser, which dispatches an event only at its
+// blank line: a stream cut in the middle of an event prints nothing of it,
+// and the resume (after the last complete event) fetches it whole.
 func (f *follower) once(ctx context.Context) (connected bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	client := sse.NewClient(f.url, sse.ClientMaxBufferSize(maxEventBytes))
-	client.ReconnectStrategy = &backoff.StopBackOff{}
-	if f.token != "" {
-		client.Headers["Authorization"] = "Bearer " + f.token
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return false, &fatalError{err}
 	}
-	client.Connection = &http.Client{Transport: completeBlocksTransport{}}
-	client.ResponseValidator = func(_ *sse.Client, resp *http.Response) error {
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		defer resp.Body.Close()
-		refused := responseError(resp)
-		if refused.Status < 500 {
-			return &fatalError{refused}
-		}
-		return refused
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
 	}
 	if f.lastID != "" {
-		client.LastEventID.Store([]byte(f.lastID))
+		req.Header.Set("Last-Event-ID", f.lastID)
 	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		refused := responseError(resp)
+		if refused.Status < 500 {
+			return false, &fatalError{refused}
+		}
+		return false, refused
+	}
+
 	var printErr error
-	err = client.SubscribeWithContext(ctx, "", func(e *sse.Event) {
-		// Runs on this goroutine, inside SubscribeWithContext.
-		if !connected {
+	p := wire.NewParser(f.lastID)
+	p.OnRetry = func(ms int64) { f.retryHint = time.Duration(ms) * time.Millisecond }
+	p.OnEvent = func(ev *wire.Event) {
+		switch {
+		case printErr != nil:
+		case string(ev.Type) == "reset":
+			fmt.Fprintf(f.log, "plexor sub: reset: the service no longer keeps every event since the cursor (%s); some were missed\n", ev.Data)
+		default:
+			_, printErr = fmt.Fprintf(f.out, "%s\n", ev.Data)
+		}
+	}
+	bound := eventBound{max: cmp.Or(f.maxEvent, maxEventBytes)}
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 && !connected {
 			connected = true
 			fmt.Fprintf(f.log, "plexor sub: subscribed to %s%s\n", f.url, f.resumeNote())
 		}
-		if ms, perr := strconv.Atoi(string(e.Retry)); perr == nil && ms >= 0 {
-			f.retryHint = time.Duration(ms) * time.Millisecond
+		p.Feed(buf[:n])
+		if printErr != nil {
+			return connected, &fatalError{fmt.Errorf("writing the output: %w", printErr)}
 		}
-		if len(e.ID) > 0 {
-			f.lastID = string(e.ID) // the client fills in the last ID for blocks without one
+		if id := p.LastID(); len(id) > 0 {
+			f.lastID = string(id) // the last ID of a complete block, an id-only one too
 		}
 		switch {
-		case string(e.Event) == "reset":
-			fmt.Fprintf(f.log, "plexor sub: reset: the service no longer keeps every event since the cursor (%s); some were missed\n", e.Data)
-		case len(e.Event) > 0 || len(e.Data) > 0:
-			if _, werr := fmt.Fprintf(f.out, "%s\n", e.Data); werr != nil && printErr == nil {
-				printErr = werr
-				cancel()
-			}
+		case bound.add(buf[:n]):
+			return connected, errEventTooLarge
+		case rerr == io.EOF:
+			return connected, nil
+		case rerr != nil:
+			return connected, rerr
 		}
-	})
-	if printErr != nil {
-		return connected, &fatalError{fmt.Errorf("writing the output: %w", printErr)}
 	}
-	return connected, err
 }
 
 // resumeNote says from where the next connection resumes.

@@ -1,6 +1,8 @@
-// Package layout holds no code: its test checks that the packages keep to
+// Package layout holds no code: its tests check that the packages keep to
 // their layers (docs/architecture.md): which project packages each may
-// import, and which outside packages the core must not.
+// import, and which outside packages the core must not (layout_test.go);
+// and that each has a package doc and stays small: no file over 500 lines
+// (test files too), no package over 2,500 (size_test.go).
 package layout
 
 import (
@@ -56,16 +58,19 @@ func TestLayers(t *testing.T) {
 		forbidden []string
 	}{
 		{"events/wire", []string{"history"}, []string{"net/http", "github.com/labstack/echo", "github.com/redis/"}},
-		{"events/hub", []string{"history", "events/wire"}, []string{"net/http", "net", "github.com/labstack/echo", "github.com/redis/"}},
+		{"events/hub", []string{"history", "events/wire", "events/hub/watch", "events/hub/pace"}, []string{"net/http", "net", "github.com/labstack/echo", "github.com/redis/"}},
+		{"events/hub/watch", []string{"history"}, []string{"net/http", "net", "github.com/labstack/echo", "github.com/redis/"}},
+		{"events/hub/pace", nil, []string{"net/http", "net", "github.com/labstack/echo", "github.com/redis/"}},
 		{"events/transport", []string{"events/hub", "internal/h2", "internal/rawio"}, []string{"github.com/labstack/echo", "github.com/redis/"}},
 		{"internal/h2", []string{"internal/rawio"}, []string{"github.com/labstack/echo", "github.com/redis/"}},
 		{"history", []string{"internal/redisclock"}, []string{"net/http", "github.com/labstack/echo"}},
 		{"internal/redisclock", nil, []string{"net/http", "github.com/labstack/echo"}},
 		{"events", []string{"auth", "events/hub", "events/wire", "events/transport", "events/idempotency", "history"}, []string{"github.com/redis/"}},
+		{"events/push", []string{"events", "events/hub", "events/wire", "history"}, []string{"github.com/redis/"}},
 		{"events/idempotency", []string{"history", "internal/redisclock"}, nil},
 		{"events/cluster", []string{"history", "internal/rawio", "internal/redisclock"}, nil},
 		{"internal/config", []string{"auth", "events", "events/cluster", "events/realplexor", "history"}, nil},
-		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/transport", "history", "internal/config", "internal/h2", "internal/lane", "internal/redisclock", "static", "events/realplexor", "docs"}, nil},
+		{"internal/app", []string{"auth", "events", "events/cluster", "events/hub", "events/idempotency", "events/push", "events/transport", "history", "internal/config", "internal/h2", "internal/lane", "internal/redisclock", "static", "events/realplexor", "docs"}, nil},
 		{"internal/cli", []string{"events/wire", "internal/app", "internal/config", "load"}, nil},
 		{"auth", nil, []string{"github.com/redis/"}},
 		{"events/realplexor", []string{"events/hub", "history"}, []string{"github.com/labstack/echo", "github.com/redis/"}},

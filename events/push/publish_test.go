@@ -1,4 +1,4 @@
-package events
+package push
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/history"
 )
 
@@ -22,9 +21,9 @@ import (
 func TestPushDeleteAnswersGone(t *testing.T) {
 	t.Parallel()
 	const waiting = 3
-	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: 10})
 	s.pushPublish(t, "doomed", "text/plain", "kept until the delete")
-	feed := s.open("channels=doomed", nil)
+	feed := s.open("channels=doomed")
 	var answers []<-chan pushAnswer
 	for range waiting {
 		answers = append(answers, s.pushAsync(http.MethodGet, "/push/sub?id=doomed", nil))
@@ -32,7 +31,7 @@ func TestPushDeleteAnswersGone(t *testing.T) {
 	s.waitListeners(t, "doomed", waiting+1)
 
 	got := s.push(t, http.MethodDelete, "/push/pub?id=doomed", http.Header{"Accept": {"application/json"}}, "")
-	var info pushChannelInfo
+	var info channelInfo
 	if err := json.Unmarshal([]byte(got.body), &info); got.status != http.StatusOK || err != nil ||
 		info.Messages != 1 || info.Subscribers != waiting+1 || info.Requested < 0 {
 		t.Fatalf("DELETE: %s (%+v, %v), want 200 with 1 message, %d subscribers, requested >= 0", got, info, err, waiting+1)
@@ -42,14 +41,8 @@ func TestPushDeleteAnswersGone(t *testing.T) {
 			t.Errorf("waiting subscriber %d: %s, want 410 channel_deleted", i, got)
 		}
 	}
-	for {
-		b, err := feed.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil || b.isEvent() {
-			t.Fatalf("the SSE feed of the deleted channel: %+v, %v; want it to end", b, err)
-		}
+	if ev, err := feed.next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the SSE feed of the deleted channel: %+v, %v; want it to end without an event", ev, err)
 	}
 	if got := s.push(t, http.MethodGet, "/push/pub?id=doomed", nil, ""); got.status != http.StatusNotFound {
 		t.Errorf("info after the delete: %s, want 404", got)
@@ -63,7 +56,7 @@ func TestPushDeleteAnswersGone(t *testing.T) {
 // POST /publish reaches a push subscriber as text or JSON.
 func TestPushPublishAnswers(t *testing.T) {
 	t.Parallel()
-	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: 10})
 	before := time.Now().Add(-2 * time.Second).UTC().Format(http.TimeFormat)
 	since := http.Header{"If-Modified-Since": {before}}
 
@@ -84,19 +77,19 @@ func TestPushPublishAnswers(t *testing.T) {
 
 	waiter := s.pushAsync(http.MethodGet, "/push/sub?id=p", first.position())
 	s.waitListeners(t, "p", 1)
-	feed := s.open("channels=p", nil)
+	feed := s.open("channels=p")
 	s.waitListeners(t, "p", 2)
 	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "Accept": {"application/json"}}
 	got = s.push(t, http.MethodPost, "/push/pub?id=p", h, "line 1\nline <2> & \"3\"")
-	var info pushChannelInfo
+	var info channelInfo
 	if err := json.Unmarshal([]byte(got.body), &info); got.status != http.StatusCreated || err != nil || info.Messages != 2 || info.Subscribers != 2 {
 		t.Errorf("publish with listeners: %s, want 201 with JSON info of 2 messages and 2 subscribers", got)
 	}
 	if w := <-waiter; w.body != "line 1\nline <2> & \"3\"" || w.header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("waiting subscriber: %s, want the text as published", w)
 	}
-	if ev := feed.mustNextEvent(t); ev.data() != "line 1\nline <2> & \"3\"" {
-		t.Errorf("SSE feed got %q, want the published text", ev.data())
+	if ev := feed.mustNext(t); ev.Data != "line 1\nline <2> & \"3\"" {
+		t.Errorf("SSE feed got %q, want the published text", ev.Data)
 	}
 
 	for _, tc := range []struct {
@@ -110,10 +103,11 @@ func TestPushPublishAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			newest := s.newest()
-			s.publishHTTP([]string{"q"}, "", tc.data)
+			body, _ := json.Marshal(map[string]any{"channels": []string{"q"}, "data": tc.data})
+			s.publishJSON(string(body))
 			position := http.Header{
-				"If-Modified-Since": {time.Unix(int64(newest/pushIDsPerSecond), 0).UTC().Format(http.TimeFormat)},
-				"If-None-Match":     {strconv.FormatUint(newest%pushIDsPerSecond, 10)},
+				"If-Modified-Since": {time.Unix(int64(newest/idsPerSecond), 0).UTC().Format(http.TimeFormat)},
+				"If-None-Match":     {strconv.FormatUint(newest%idsPerSecond, 10)},
 			}
 			got := s.push(t, http.MethodGet, "/push/sub?id=q", position, "")
 			if got.status != http.StatusOK || got.body != tc.wantBody || got.header.Get("Content-Type") != tc.wantType {
@@ -145,11 +139,11 @@ func (s *infoFailingStore) Info(ctx context.Context, channel string) (history.Ch
 func TestPushPublishAnswersWhenTheInfoReadFails(t *testing.T) {
 	t.Parallel()
 	var store *infoFailingStore
-	s := hqServerOver(t, history.MemoryConfig{Size: 10}, hub.Config{}, func(inner history.Store) history.Store {
+	s := newServerOver(t, history.MemoryConfig{Size: 10}, func(inner history.Store) history.Store {
 		store = &infoFailingStore{Store: inner}
 		return store
 	})
-	feed := s.open("channels=flaky", nil)
+	feed := s.open("channels=flaky")
 	s.waitListeners(t, "flaky", 1)
 	store.failInfo.Store(true)
 	for _, tc := range []struct {
@@ -165,11 +159,11 @@ func TestPushPublishAnswersWhenTheInfoReadFails(t *testing.T) {
 				s.waitListeners(t, "flaky", 0)
 			}
 			got := s.push(t, http.MethodPost, "/push/pub?id=flaky", http.Header{"Accept": {"application/json"}}, tc.name)
-			var info pushChannelInfo
+			var info channelInfo
 			if err := json.Unmarshal([]byte(got.body), &info); got.status != tc.wantStatus || err != nil {
 				t.Fatalf("publish while the info read fails: %s (%v), want %d with the info", got, err, tc.wantStatus)
 			}
-			if want := pushMessageID(s.newest()); info.LastMessageID != want || info.Messages < 1 {
+			if want := messageID(s.newest()); info.LastMessageID != want || info.Messages < 1 {
 				t.Errorf("info %+v, want last_message_id %q (the message's) and messages >= 1", info, want)
 			}
 		})
@@ -180,13 +174,13 @@ func TestPushPublishAnswersWhenTheInfoReadFails(t *testing.T) {
 	}
 }
 
-// TestPushRequestsForget: pushRequests remembers when each channel was
+// TestPushRequestsForget: requests remembers when each channel was
 // asked for, keeps at most two generations of limit channels (a channel
 // asked for again moves to the newer, so b is the one dropped), and
 // forgets a deleted channel.
 func TestPushRequestsForget(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r := newPushRequests(func() time.Time { return now }, 2)
+	r := newRequests(func() time.Time { return now }, 2)
 	for _, ch := range []string{"a", "b", "c", "a", "d"} {
 		r.note(ch)
 		now = now.Add(time.Second)

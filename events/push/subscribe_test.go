@@ -1,120 +1,15 @@
-package events
+package push
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/plexor/plexor/events/hub"
 	"github.com/plexor/plexor/history"
 	"github.com/plexor/plexor/history/storetest"
 )
-
-// pushAnswer is one answer of a push endpoint.
-type pushAnswer struct {
-	status int
-	header http.Header
-	body   string
-}
-
-// position is the answer's message position, as a subscriber sends it back.
-func (a pushAnswer) position() http.Header {
-	return http.Header{"If-Modified-Since": {a.header.Get("Last-Modified")}, "If-None-Match": {a.header.Get("Etag")}}
-}
-
-// errorCode is the code of a JSON error answer ("" when it is none).
-func (a pushAnswer) errorCode() string {
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal([]byte(a.body), &e)
-	return e.Error.Code
-}
-
-func (a pushAnswer) String() string {
-	return fmt.Sprintf("%d %q (Content-Type %q, Last-Modified %q, Etag %q)", a.status, a.body,
-		a.header.Get("Content-Type"), a.header.Get("Last-Modified"), a.header.Get("Etag"))
-}
-
-// push sends a request to a push endpoint (path "/push/sub?id=a", …).
-func (s *hqTestServer) push(t testing.TB, method, path string, header http.Header, body string) pushAnswer {
-	t.Helper()
-	got, err := s.tryPush(method, path, header, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
-// pushAsync sends a request to a push endpoint on a goroutine of its own
-// and hands over the answer (status 0 and the error as body when the
-// request failed).
-func (s *hqTestServer) pushAsync(method, path string, header http.Header) <-chan pushAnswer {
-	answer := make(chan pushAnswer, 1)
-	go func() {
-		got, err := s.tryPush(method, path, header, "")
-		if err != nil {
-			got = pushAnswer{header: http.Header{}, body: err.Error()}
-		}
-		answer <- got
-	}()
-	return answer
-}
-
-// tryPush sends a request to a push endpoint.
-func (s *hqTestServer) tryPush(method, path string, header http.Header, body string) (pushAnswer, error) {
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		return pushAnswer{}, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return pushAnswer{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return pushAnswer{}, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	return pushAnswer{status: resp.StatusCode, header: resp.Header, body: string(raw)}, nil
-}
-
-// pushPublish publishes body with contentType ("" for none) through
-// POST /push/pub and fails the test unless it is accepted.
-func (s *hqTestServer) pushPublish(t testing.TB, channel, contentType, body string) pushAnswer {
-	t.Helper()
-	h := http.Header{}
-	if contentType != "" {
-		h.Set("Content-Type", contentType)
-	}
-	got := s.push(t, http.MethodPost, "/push/pub?id="+channel, h, body)
-	if got.status != http.StatusCreated && got.status != http.StatusAccepted {
-		t.Fatalf("POST /push/pub?id=%s: %s, want 201 or 202", channel, got)
-	}
-	return got
-}
-
-// waitListeners waits until channel has n listeners.
-func (s *hqTestServer) waitListeners(t testing.TB, channel string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(hqWait)
-	for s.hub.Listeners(channel) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("channel %s has %d listeners, want %d", channel, s.hub.Listeners(channel), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestPushPollChain: a subscriber that chains 500 polls, each sending back
 // the Last-Modified and Etag of the answer before, while two publishers
@@ -123,7 +18,7 @@ func (s *hqTestServer) waitListeners(t testing.TB, channel string, n int) {
 func TestPushPollChain(t *testing.T) {
 	t.Parallel()
 	const publishers, each = 2, 250
-	s := hqServer(t, history.MemoryConfig{Size: publishers * each}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: publishers * each})
 	start := http.Header{"If-Modified-Since": {time.Now().Add(-2 * time.Second).UTC().Format(http.TimeFormat)}}
 
 	var wg sync.WaitGroup
@@ -175,7 +70,7 @@ func TestPushPollChain(t *testing.T) {
 func TestPushSeveralListeners(t *testing.T) {
 	t.Parallel()
 	const listeners = 5
-	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: 10})
 	s.pushPublish(t, "many", "text/plain", "older")
 	var answers []<-chan pushAnswer
 	for range listeners {
@@ -208,7 +103,7 @@ func TestPushConditionalHeaders(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clock := storetest.NewFakeClock(t0.Add(-time.Minute))
-	s := hqServer(t, history.MemoryConfig{Size: 10, Clock: clock.Now}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: 10, Clock: clock.Now})
 	for _, m := range []struct {
 		at   time.Duration
 		body string
@@ -261,8 +156,8 @@ func TestPushConditionalHeaders(t *testing.T) {
 				got.header.Get("Last-Modified") != tc.wantLM || got.header.Get("Etag") != tc.wantEtag {
 				t.Errorf("got %s (code %q), want %d %q with Last-Modified %q, Etag %q", got, got.errorCode(), tc.wantStatus, tc.wantBody, tc.wantLM, tc.wantEtag)
 			}
-			if got.status != http.StatusBadRequest && got.header.Get("Vary") != pushVary {
-				t.Errorf("Vary = %q, want %q", got.header.Get("Vary"), pushVary)
+			if got.status != http.StatusBadRequest && got.header.Get("Vary") != vary {
+				t.Errorf("Vary = %q, want %q", got.header.Get("Vary"), vary)
 			}
 		})
 	}
@@ -272,7 +167,7 @@ func TestPushConditionalHeaders(t *testing.T) {
 // naming the problem, and publish nothing.
 func TestPushBadRequests(t *testing.T) {
 	t.Parallel()
-	s := hqServer(t, history.MemoryConfig{Size: 10}, hub.Config{})
+	s := newServer(t, history.MemoryConfig{Size: 10})
 	tests := []struct {
 		name, method, path, contentType, body string
 		wantStatus                            int

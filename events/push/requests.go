@@ -1,19 +1,19 @@
-package events
+package push
 
 import (
 	"sync"
 	"time"
 )
 
-// pushRequestLimit bounds the channels a pushRequests remembers: past it,
+// requestLimit bounds the channels a requests remembers: past it,
 // the older half is forgotten.
-const pushRequestLimit = 1 << 16
+const requestLimit = 1 << 16
 
-// pushRequests remembers when a push subscriber last asked for each
+// requests remembers when a push subscriber last asked for each
 // channel (the "last requested" of a channel's info), for at most
 // 2·limit channels: two generations, the older dropped whole when the
 // newer fills up.
-type pushRequests struct {
+type requests struct {
 	now   func() time.Time
 	limit int
 
@@ -22,13 +22,13 @@ type pushRequests struct {
 	previous map[string]time.Time
 }
 
-// newPushRequests returns an empty pushRequests reading the time from now.
-func newPushRequests(now func() time.Time, limit int) *pushRequests {
-	return &pushRequests{now: now, limit: limit, current: make(map[string]time.Time)}
+// newRequests returns an empty requests reading the time from now.
+func newRequests(now func() time.Time, limit int) *requests {
+	return &requests{now: now, limit: limit, current: make(map[string]time.Time)}
 }
 
 // note records that channel was asked for now.
-func (r *pushRequests) note(channel string) {
+func (r *requests) note(channel string) {
 	t := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -39,7 +39,7 @@ func (r *pushRequests) note(channel string) {
 }
 
 // last returns when channel was last asked for, if it is remembered.
-func (r *pushRequests) last(channel string) (time.Time, bool) {
+func (r *requests) last(channel string) (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t, ok := r.current[channel]; ok {
@@ -50,7 +50,7 @@ func (r *pushRequests) last(channel string) (time.Time, bool) {
 }
 
 // forget drops what is remembered of channel (it was deleted).
-func (r *pushRequests) forget(channel string) {
+func (r *requests) forget(channel string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.current, channel)

@@ -1,4 +1,4 @@
-package events
+package push
 
 import (
 	"bytes"
@@ -13,121 +13,122 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/plexor/plexor/events"
 	"github.com/plexor/plexor/events/wire"
 	"github.com/plexor/plexor/history"
 )
 
-// maxPushContentType bounds the Content-Type a push publisher may give.
-const maxPushContentType = 255
+// maxContentType bounds the Content-Type a push publisher may give.
+const maxContentType = 255
 
-// PushPublish serves POST /push/pub?id=CHANNEL (behind the publisher
+// Publish serves POST /push/pub?id=CHANNEL (behind the publisher
 // token), the publisher side of the push module: the body, as it is, with
 // its Content-Type, becomes one message of the channel (stored, and fanned
 // out to every subscriber of the channel, push or not). It answers 201
 // when the channel had subscribers, 202 when not, with the channel's info
 // (once stored, always: when the store cannot be read then, with what is
-// known, see pushInfoAfter).
-func (a *API) PushPublish(c echo.Context) error {
+// known, see infoAfter).
+func (a *API) Publish(c echo.Context) error {
 	req := c.Request()
-	channel, err := a.pushPublisherChannel(c)
+	channel, err := a.publisherChannel(c)
 	if err != nil {
 		return err
 	}
-	contentType, err := pushContentType(req.Header.Values(echo.HeaderContentType))
+	contentType, err := parseContentType(req.Header.Values(echo.HeaderContentType))
 	if err != nil {
 		return err
 	}
-	body, err := readBody(req)
+	body, err := events.ReadBody(req)
 	if err != nil {
 		return err
 	}
 	if !utf8.Valid(body) {
-		return errorf(http.StatusUnsupportedMediaType, "binary_body",
+		return events.Errorf(http.StatusUnsupportedMediaType, "binary_body",
 			"the body is not UTF-8 text: binary messages are not supported")
 	}
-	data, err := pushData(body)
+	data, err := eventData(body)
 	if err != nil {
 		return err
 	}
 	published, err := a.hub.Publish(req.Context(), []history.Message{{Channels: []string{channel}, Data: data, ContentType: contentType}})
 	if err != nil {
-		return unavailable(err)
+		return events.Unavailable(err)
 	}
 	status := http.StatusAccepted
 	if n, _ := published[0].Subscribers.Of(channel); n > 0 {
 		status = http.StatusCreated
 	}
-	info, _, err := a.pushInfo(req.Context(), channel)
+	info, _, err := a.gatherInfo(req.Context(), channel)
 	if err != nil {
 		// The message is stored: a 503 would have the publisher send it
 		// again. Answer with what is known instead.
 		a.log.Warn("push publish: the channel's info could not be read after the message was stored",
 			"channel", channel, "id", published[0].ID, "err", err)
-		info = a.pushInfoAfter(channel, published[0].ID)
+		info = a.infoAfter(channel, published[0].ID)
 	}
-	return answerPushInfo(c, status, info)
+	return answerInfo(c, status, info)
 }
 
-// pushInfoAfter is a channel's info as known without asking the store,
+// infoAfter is a channel's info as known without asking the store,
 // right after the message with event ID id was stored in it: its listeners
 // and last request from this node, that message as the newest, and
-// Messages 1 (at least that one; pushInfo puts the store's count there).
-func (a *API) pushInfoAfter(channel string, id uint64) pushChannelInfo {
-	info := pushChannelInfo{Messages: 1, Requested: -1, Subscribers: a.hub.Listeners(channel), LastMessageID: pushMessageID(id)}
-	if last, asked := a.pushRequests.last(channel); asked {
-		info.Requested = int64(max(a.pushRequests.now().Sub(last), 0) / time.Second)
+// Messages 1 (at least that one; gatherInfo puts the store's count there).
+func (a *API) infoAfter(channel string, id uint64) channelInfo {
+	info := channelInfo{Messages: 1, Requested: -1, Subscribers: a.hub.Listeners(channel), LastMessageID: messageID(id)}
+	if last, asked := a.requests.last(channel); asked {
+		info.Requested = int64(max(a.requests.now().Sub(last), 0) / time.Second)
 	}
 	return info
 }
 
-// PushInfo serves GET /push/pub?id=CHANNEL (behind the publisher token):
-// the channel's info (see pushChannelInfo), 404 for a channel without
+// Info serves GET /push/pub?id=CHANNEL (behind the publisher token):
+// the channel's info (see channelInfo), 404 for a channel without
 // messages, subscribers or requests.
-func (a *API) PushInfo(c echo.Context) error {
-	channel, err := a.pushPublisherChannel(c)
+func (a *API) Info(c echo.Context) error {
+	channel, err := a.publisherChannel(c)
 	if err != nil {
 		return err
 	}
-	info, exists, err := a.pushInfo(c.Request().Context(), channel)
+	info, exists, err := a.gatherInfo(c.Request().Context(), channel)
 	if err != nil {
-		return unavailable(err)
+		return events.Unavailable(err)
 	}
 	if !exists {
-		return errPushNoChannel(channel)
+		return errNoChannel(channel)
 	}
-	return answerPushInfo(c, http.StatusOK, info)
+	return answerInfo(c, http.StatusOK, info)
 }
 
-// PushDelete serves DELETE /push/pub?id=CHANNEL (behind the publisher
+// Delete serves DELETE /push/pub?id=CHANNEL (behind the publisher
 // token): the channel's stored messages are dropped (history.Store.Clear)
 // and its subscribers on this node are let go (hub.CloseChannel): a waiting
 // push subscriber gets 410 Gone, a feed ends and resumes. It answers the
 // channel's info as it was, or 404 for a channel that does not exist.
-func (a *API) PushDelete(c echo.Context) error {
-	channel, err := a.pushPublisherChannel(c)
+func (a *API) Delete(c echo.Context) error {
+	channel, err := a.publisherChannel(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	info, exists, err := a.pushInfo(ctx, channel)
+	info, exists, err := a.gatherInfo(ctx, channel)
 	if err != nil {
-		return unavailable(err)
+		return events.Unavailable(err)
 	}
 	if !exists {
-		return errPushNoChannel(channel)
+		return errNoChannel(channel)
 	}
 	if err := a.hub.Store().Clear(ctx, channel); err != nil {
-		return unavailable(err)
+		return events.Unavailable(err)
 	}
-	a.hub.CloseChannel(channel, errPushChannelDeleted)
-	a.pushRequests.forget(channel)
-	return answerPushInfo(c, http.StatusOK, info)
+	a.hub.CloseChannel(channel, errChannelDeleted)
+	a.requests.forget(channel)
+	return answerInfo(c, http.StatusOK, info)
 }
 
-// pushPublisherChannel reads ?id= and checks that the publisher's token may
+// publisherChannel reads ?id= and checks that the publisher's token may
 // publish to it.
-func (a *API) pushPublisherChannel(c echo.Context) (string, error) {
-	channel, err := pushChannel(c.QueryParams()["id"])
+func (a *API) publisherChannel(c echo.Context) (string, error) {
+	channel, err := parseChannel(c.QueryParams()["id"])
 	if err != nil {
 		return "", err
 	}
@@ -139,27 +140,27 @@ func (a *API) pushPublisherChannel(c echo.Context) (string, error) {
 	return channel, nil
 }
 
-// pushContentType checks the publisher's Content-Type (none is kept as none).
-func pushContentType(values []string) (string, error) {
+// parseContentType checks the publisher's Content-Type (none is kept as none).
+func parseContentType(values []string) (string, error) {
 	if len(values) == 0 {
 		return "", nil
 	}
 	ct := strings.TrimSpace(values[0])
-	if len(values) > 1 || len(ct) > maxPushContentType {
-		return "", errorf(http.StatusBadRequest, "invalid_content_type",
-			"give one Content-Type of at most %d bytes", maxPushContentType)
+	if len(values) > 1 || len(ct) > maxContentType {
+		return "", events.Errorf(http.StatusBadRequest, "invalid_content_type",
+			"give one Content-Type of at most %d bytes", maxContentType)
 	}
 	if _, _, err := mime.ParseMediaType(ct); err != nil {
-		return "", errorf(http.StatusBadRequest, "invalid_content_type",
+		return "", events.Errorf(http.StatusBadRequest, "invalid_content_type",
 			"Content-Type %s is not a media type: %v", wire.Quote(ct), err)
 	}
 	return ct, nil
 }
 
-// pushData stores a push publisher's body as the data of a Plexor event: a
+// eventData stores a push publisher's body as the data of a Plexor event: a
 // JSON string of its text, which an SSE subscriber of the channel receives
-// as that text and pushBody turns back into the same bytes.
-func pushData(body []byte) ([]byte, error) {
+// as that text and messageBody turns back into the same bytes.
+func eventData(body []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -169,8 +170,8 @@ func pushData(body []byte) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-// pushChannelInfo is a channel's info as the push module and Nchan give it.
-type pushChannelInfo struct {
+// channelInfo is a channel's info as the push module and Nchan give it.
+type channelInfo struct {
 	// Messages is the number of messages stored for the channel.
 	Messages int `json:"messages"`
 	// Requested is how many seconds ago a push subscriber last asked for
@@ -183,22 +184,22 @@ type pushChannelInfo struct {
 	LastMessageID string `json:"last_message_id"`
 }
 
-// pushInfo gathers a channel's info and whether the channel exists (has
+// gatherInfo gathers a channel's info and whether the channel exists (has
 // stored messages, subscribers, or a push subscriber asked for it).
-func (a *API) pushInfo(ctx context.Context, channel string) (pushChannelInfo, bool, error) {
+func (a *API) gatherInfo(ctx context.Context, channel string) (channelInfo, bool, error) {
 	stored, err := a.hub.Store().Info(ctx, channel)
 	if err != nil {
-		return pushChannelInfo{}, false, err
+		return channelInfo{}, false, err
 	}
-	info := a.pushInfoAfter(channel, stored.Newest)
+	info := a.infoAfter(channel, stored.Newest)
 	info.Messages = stored.Retained
 	return info, stored.Retained > 0 || info.Subscribers > 0 || info.Requested >= 0, nil
 }
 
-// answerPushInfo answers info as JSON when the client accepts JSON (and
+// answerInfo answers info as JSON when the client accepts JSON (and
 // not plain text first), else as the push module's and Nchan's text.
-func answerPushInfo(c echo.Context, status int, info pushChannelInfo) error {
-	if pushWantsJSON(c.Request().Header.Get(echo.HeaderAccept)) {
+func answerInfo(c echo.Context, status int, info channelInfo) error {
+	if wantsJSON(c.Request().Header.Get(echo.HeaderAccept)) {
 		return c.JSON(status, info)
 	}
 	text := fmt.Sprintf("queued messages: %d\nlast requested: %d sec. ago\nactive subscribers: %d\nlast message id: %s\n",
@@ -206,9 +207,9 @@ func answerPushInfo(c echo.Context, status int, info pushChannelInfo) error {
 	return c.String(status, text)
 }
 
-// pushWantsJSON reports whether an Accept header asks for JSON before
+// wantsJSON reports whether an Accept header asks for JSON before
 // plain text (a missing or wildcard Accept gets text).
-func pushWantsJSON(accept string) bool {
+func wantsJSON(accept string) bool {
 	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, _, _ := strings.Cut(strings.TrimSpace(part), ";")
 		switch strings.ToLower(strings.TrimSpace(mediaType)) {
@@ -221,8 +222,8 @@ func pushWantsJSON(accept string) bool {
 	return false
 }
 
-// errPushNoChannel answers a request about a channel that does not exist.
-func errPushNoChannel(channel string) error {
-	return errorf(http.StatusNotFound, "channel_not_found",
+// errNoChannel answers a request about a channel that does not exist.
+func errNoChannel(channel string) error {
+	return events.Errorf(http.StatusNotFound, "channel_not_found",
 		"channel %s has no stored messages, no subscribers and was not asked for", wire.Quote(channel))
 }
