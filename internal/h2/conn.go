@@ -28,6 +28,10 @@ const (
 	maxWindow = 1<<31 - 1
 	// initialPeerWindow is a peer's window until its SETTINGS say otherwise.
 	initialPeerWindow = 65535
+	// refusalWindow is the span over which refused streams are counted: a
+	// client refused more than 2×MaxConcurrentStreams+100 times within it
+	// is sent GOAWAY ENHANCE_YOUR_CALM.
+	refusalWindow = 10 * time.Second
 	// maxFrameSize is the largest frame either side sends: the default of
 	// SETTINGS_MAX_FRAME_SIZE, which the server does not change.
 	maxFrameSize = 16384
@@ -70,13 +74,16 @@ type conn struct {
 	mu   sync.Mutex // guards the fields below, the framer's writing and enc
 	cond sync.Cond  // on mu: windows grew, out drained, a stream or the connection ended, a deadline changed
 
-	streams     map[uint32]*stream // streams open on either side
-	open        int                // streams counting against MaxConcurrentStreams
-	maxClientID uint32             // the highest stream ID the client opened
-	refused     int                // streams refused for exceeding MaxConcurrentStreams
-	goingAway   bool               // a GOAWAY went either way: no new streams
-	closed      bool               // the connection is closed
-	closeErr    error              // why it closed
+	streams      map[uint32]*stream // streams open on either side
+	open         int                // streams counting against MaxConcurrentStreams
+	maxClientID  uint32             // the highest stream ID the client opened
+	resets       [16]uint32         // the last streams reset here (writeResetLocked), a ring
+	nextReset    int                // where the next goes in resets
+	refused      int                // streams refused for exceeding MaxConcurrentStreams since refusedSince
+	refusedSince time.Time          // the start of the refusals' window (refusalWindow)
+	goingAway    bool               // a GOAWAY went either way: no new streams
+	closed       bool               // the connection is closed
+	closeErr     error              // why it closed
 
 	sendWindow int64  // the connection's window for our DATA
 	peerWindow int32  // the peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -150,12 +157,12 @@ func (c *conn) readable() {
 // it reads (and waits) until the connection ends. One reader runs at a
 // time.
 func (c *conn) read() {
-	blocking := c.sock.raw == nil
+	blocking := c.sock.raw == nil || c.srv.blockingReads
 	for {
 		if !blocking && !c.src.ready() {
 			break
 		}
-		if err := c.readOne(); err != nil {
+		if err := c.readOne(!blocking); err != nil {
 			if c.failed {
 				c.lingerClose()
 			}
@@ -187,9 +194,16 @@ func (c *conn) read() {
 }
 
 // readOne reads and handles one frame (the preface first, once). An error
-// ends the connection.
-func (c *conn) readOne() error {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+// ends the connection. bounded: the frame's bytes are there or coming
+// (a probe saw some), so its read is bounded by the read-header timeout;
+// a reader that waits for the next frame (where the socket cannot be
+// watched) waits without a bound, as the idle timer ends idle connections.
+func (c *conn) readOne(bounded bool) error {
+	if bounded || c.needPreface {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+	} else {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
 	if c.needPreface {
 		buf := make([]byte, len(http2.ClientPreface))
 		if _, err := io.ReadFull(&c.src, buf); err != nil {

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"net/http"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -104,8 +105,8 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	}
 	st := c.streams[f.StreamID]
 	if st == nil {
-		if f.StreamID > c.maxClientID {
-			return connError(http2.ErrCodeProtocol) // an idle stream
+		if f.StreamID > c.maxClientID || f.StreamID%2 == 0 {
+			return connError(http2.ErrCodeProtocol) // an idle stream (the server opens none)
 		}
 		return nil // a stream that ended: the update was in flight
 	}
@@ -123,7 +124,7 @@ func (c *conn) onReset(f *http2.RSTStreamFrame) error {
 	c.mu.Lock()
 	st := c.streams[f.StreamID]
 	if st == nil {
-		idle := f.StreamID > c.maxClientID
+		idle := f.StreamID > c.maxClientID || f.StreamID%2 == 0
 		c.mu.Unlock()
 		if idle {
 			return connError(http2.ErrCodeProtocol)
@@ -157,10 +158,19 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			c.resetLocked(id, http2.ErrCodeProtocol) // trailers must end the stream
 			return nil
 		}
+		if st.declared >= 0 && st.received != st.declared {
+			c.resetLocked(id, http2.ErrCodeProtocol) // the body is shorter than its Content-Length
+			return nil
+		}
 		st.endBodyLocked() // trailers are read and dropped
 		return nil
 	}
 	if id <= c.maxClientID {
+		if c.resetHereLocked(id) {
+			// Reset here while the client's trailers were under way (RFC
+			// 9113 5.1): the connection goes on.
+			return nil
+		}
 		return connError(http2.ErrCodeStreamClosed)
 	}
 	c.maxClientID = id
@@ -173,6 +183,9 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	if uint32(c.open) >= c.srv.maxStreams() {
+		if now := time.Now(); now.Sub(c.refusedSince) > refusalWindow {
+			c.refused, c.refusedSince = 0, now
+		}
 		c.refused++
 		c.resetLocked(id, http2.ErrCodeRefusedStream)
 		if c.refused > 2*int(c.srv.maxStreams())+100 {

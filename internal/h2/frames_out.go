@@ -45,10 +45,25 @@ func (c *conn) writeWindowUpdateLocked(id, inc uint32) {
 	c.out = binary.BigEndian.AppendUint32(c.out, inc&0x7fffffff)
 }
 
-// writeResetLocked queues a RST_STREAM.
+// writeResetLocked queues a RST_STREAM and notes id among the streams
+// reset here (resetHere).
 func (c *conn) writeResetLocked(id uint32, code http2.ErrCode) {
+	c.resets[c.nextReset%len(c.resets)] = id
+	c.nextReset++
 	c.out = appendFrameHeader(c.out, 4, http2.FrameRSTStream, 0, id)
 	c.out = binary.BigEndian.AppendUint32(c.out, uint32(code))
+}
+
+// resetHereLocked reports whether stream id is one of the last streams the
+// server reset: frames the client sent before it saw the reset may still
+// come (RFC 9113 5.1).
+func (c *conn) resetHereLocked(id uint32) bool {
+	for _, r := range c.resets {
+		if r == id && id != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // writeGoAwayLocked queues a GOAWAY.

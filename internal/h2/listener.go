@@ -210,6 +210,24 @@ func newSockConn(c net.Conn) *sockConn {
 	return s
 }
 
+// CloseWrite shuts the sending side of the socket (net/http and the
+// publish lane linger on a connection they close this way).
+func (s *sockConn) CloseWrite() error {
+	if cw, ok := s.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// ReadFrom implements io.ReaderFrom with the socket's own (sendfile and
+// splice for net/http's static files).
+func (s *sockConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := s.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{s.Conn}, r)
+}
+
 // SyscallConn returns the socket's raw connection (for the hang-up watch
 // and the raw writes of a taken-over feed).
 func (s *sockConn) SyscallConn() (syscall.RawConn, error) {

@@ -36,6 +36,9 @@ type Server struct {
 	Log *slog.Logger
 
 	poller rawio.Poller // watches idle connections for bytes to read
+	// blockingReads: every connection's reader waits in its reads, as
+	// where the socket cannot be watched (off Linux); for tests.
+	blockingReads bool
 
 	mu       sync.Mutex         // guards conns, idle and shutdown
 	conns    map[*conn]struct{} // the connections being served

@@ -46,6 +46,7 @@ func (w *responseWriter) takeOver(gone func()) (*Stream, bool) {
 		return nil, false
 	}
 	w.taken = true
+	st.dropBodyLocked() // a feed reads no body: what came is given back to the windows
 	st.writeDeadline = time.Time{}
 	st.gone = gone
 	if st.cancel != nil {

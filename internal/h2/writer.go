@@ -158,7 +158,9 @@ func (c *conn) closeLocked(err error) {
 	if !isQuiet(err) {
 		c.srv.logger().Debug("HTTP/2 connection closed", "remote", c.remote, "err", err)
 	}
-	_ = c.nc.Close()
+	// The socket, not the TLS connection: its close_notify could wait for a
+	// full send buffer with the lock held (HTTP/2 ends with GOAWAY anyway).
+	_ = c.sock.Conn.Close()
 	if c.reg != nil {
 		c.reg.Stop()
 	}
@@ -196,7 +198,7 @@ func (c *conn) writeDataLocked(st *stream, p []byte, end, wait bool) (int, error
 			return done, errStreamReset
 		}
 		n := int64(len(p) - done)
-		n = min(n, st.sendWindow, c.sendWindow, int64(c.peerFrame))
+		n = max(min(n, st.sendWindow, c.sendWindow, int64(c.peerFrame)), 0) // a window may go below 0 (SETTINGS)
 		last := end && done+int(n) == len(p)
 		if (n > 0 || last) && len(c.out) < maxOut {
 			c.writeDataFrameLocked(st.id, p[done:done+int(n)], last)
