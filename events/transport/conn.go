@@ -2,7 +2,6 @@ package transport
 
 import (
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -112,23 +111,11 @@ func (s *ConnSink) WriteNow(p []byte) (int, error) {
 	if s.fd < 0 {
 		return 0, nil
 	}
-	written := 0
-	for written < len(p) {
-		n, err := rawio.Write(uintptr(s.fd), p[written:])
-		if n > 0 {
-			written += n
-		}
-		switch {
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			return written, nil
-		case err != nil:
-			return written, &net.OpError{Op: "write", Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: os.NewSyscallError("write", err)}
-		case n <= 0:
-			return written, nil
-		}
+	n, err := rawio.WriteAvailable(uintptr(s.fd), p)
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: err}
 	}
-	return written, nil
+	return n, err
 }
 
 // WriteWithin implements hub.Sink.

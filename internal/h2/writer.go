@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -81,23 +80,11 @@ func (c *conn) kickControlLocked() error {
 // writeRawLocked writes p to the socket without waiting and returns how
 // much the socket took.
 func (c *conn) writeRawLocked(p []byte) (int, error) {
-	written := 0
-	for written < len(p) {
-		n, err := rawio.Write(uintptr(c.fd), p[written:])
-		if n > 0 {
-			written += n
-		}
-		switch {
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			return written, nil
-		case err != nil:
-			return written, &net.OpError{Op: "write", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("write", err)}
-		case n <= 0:
-			return written, nil
-		}
+	n, err := rawio.WriteAvailable(uintptr(c.fd), p)
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
 	}
-	return written, nil
+	return n, err
 }
 
 // flush is the flusher: it writes c.out until it is empty, each write

@@ -10,7 +10,10 @@
 // open and wait for readiness when the call reports EAGAIN.
 package rawio
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // Write writes p to fd once and returns what write(2) returned.
 func Write(fd uintptr, p []byte) (int, error) {
@@ -28,4 +31,28 @@ func errnoErr(e syscall.Errno) error {
 		return nil
 	}
 	return e
+}
+
+// WriteAvailable writes p to fd as far as the socket takes it without
+// waiting: until all is written or the socket would block (EAGAIN),
+// retrying an interrupted call. It returns how many bytes were written and
+// the error of a write that failed otherwise (as os.SyscallError).
+func WriteAvailable(fd uintptr, p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		n, err := write(fd, p[written:])
+		if n > 0 {
+			written += n
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return written, nil
+		case err != nil:
+			return written, os.NewSyscallError("write", err)
+		case n <= 0:
+			return written, nil
+		}
+	}
+	return written, nil
 }

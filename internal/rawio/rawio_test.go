@@ -166,3 +166,35 @@ func rawConnOf(t *testing.T, fd int) syscall.RawConn {
 	}
 	return raw
 }
+
+// TestWriteAvailable: it writes what the socket takes without waiting and
+// stops there; a socket whose peer is gone gives the write's error.
+func TestWriteAvailable(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Skipf("socketpair: %v", err)
+	}
+	peerOpen := true
+	t.Cleanup(func() {
+		if peerOpen {
+			_ = syscall.Close(fds[1])
+		}
+		_ = syscall.Close(fds[0])
+	})
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 8<<20) // more than a socket buffer holds
+	n, err := WriteAvailable(uintptr(fds[0]), p)
+	if err != nil || n <= 0 || n >= len(p) {
+		t.Fatalf("into a socket nobody reads: wrote %d of %d, %v; want part of it and no error", n, len(p), err)
+	}
+	if n2, err := WriteAvailable(uintptr(fds[0]), p[:10]); n2 != 0 || err != nil {
+		t.Fatalf("into a full socket: wrote %d, %v; want 0, nil", n2, err)
+	}
+	_ = syscall.Close(fds[1])
+	peerOpen = false
+	if _, err := WriteAvailable(uintptr(fds[0]), p[:10]); err == nil {
+		t.Fatal("to a socket whose peer closed: no error")
+	}
+}
