@@ -260,18 +260,11 @@ func (c *conn) writeDataFrameLocked(id uint32, data []byte, end bool) {
 // writevLocked writes a frame header and its payload to the socket in one
 // system call that never waits, and returns how many bytes it took.
 func (c *conn) writevLocked(hdr, data []byte) (int, error) {
-	if len(data) <= 1024 {
-		var buf [frameHeaderLen + 1024]byte
-		m := copy(buf[:], hdr)
-		m += copy(buf[m:], data)
-		return c.writeRawLocked(buf[:m])
+	n, err := rawio.WritevAvailable(uintptr(c.fd), hdr, data)
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
 	}
-	n, err := c.writeRawLocked(hdr)
-	if err != nil || n < len(hdr) {
-		return n, err
-	}
-	m, err := c.writeRawLocked(data)
-	return n + m, err
+	return n, err
 }
 
 // endedLocked records that st's response ended (END_STREAM sent): if the

@@ -38,9 +38,25 @@ func errnoErr(e syscall.Errno) error {
 // retrying an interrupted call. It returns how many bytes were written and
 // the error of a write that failed otherwise (as os.SyscallError).
 func WriteAvailable(fd uintptr, p []byte) (int, error) {
-	written := 0
-	for written < len(p) {
-		n, err := write(fd, p[written:])
+	return WritevAvailable(fd, p, nil)
+}
+
+// WritevAvailable is WriteAvailable for a followed by b (a frame's header
+// and its payload): one writev(2) while both have bytes left, so a frame
+// goes out in one system call without copying it together.
+func WritevAvailable(fd uintptr, a, b []byte) (int, error) {
+	written, total := 0, len(a)+len(b)
+	for written < total {
+		var n int
+		var err error
+		switch {
+		case written >= len(a):
+			n, err = write(fd, b[written-len(a):])
+		case len(b) == 0:
+			n, err = write(fd, a[written:])
+		default:
+			n, err = writev2(fd, a[written:], b)
+		}
 		if n > 0 {
 			written += n
 		}

@@ -18,6 +18,18 @@ func write(fd uintptr, p []byte) (int, error) {
 	return int(n), nil
 }
 
+// writev2 writes a then b to fd with one writev(2); both are non-empty.
+func writev2(fd uintptr, a, b []byte) (int, error) {
+	iov := [2]syscall.Iovec{{Base: &a[0]}, {Base: &b[0]}}
+	iov[0].SetLen(len(a))
+	iov[1].SetLen(len(b))
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), 2)
+	if e != 0 {
+		return -1, errnoErr(e)
+	}
+	return int(n), nil
+}
+
 func read(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

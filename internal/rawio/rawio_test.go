@@ -1,11 +1,13 @@
 package rawio
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // socketPair returns two connected non-blocking stream sockets.
@@ -197,4 +199,78 @@ func TestWriteAvailable(t *testing.T) {
 	if _, err := WriteAvailable(uintptr(fds[0]), p[:10]); err == nil {
 		t.Fatal("to a socket whose peer closed: no error")
 	}
+}
+
+// TestWritevAvailable: a header and its payload go out as one run of
+// bytes, in order, whether the payload is empty, small or large, and a
+// full socket takes part of them and no more.
+func TestWritevAvailable(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload int
+	}{{"empty payload", 0}, {"small payload", 100}, {"large payload", 64 << 10}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				t.Skipf("socketpair: %v", err)
+			}
+			t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
+			if err := syscall.SetNonblock(fds[0], true); err != nil {
+				t.Fatal(err)
+			}
+			hdr := []byte("HEADER:")
+			payload := bytes.Repeat([]byte("p"), tc.payload)
+			want := append(append([]byte(nil), hdr...), payload...)
+			got := make([]byte, 0, len(want))
+			done := make(chan struct{})
+			go func() { // the reader: takes everything, so the writer gets it all out
+				defer close(done)
+				buf := make([]byte, 4096)
+				for len(got) < len(want) {
+					n, err := syscall.Read(fds[1], buf)
+					if n <= 0 || err != nil {
+						return
+					}
+					got = append(got, buf[:n]...)
+				}
+			}()
+			written := 0
+			deadline := time.Now().Add(5 * time.Second)
+			for written < len(want) && time.Now().Before(deadline) {
+				var n int
+				if written < len(hdr) {
+					n, err = WritevAvailable(uintptr(fds[0]), hdr[written:], payload)
+				} else {
+					n, err = WritevAvailable(uintptr(fds[0]), payload[written-len(hdr):], nil)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				written += n
+				if n == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			<-done
+			if written != len(want) || !bytes.Equal(got, want) {
+				t.Fatalf("wrote %d, read %d bytes (equal: %v); want %d, the header then the payload", written, len(got), bytes.Equal(got, want), len(want))
+			}
+		})
+	}
+	t.Run("full socket", func(t *testing.T) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Skipf("socketpair: %v", err)
+		}
+		t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
+		if err := syscall.SetNonblock(fds[0], true); err != nil {
+			t.Fatal(err)
+		}
+		payload := make([]byte, 8<<20)
+		n, err := WritevAvailable(uintptr(fds[0]), []byte("hdr"), payload)
+		if err != nil || n <= 3 || n >= len(payload)+3 {
+			t.Fatalf("into a socket nobody reads: wrote %d of %d, %v; want the header and part of the payload", n, len(payload)+3, err)
+		}
+	})
 }
